@@ -1,0 +1,123 @@
+//! Refresh tokens: opaque 256-bit random values, base64url in the cookie,
+//! SHA-256 in the database. The plaintext lives only in [`RefreshToken`],
+//! whose `Debug` prints nothing.
+//!
+//! A rotated token's successor is derived, not drawn: `HMAC-SHA256(key,
+//! parent)`. A spent token presented again within the grace period therefore
+//! yields the *same* successor without the database ever holding a usable
+//! token, so two tabs that refresh at once converge on one cookie.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+const TOKEN_BYTES: usize = 32;
+
+/// A refresh token in plaintext. Never logged, never stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+impl RefreshToken {
+    /// A fresh token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Accepts a cookie value only if it has the exact shape of a token.
+    pub fn parse(value: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        (bytes.len() == TOKEN_BYTES).then(|| Self(value.to_owned()))
+    }
+
+    /// The value for the cookie. Callers must not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the database stores: hex SHA-256 of the token.
+    pub fn hash(&self) -> String {
+        hex(&Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// The token this one rotates into; the same every time it is asked.
+    pub fn successor(&self, key: &SuccessorKey) -> Self {
+        let mut mac = key.mac();
+        mac.update(self.0.as_bytes());
+        Self(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+}
+
+/// The server key successors are derived under. Derived from the signing key
+/// so every gateway instance with the same configuration agrees.
+#[derive(Clone)]
+pub struct SuccessorKey([u8; 32]);
+
+impl fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuccessorKey(<redacted>)")
+    }
+}
+
+impl SuccessorKey {
+    pub fn derive(secret_material: &[u8]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"portcullis refresh-token successor key v1\0");
+        hasher.update(secret_material);
+        Self(hasher.finalize().into())
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_256_bits_and_round_trip_through_parse() {
+        let token = RefreshToken::generate();
+        assert_eq!(URL_SAFE_NO_PAD.decode(token.expose()).unwrap().len(), 32);
+        assert_eq!(RefreshToken::parse(token.expose()), Some(token));
+        assert_eq!(RefreshToken::parse("short"), None);
+        assert_eq!(RefreshToken::parse(&"A".repeat(44)), None);
+    }
+
+    #[test]
+    fn successor_is_deterministic_and_key_dependent() {
+        let token = RefreshToken::generate();
+        let key = SuccessorKey::derive(b"one");
+        assert_eq!(token.successor(&key), token.successor(&key));
+        assert_ne!(
+            token.successor(&key),
+            token.successor(&SuccessorKey::derive(b"two"))
+        );
+        assert_ne!(token.successor(&key), token);
+        assert!(RefreshToken::parse(token.successor(&key).expose()).is_some());
+    }
+
+    #[test]
+    fn debug_never_prints_the_token() {
+        let token = RefreshToken::generate();
+        assert!(!format!("{token:?}").contains(token.expose()));
+        assert_eq!(token.hash().len(), 64);
+    }
+}

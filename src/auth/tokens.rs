@@ -1,0 +1,403 @@
+//! Access tokens: short-lived JWTs signed HS256 or EdDSA, and their strict
+//! verification. The JWKS for EdDSA keys is built here too.
+//!
+//! Verification pins the algorithm, requires a known `kid`, `exp`, `iss` and
+//! `aud`, refuses key material named in the header (`jwk`, `jku`, `x5u`,
+//! `x5c`) and any `crit` extension, and checks `exp`/`nbf` against the `now`
+//! it is given with at most [`LEEWAY_SECS`] of leeway.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::refresh::SuccessorKey;
+use crate::db::users::User;
+
+/// Clock leeway allowed when checking `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 5;
+
+/// The signing key as configured.
+pub enum SigningKey {
+    Hs256(SecretString),
+    /// An Ed25519 private key, PKCS#8 PEM.
+    EdDsa(SecretString),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("not an Ed25519 PKCS#8 private key: {0}")]
+    BadPrivateKey(String),
+    #[error("not an Ed25519 key (PKCS#8 private or SPKI public PEM): {0}")]
+    BadVerifyKey(String),
+}
+
+/// Why a token was refused. Every variant answers `401 invalid_token`; the
+/// detail is for logs and tests.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token or header")]
+    Malformed,
+    #[error("header names key material or critical extensions")]
+    HeaderKeyMaterial,
+    #[error("algorithm not allowed")]
+    Algorithm,
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("signature or claims rejected: {0}")]
+    Rejected(String),
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("signing failed")]
+    Signing,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
+}
+
+/// A freshly signed access token.
+pub struct Issued {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+/// Signs and verifies access tokens.
+pub struct Tokens {
+    algorithm: Algorithm,
+    kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+    jwks: serde_json::Value,
+    successor_key: SuccessorKey,
+}
+
+impl Tokens {
+    /// Builds the signer from the configured key, plus extra Ed25519 keys
+    /// (PEM text) that are still accepted and published.
+    pub fn new(
+        key: &SigningKey,
+        extra_verify_keys: &[String],
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Result<Self, KeyError> {
+        let mut decoding = HashMap::new();
+        let mut jwks = Vec::new();
+        let (algorithm, kid, encoding, successor_key) = match key {
+            SigningKey::Hs256(secret) => {
+                let secret = secret.expose_secret().as_bytes();
+                let kid = hs256_kid(secret);
+                decoding.insert(kid.clone(), DecodingKey::from_secret(secret));
+                (
+                    Algorithm::HS256,
+                    kid,
+                    EncodingKey::from_secret(secret),
+                    SuccessorKey::derive(secret),
+                )
+            }
+            SigningKey::EdDsa(pem) => {
+                let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.expose_secret())
+                    .map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+                let der = signing
+                    .to_pkcs8_der()
+                    .map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+                let public = signing.verifying_key();
+                let kid = publish_ed25519(&public, &mut decoding, &mut jwks)?;
+                (
+                    Algorithm::EdDSA,
+                    kid,
+                    EncodingKey::from_ed_der(der.as_bytes()),
+                    SuccessorKey::derive(signing.as_bytes()),
+                )
+            }
+        };
+        for pem in extra_verify_keys {
+            let public = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+                .map(|k| k.verifying_key())
+                .or_else(|_| ed25519_dalek::VerifyingKey::from_public_key_pem(pem))
+                .map_err(|e| KeyError::BadVerifyKey(e.to_string()))?;
+            publish_ed25519(&public, &mut decoding, &mut jwks)?;
+        }
+
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        // exp and nbf are checked against the `now` we are given, below.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+
+        Ok(Self {
+            algorithm,
+            kid,
+            encoding,
+            decoding,
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl,
+            jwks: serde_json::json!({ "keys": jwks }),
+            successor_key,
+        })
+    }
+
+    /// Signs an access token for `user` in session `sid`.
+    pub fn sign(&self, user: &User, sid: &str, now: DateTime<Utc>) -> Result<Issued, TokenError> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".into());
+        let claims = Claims {
+            sub: user.id.clone(),
+            name: user.username.clone(),
+            roles: user.roles.names(),
+            sid: sid.to_owned(),
+            iat: now.timestamp(),
+            exp: (now + self.ttl).timestamp(),
+            nbf: None,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|_| TokenError::Signing)?;
+        Ok(Issued {
+            token,
+            expires_in: self.ttl.num_seconds(),
+        })
+    }
+
+    /// Verifies a token's header, signature and claims at time `now`.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(TokenError::HeaderKeyMaterial);
+        }
+        if header.alg != self.algorithm {
+            return Err(TokenError::Algorithm);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding.get(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|e| TokenError::Rejected(e.to_string()))?
+            .claims;
+        let now = now.timestamp();
+        if now > claims.exp + LEEWAY_SECS {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+
+    /// `{"keys": [...]}`: the Ed25519 public keys (empty for HS256).
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    /// Lifetime of an access token.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The key refresh-token successors are derived under.
+    pub fn successor_key(&self) -> &SuccessorKey {
+        &self.successor_key
+    }
+}
+
+fn hs256_kid(secret: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"portcullis hs256 kid\0");
+    hasher.update(secret);
+    format!("hs256-{}", &URL_SAFE_NO_PAD.encode(hasher.finalize())[..16])
+}
+
+/// Adds an Ed25519 public key to the verifier and the JWKS; returns its kid,
+/// the RFC 7638 thumbprint.
+fn publish_ed25519(
+    public: &ed25519_dalek::VerifyingKey,
+    decoding: &mut HashMap<String, DecodingKey>,
+    jwks: &mut Vec<serde_json::Value>,
+) -> Result<String, KeyError> {
+    let x = URL_SAFE_NO_PAD.encode(public.as_bytes());
+    // RFC 7638 §3: the required members, lexicographic order, no whitespace.
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    let key =
+        DecodingKey::from_ed_components(&x).map_err(|e| KeyError::BadVerifyKey(e.to_string()))?;
+    if decoding.insert(kid.clone(), key).is_none() {
+        jwks.push(serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig",
+        }));
+    }
+    Ok(kid)
+}
+
+/// A new Ed25519 private key as PKCS#8 PEM (for `portcullis keygen`).
+pub fn generate_ed25519_pem() -> Result<SecretString, KeyError> {
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map(|pem| SecretString::from(pem.as_str()))
+        .map_err(|e| KeyError::BadPrivateKey(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Roles;
+
+    fn user() -> User {
+        User {
+            id: "u1".into(),
+            username: "alice".into(),
+            roles: Roles::parse("admin").unwrap(),
+            disabled: false,
+        }
+    }
+
+    fn hs(secret: &str) -> Tokens {
+        Tokens::new(
+            &SigningKey::Hs256(SecretString::from(secret)),
+            &[],
+            "portcullis",
+            "portcullis-api",
+            Duration::seconds(900),
+        )
+        .unwrap()
+    }
+
+    fn ed(pem: &SecretString) -> Tokens {
+        Tokens::new(
+            &SigningKey::EdDsa(pem.clone()),
+            &[],
+            "portcullis",
+            "portcullis-api",
+            Duration::seconds(900),
+        )
+        .unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_signed_token_verifies_with_every_claim() {
+        let tokens = hs("0123456789abcdef0123456789abcdef");
+        let issued = tokens.sign(&user(), "s1", now()).unwrap();
+        let claims = tokens.verify(&issued.token, now()).unwrap();
+        assert_eq!(claims.sub, "u1");
+        assert_eq!(claims.roles, ["user", "admin"]);
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(issued.expires_in, 900);
+    }
+
+    #[test]
+    fn expiry_allows_five_seconds_of_leeway_and_no_more() {
+        let tokens = hs("0123456789abcdef0123456789abcdef");
+        let issued = tokens.sign(&user(), "s1", now()).unwrap();
+        let exp = now() + Duration::seconds(900);
+        assert!(
+            tokens
+                .verify(&issued.token, exp + Duration::seconds(5))
+                .is_ok()
+        );
+        assert_eq!(
+            tokens.verify(&issued.token, exp + Duration::seconds(6)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_token_from_another_secret_is_refused() {
+        let issued = hs("another-secret-another-secret-xx")
+            .sign(&user(), "s1", now())
+            .unwrap();
+        assert!(
+            hs("0123456789abcdef0123456789abcdef")
+                .verify(&issued.token, now())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn eddsa_tokens_verify_and_publish_a_thumbprint_kid() {
+        let pem = generate_ed25519_pem().unwrap();
+        let tokens = ed(&pem);
+        let issued = tokens.sign(&user(), "s1", now()).unwrap();
+        assert!(tokens.verify(&issued.token, now()).is_ok());
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        let keys = tokens.jwks()["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0]["kid"].as_str(), header.kid.as_deref());
+        // another Ed25519 key does not verify it
+        let other = ed(&generate_ed25519_pem().unwrap());
+        assert_eq!(
+            other.verify(&issued.token, now()),
+            Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn extra_verify_keys_are_accepted_and_published() {
+        let old = generate_ed25519_pem().unwrap();
+        let issued = ed(&old).sign(&user(), "s1", now()).unwrap();
+        let new = Tokens::new(
+            &SigningKey::EdDsa(generate_ed25519_pem().unwrap()),
+            &[old.expose_secret().to_owned()],
+            "portcullis",
+            "portcullis-api",
+            Duration::seconds(900),
+        )
+        .unwrap();
+        assert!(new.verify(&issued.token, now()).is_ok());
+        assert_eq!(new.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_hs256_token_is_refused_by_an_eddsa_verifier() {
+        let hs_token = hs("0123456789abcdef0123456789abcdef")
+            .sign(&user(), "s1", now())
+            .unwrap();
+        let tokens = ed(&generate_ed25519_pem().unwrap());
+        assert_eq!(
+            tokens.verify(&hs_token.token, now()),
+            Err(TokenError::Algorithm)
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
+//! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (one
+//! line per problem, naming the flag or variable); 1 any other failure.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::{Roles, password, tokens};
+use crate::config::{Config, DbArgs, ServeArgs};
+use crate::db::{Db, users};
+use crate::startup::Application;
+use crate::{clock, demo, sessions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "A session gateway for single-page apps in front of legacy HTTP APIs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (applies migrations first).
+    Serve(Box<ServeArgs>),
+    /// Run a self-contained demo: employee service, gateway, SPA and users.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+    },
+    /// Run only the bundled demo employee service (the "legacy API").
+    UpstreamDemo {
+        #[arg(
+            long,
+            env = "PORTCULLIS_UPSTREAM_DEMO_BIND",
+            default_value = "127.0.0.1:8081"
+        )]
+        bind: String,
+    },
+    /// Apply pending migrations and exit.
+    Migrate(DbArgs),
+    /// User administration.
+    User {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Write a new Ed25519 private key (PKCS#8 PEM) for EdDSA signing.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user (every user has the `user` role).
+    Add {
+        name: String,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (revokes the user's sessions).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Replace a user's roles (they apply from the next refresh).
+    Roles {
+        name: String,
+        #[arg(long)]
+        set: String,
+    },
+    /// Disable a user (revokes their sessions).
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+}
+
+/// How a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad configuration or arguments: exit 2, one line each.
+    Usage(Vec<String>),
+    /// Anything else: exit 1.
+    Other(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Other(e.to_string())
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let dotenv = dotenvy::dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{line}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = dotenv
+        && !e.not_found()
+    {
+        eprintln!("error: .env: {e}");
+        return ExitCode::from(2);
+    }
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,actix_server=warn"),
+    )
+    .init();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(lines)) => {
+            for line in lines {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(cause)) => {
+            eprintln!("error: {cause}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Serve(args) => {
+            let config = Config::from_args(&args).map_err(Failure::Usage)?;
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(config)?;
+                log::info!("portcullis listening on port {}", app.port());
+                app.run().await?;
+                Ok(())
+            })
+        }
+        Command::Demo { bind } => demo::run(&bind),
+        Command::UpstreamDemo { bind } => demo::employees::run(&bind),
+        Command::Migrate(db) => {
+            let n = open(&db)?.migrate()?;
+            println!("applied {n} migration(s)");
+            Ok(())
+        }
+        Command::User { db, command } => user(&open(&db)?, command),
+        Command::Keygen { out } => keygen(&out),
+    }
+}
+
+fn open(db: &DbArgs) -> Result<Db, Failure> {
+    let db = Db::connect(&db.database_url)
+        .map_err(|e| Failure::Usage(vec![format!("DATABASE_URL: {e}")]))?;
+    db.migrate()?;
+    Ok(db)
+}
+
+fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
+    let now = clock::now();
+    let missing = |name: &str| Failure::Other(format!("no user named {name:?}"));
+    match command {
+        UserCommand::Add {
+            name,
+            roles,
+            password_stdin,
+        } => {
+            sessions::validate_username(&name)
+                .map_err(|e| Failure::Usage(vec![format!("NAME: {e}")]))?;
+            let roles = Roles::parse(&roles.join(","))
+                .map_err(|e| Failure::Usage(vec![format!("--role: {e}")]))?;
+            let hash = password::hash(&read_password(password_stdin)?)?;
+            let user = db
+                .with_conn(|c| users::create(c, &name, &hash, &roles, now))
+                .map_err(|e| {
+                    if crate::db::is_unique_violation(&e) {
+                        Failure::Other(format!("the username {name:?} is taken"))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            println!("created {} ({}) id {}", user.username, user.roles, user.id);
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let hash = password::hash(&read_password(password_stdin)?)?;
+            if !db.with_conn(|c| users::change_password(c, &name, &hash, now))? {
+                return Err(missing(&name));
+            }
+            println!("password changed for {name}; their sessions are revoked");
+        }
+        UserCommand::List => {
+            for u in db.with_conn(users::list)? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{}", u.username, u.roles, state, u.id);
+            }
+        }
+        UserCommand::Roles { name, set } => {
+            let roles =
+                Roles::parse(&set).map_err(|e| Failure::Usage(vec![format!("--set: {e}")]))?;
+            if !db.with_conn(|c| users::set_roles(c, &name, &roles, now))? {
+                return Err(missing(&name));
+            }
+            println!("{name} now has roles {roles} (from their next refresh)");
+        }
+        UserCommand::Disable { name } => {
+            if !db.with_conn(|c| users::set_disabled(c, &name, true, now))? {
+                return Err(missing(&name));
+            }
+            println!("{name} disabled; their sessions are revoked");
+        }
+        UserCommand::Enable { name } => {
+            if !db.with_conn(|c| users::set_disabled(c, &name, false, now))? {
+                return Err(missing(&name));
+            }
+            println!("{name} enabled");
+        }
+    }
+    Ok(())
+}
+
+/// One line from stdin (without its line ending), or a no-echo prompt twice.
+fn read_password(from_stdin: bool) -> Result<String, Failure> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        line.strip_suffix('\r').unwrap_or(line).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            return Err(Failure::Other("the passwords do not match".into()));
+        }
+        first
+    };
+    sessions::validate_password(&password)
+        .map_err(|e| Failure::Usage(vec![format!("password: {e}")]))?;
+    Ok(password)
+}
+
+fn keygen(out: &Path) -> Result<(), Failure> {
+    let pem = tokens::generate_ed25519_pem()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(out)
+        .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out.display())))?;
+    file.write_all(secrecy::ExposeSecret::expose_secret(&pem).as_bytes())?;
+    println!("wrote an Ed25519 private key to {}", out.display());
+    Ok(())
+}

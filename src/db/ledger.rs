@@ -1,0 +1,602 @@
+//! The refresh-token ledger: the only code that touches sessions and refresh
+//! tokens. A small state machine with named operations, each taking `now`:
+//!
+//! - [`issue`]: a login opens a session and its first token;
+//! - [`rotate`]: an unspent token is spent and its successor stored, exactly
+//!   once; a token spent within the grace period yields the same successor
+//!   again; a token spent before that is reuse and revokes the session;
+//! - [`revoke_session`], [`revoke_by_token`], [`revoke_all_for_user`];
+//! - [`revoked_since`]: feeds the in-memory revocation list.
+//!
+//! Rotation is one `immediate_transaction`: SQLite takes the write lock
+//! before the read, so of N concurrent rotations one wins and the others see
+//! its result.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{refresh_tokens, sessions};
+use super::users::{self, User};
+use super::{Conn, DbError};
+use crate::auth::refresh::{RefreshToken, SuccessorKey};
+
+/// How long sessions live and how long a rotated token may be replayed.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Absolute lifetime from login; rotation never extends it.
+    pub ttl: Duration,
+    /// A session unused this long is expired.
+    pub idle_ttl: Duration,
+    /// A spent token presented within this long of its rotation is a replay,
+    /// not reuse.
+    pub grace: Duration,
+}
+
+/// Who opened a session, for the operator's records.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_reason: Option<String>,
+}
+
+impl Session {
+    /// Seconds until the absolute expiry (never negative).
+    pub fn remaining(&self, now: DateTime<Utc>) -> Duration {
+        (self.expires_at.and_utc() - now).max(Duration::zero())
+    }
+
+    fn is_expired(&self, policy: &SessionPolicy, now: DateTime<Utc>) -> bool {
+        let now = now.naive_utc();
+        now >= self.expires_at || now >= self.last_used_at + policy.idle_ttl
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+struct TokenRow {
+    session_id: String,
+    spent_at: Option<NaiveDateTime>,
+}
+
+/// A session with its current refresh token, as a login or refresh leaves it.
+#[derive(Debug)]
+pub struct Grant {
+    pub session: Session,
+    pub user: User,
+    pub refresh: RefreshToken,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug)]
+pub enum RotateOutcome {
+    /// The token was unspent; it is spent now and `grant.refresh` is new.
+    Rotated(Grant),
+    /// The token was spent within the grace period; `grant.refresh` is the
+    /// successor already issued.
+    Replayed(Grant),
+    /// The token was spent before the grace period: the session is revoked.
+    Reused { session_id: String },
+    /// The session passed its absolute or idle expiry.
+    Expired { session_id: String },
+    /// Unknown token, revoked session, or a user who can no longer log in.
+    Invalid,
+}
+
+/// How far a grace replay follows a chain of quick rotations to its head.
+const MAX_REPLAY_HOPS: usize = 8;
+
+/// Opens a session for `user` and stores its first refresh token.
+pub fn issue(
+    conn: &mut Conn,
+    user: &User,
+    client: &ClientInfo,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Grant, DbError> {
+    let refresh = RefreshToken::generate();
+    let naive = now.naive_utc();
+    let session = Session {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user.id.clone(),
+        created_at: naive,
+        expires_at: naive + policy.ttl,
+        last_used_at: naive,
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    conn.immediate_transaction(|conn| {
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::id.eq(&session.id),
+                sessions::user_id.eq(&session.user_id),
+                sessions::created_at.eq(session.created_at),
+                sessions::expires_at.eq(session.expires_at),
+                sessions::last_used_at.eq(session.last_used_at),
+                sessions::user_agent.eq(&client.user_agent),
+                sessions::client_addr.eq(&client.client_addr),
+            ))
+            .execute(conn)?;
+        insert_token(conn, &refresh, &session.id, None, naive)
+    })?;
+    Ok(Grant {
+        session,
+        user: user.clone(),
+        refresh,
+    })
+}
+
+/// Presents a refresh token: rotates it, replays its successor, or detects
+/// reuse. See [`RotateOutcome`].
+pub fn rotate(
+    conn: &mut Conn,
+    presented: &RefreshToken,
+    key: &SuccessorKey,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<RotateOutcome, DbError> {
+    conn.immediate_transaction(|conn| {
+        let Some(row) = find_token(conn, presented)? else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        let session = find_session(conn, &row.session_id)?;
+        if session.revoked_at.is_some() {
+            return Ok(RotateOutcome::Invalid);
+        }
+        if session.is_expired(policy, now) {
+            revoke_session(conn, &session.id, "expired", now)?;
+            return Ok(RotateOutcome::Expired {
+                session_id: session.id,
+            });
+        }
+        let user = match users::find_by_id(conn, &session.user_id)? {
+            Some(user) if !user.disabled => user,
+            _ => {
+                revoke_session(conn, &session.id, "user_disabled", now)?;
+                return Ok(RotateOutcome::Invalid);
+            }
+        };
+
+        let Some(spent_at) = row.spent_at else {
+            let successor = presented.successor(key);
+            spend(conn, presented, now)?;
+            insert_token(
+                conn,
+                &successor,
+                &session.id,
+                Some(presented),
+                now.naive_utc(),
+            )?;
+            let session = touch(conn, session, now)?;
+            return Ok(RotateOutcome::Rotated(Grant {
+                session,
+                user,
+                refresh: successor,
+            }));
+        };
+
+        match replay_head(conn, presented, spent_at, key, policy, now)? {
+            Some(head) => Ok(RotateOutcome::Replayed(Grant {
+                session,
+                user,
+                refresh: head,
+            })),
+            None => {
+                revoke_session(conn, &session.id, "refresh_token_reused", now)?;
+                Ok(RotateOutcome::Reused {
+                    session_id: session.id,
+                })
+            }
+        }
+    })
+}
+
+/// Follows successors of a token spent at `spent_at` while each was spent
+/// within the grace period, to the unspent head of the chain. `None` means
+/// the presentation is reuse.
+fn replay_head(
+    conn: &mut Conn,
+    presented: &RefreshToken,
+    mut spent_at: NaiveDateTime,
+    key: &SuccessorKey,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<RefreshToken>, DbError> {
+    let mut current = presented.clone();
+    for _ in 0..MAX_REPLAY_HOPS {
+        if now.naive_utc() - spent_at > policy.grace {
+            return Ok(None);
+        }
+        let next = current.successor(key);
+        match find_token(conn, &next)? {
+            None => return Ok(None),
+            Some(TokenRow { spent_at: None, .. }) => return Ok(Some(next)),
+            Some(TokenRow {
+                spent_at: Some(at), ..
+            }) => {
+                spent_at = at;
+                current = next;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Revokes a session; returns whether it was live until now.
+pub fn revoke_session(
+    conn: &mut Conn,
+    session_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        sessions::table
+            .find(session_id)
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now.naive_utc()),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// Revokes the session a token belongs to, spent or not (logout). Returns
+/// the session id if the token was known.
+pub fn revoke_by_token(
+    conn: &mut Conn,
+    presented: &RefreshToken,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbError> {
+    conn.immediate_transaction(|conn| {
+        let Some(row) = find_token(conn, presented)? else {
+            return Ok(None);
+        };
+        revoke_session(conn, &row.session_id, reason, now)?;
+        Ok(Some(row.session_id))
+    })
+}
+
+/// Revokes every live session of a user; returns how many.
+pub fn revoke_all_for_user(
+    conn: &mut Conn,
+    user_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now.naive_utc()),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?)
+}
+
+/// Sessions revoked at or after `since`, with when.
+pub fn revoked_since(
+    conn: &mut Conn,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, DateTime<Utc>)>, DbError> {
+    let rows: Vec<(String, Option<NaiveDateTime>)> = sessions::table
+        .filter(sessions::revoked_at.ge(since.naive_utc()))
+        .select((sessions::id, sessions::revoked_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?.and_utc())))
+        .collect())
+}
+
+/// Deletes sessions (and their tokens) that ended before `before`.
+pub fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
+    let before = before.naive_utc();
+    Ok(diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .lt(before)
+                .or(sessions::revoked_at.lt(before)),
+        ),
+    )
+    .execute(conn)?)
+}
+
+pub fn find_session(conn: &mut Conn, id: &str) -> Result<Session, DbError> {
+    Ok(sessions::table
+        .find(id)
+        .select(Session::as_select())
+        .first(conn)?)
+}
+
+fn find_token(conn: &mut Conn, token: &RefreshToken) -> Result<Option<TokenRow>, DbError> {
+    Ok(refresh_tokens::table
+        .find(token.hash())
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn insert_token(
+    conn: &mut Conn,
+    token: &RefreshToken,
+    session_id: &str,
+    parent: Option<&RefreshToken>,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::token_hash.eq(token.hash()),
+            refresh_tokens::session_id.eq(session_id),
+            refresh_tokens::parent_hash.eq(parent.map(RefreshToken::hash)),
+            refresh_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn spend(conn: &mut Conn, token: &RefreshToken, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::update(refresh_tokens::table.find(token.hash()))
+        .set(refresh_tokens::spent_at.eq(now.naive_utc()))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn touch(conn: &mut Conn, mut session: Session, now: DateTime<Utc>) -> Result<Session, DbError> {
+    session.last_used_at = now.naive_utc();
+    diesel::update(sessions::table.find(&session.id))
+        .set(sessions::last_used_at.eq(session.last_used_at))
+        .execute(conn)?;
+    Ok(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Roles;
+    use crate::db::Db;
+
+    struct Fixture {
+        db: Db,
+        _dir: tempfile::TempDir,
+        user: User,
+        key: SuccessorKey,
+        policy: SessionPolicy,
+        t0: DateTime<Utc>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        db.migrate().unwrap();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let user = db
+            .with_conn(|c| users::create(c, "alice", "x", &Roles::new([]), t0))
+            .unwrap();
+        Fixture {
+            db,
+            _dir: dir,
+            user,
+            key: SuccessorKey::derive(b"test"),
+            policy: SessionPolicy {
+                ttl: Duration::days(30),
+                idle_ttl: Duration::days(7),
+                grace: Duration::seconds(5),
+            },
+            t0,
+        }
+    }
+
+    impl Fixture {
+        fn issue(&self) -> Grant {
+            self.db
+                .with_conn(|c| issue(c, &self.user, &ClientInfo::default(), &self.policy, self.t0))
+                .unwrap()
+        }
+
+        fn rotate(&self, token: &RefreshToken, at: DateTime<Utc>) -> RotateOutcome {
+            self.db
+                .with_conn(|c| rotate(c, token, &self.key, &self.policy, at))
+                .unwrap()
+        }
+
+        fn session(&self, id: &str) -> Session {
+            self.db.with_conn(|c| find_session(c, id)).unwrap()
+        }
+    }
+
+    fn rotated(outcome: RotateOutcome) -> Grant {
+        match outcome {
+            RotateOutcome::Rotated(grant) => grant,
+            other => panic!("expected Rotated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn issue_opens_a_session_with_absolute_expiry() {
+        let f = fixture();
+        let grant = f.issue();
+        assert_eq!(
+            grant.session.expires_at,
+            (f.t0 + Duration::days(30)).naive_utc()
+        );
+        assert_eq!(f.session(&grant.session.id).user_id, f.user.id);
+    }
+
+    #[test]
+    fn rotate_spends_the_token_and_issues_a_successor() {
+        let f = fixture();
+        let first = f.issue();
+        let second = rotated(f.rotate(&first.refresh, f.t0 + Duration::seconds(60)));
+        assert_ne!(second.refresh, first.refresh);
+        assert_eq!(second.session.id, first.session.id);
+        let third = rotated(f.rotate(&second.refresh, f.t0 + Duration::seconds(120)));
+        assert_ne!(third.refresh, second.refresh);
+    }
+
+    #[test]
+    fn rotation_never_extends_the_session() {
+        let f = fixture();
+        let first = f.issue();
+        let later = f.t0 + Duration::days(6);
+        let second = rotated(f.rotate(&first.refresh, later));
+        assert_eq!(second.session.expires_at, first.session.expires_at);
+        assert_eq!(second.session.remaining(later), Duration::days(24));
+    }
+
+    #[test]
+    fn a_spent_token_within_grace_replays_the_same_successor() {
+        let f = fixture();
+        let first = f.issue();
+        let second = rotated(f.rotate(&first.refresh, f.t0));
+        match f.rotate(&first.refresh, f.t0 + Duration::seconds(5)) {
+            RotateOutcome::Replayed(grant) => assert_eq!(grant.refresh, second.refresh),
+            other => panic!("expected Replayed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_replay_follows_quick_rotations_to_the_head_of_the_chain() {
+        let f = fixture();
+        let first = f.issue();
+        let second = rotated(f.rotate(&first.refresh, f.t0));
+        let third = rotated(f.rotate(&second.refresh, f.t0 + Duration::seconds(1)));
+        match f.rotate(&first.refresh, f.t0 + Duration::seconds(2)) {
+            RotateOutcome::Replayed(grant) => assert_eq!(grant.refresh, third.refresh),
+            other => panic!("expected Replayed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_spent_token_after_grace_is_reuse_and_revokes_the_whole_session() {
+        let f = fixture();
+        let first = f.issue();
+        let second = rotated(f.rotate(&first.refresh, f.t0));
+        let at = f.t0 + Duration::seconds(6);
+        assert!(matches!(
+            f.rotate(&first.refresh, at),
+            RotateOutcome::Reused { .. }
+        ));
+        let session = f.session(&first.session.id);
+        assert_eq!(
+            session.revoked_reason.as_deref(),
+            Some("refresh_token_reused")
+        );
+        // the descendant dies with the session
+        assert!(matches!(
+            f.rotate(&second.refresh, at),
+            RotateOutcome::Invalid
+        ));
+    }
+
+    #[test]
+    fn an_unknown_token_is_invalid() {
+        let f = fixture();
+        assert!(matches!(
+            f.rotate(&RefreshToken::generate(), f.t0),
+            RotateOutcome::Invalid
+        ));
+    }
+
+    #[test]
+    fn an_idle_session_expires() {
+        let f = fixture();
+        let first = f.issue();
+        let at = f.t0 + Duration::days(7);
+        assert!(matches!(
+            f.rotate(&first.refresh, at),
+            RotateOutcome::Expired { .. }
+        ));
+        assert!(f.session(&first.session.id).revoked_at.is_some());
+    }
+
+    #[test]
+    fn a_session_expires_at_its_absolute_lifetime_even_when_used() {
+        let f = fixture();
+        let mut token = f.issue().refresh;
+        for day in [6, 12, 18, 24] {
+            token = rotated(f.rotate(&token, f.t0 + Duration::days(day))).refresh;
+        }
+        assert!(matches!(
+            f.rotate(&token, f.t0 + Duration::days(30)),
+            RotateOutcome::Expired { .. }
+        ));
+    }
+
+    #[test]
+    fn revoke_by_token_ends_the_session_and_its_tokens() {
+        let f = fixture();
+        let grant = f.issue();
+        let id =
+            f.db.with_conn(|c| revoke_by_token(c, &grant.refresh, "logout", f.t0))
+                .unwrap();
+        assert_eq!(id.as_deref(), Some(grant.session.id.as_str()));
+        assert!(matches!(
+            f.rotate(&grant.refresh, f.t0),
+            RotateOutcome::Invalid
+        ));
+        let revoked = f.db.with_conn(|c| revoked_since(c, f.t0)).unwrap();
+        assert_eq!(revoked, vec![(grant.session.id, f.t0)]);
+    }
+
+    #[test]
+    fn revoke_all_for_user_ends_every_session() {
+        let f = fixture();
+        let a = f.issue();
+        let b = f.issue();
+        let n =
+            f.db.with_conn(|c| revoke_all_for_user(c, &f.user.id, "user_disabled", f.t0))
+                .unwrap();
+        assert_eq!(n, 2);
+        assert!(matches!(f.rotate(&a.refresh, f.t0), RotateOutcome::Invalid));
+        assert!(matches!(f.rotate(&b.refresh, f.t0), RotateOutcome::Invalid));
+    }
+
+    #[test]
+    fn a_disabled_user_cannot_refresh() {
+        let f = fixture();
+        let grant = f.issue();
+        f.db.with_conn(|c| {
+            diesel::update(crate::db::schema::users::table)
+                .set(crate::db::schema::users::disabled.eq(true))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(
+            f.rotate(&grant.refresh, f.t0),
+            RotateOutcome::Invalid
+        ));
+    }
+
+    #[test]
+    fn purge_removes_ended_sessions_only() {
+        let f = fixture();
+        let live = f.issue();
+        let dead = f.issue();
+        f.db.with_conn(|c| revoke_session(c, &dead.session.id, "logout", f.t0))
+            .unwrap();
+        let n =
+            f.db.with_conn(|c| purge_ended(c, f.t0 + Duration::seconds(1)))
+                .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(f.session(&live.session.id).id, live.session.id);
+    }
+}

@@ -1,0 +1,229 @@
+//! The one error type at the HTTP edge, and the middleware that gives every
+//! other error (actix's own: unknown route, wrong method, CORS refusals…)
+//! the same JSON shape: `{"error": code, "message": sentence}`.
+//!
+//! 5xx bodies are opaque; their cause goes to the log. No message ever
+//! echoes a password or token.
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("The request body must be JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("Unknown user or wrong password.")]
+    InvalidCredentials,
+    #[error("The access token is missing, invalid, expired or revoked.")]
+    InvalidToken,
+    #[error("No refresh token was sent.")]
+    MissingRefreshToken,
+    #[error("The refresh token is invalid or its session has ended.")]
+    InvalidRefreshToken,
+    #[error("The refresh token was already used; the session has been revoked.")]
+    RefreshTokenReused,
+    #[error("The session has expired; please log in again.")]
+    SessionExpired,
+    #[error("This request needs the header X-CSRF: 1.")]
+    CsrfCheckFailed,
+    #[error("Your roles do not allow this request.")]
+    Forbidden,
+    #[error("Registration is disabled.")]
+    RegistrationDisabled,
+    #[error("Nothing here.")]
+    NotFound,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    #[error("That username is taken.")]
+    UsernameTaken,
+    #[error("Too many attempts; try again in {retry_after} seconds.")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("The upstream service could not be reached.")]
+    UpstreamUnavailable,
+    #[error("The upstream service did not answer in time.")]
+    UpstreamTimeout,
+    #[error("The service is temporarily unavailable.")]
+    Unavailable,
+    #[error("Internal error.")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidToken => "invalid_token",
+            ApiError::MissingRefreshToken => "missing_refresh_token",
+            ApiError::InvalidRefreshToken => "invalid_refresh_token",
+            ApiError::RefreshTokenReused => "refresh_token_reused",
+            ApiError::SessionExpired => "session_expired",
+            ApiError::CsrfCheckFailed => "csrf_check_failed",
+            ApiError::Forbidden => "forbidden",
+            ApiError::RegistrationDisabled => "registration_disabled",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::UsernameTaken => "username_taken",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::UpstreamUnavailable => "upstream_unavailable",
+            ApiError::UpstreamTimeout => "upstream_timeout",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// An unexpected failure: the cause is logged, the client learns nothing.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    /// The generic error for a status that actix (not our code) produced.
+    fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => ApiError::InvalidToken,
+            403 => ApiError::Forbidden,
+            404 => ApiError::NotFound,
+            405 => ApiError::MethodNotAllowed,
+            413 => ApiError::PayloadTooLarge,
+            415 => ApiError::UnsupportedMediaType,
+            429 => ApiError::TooManyAttempts { retry_after: 1 },
+            502 => ApiError::UpstreamUnavailable,
+            503 => ApiError::Unavailable,
+            504 => ApiError::UpstreamTimeout,
+            400..=499 => ApiError::InvalidInput("The request is not valid.".into()),
+            _ => ApiError::Internal(format!("status {status}")),
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.code(), "message": self.to_string() })
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(_) | DbError::Blocking => {
+                log::error!("database unavailable: {e}");
+                ApiError::Unavailable
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        let code = match self {
+            ApiError::InvalidInput(_) => 400,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::PayloadTooLarge => 413,
+            ApiError::InvalidCredentials
+            | ApiError::InvalidToken
+            | ApiError::MissingRefreshToken
+            | ApiError::InvalidRefreshToken
+            | ApiError::RefreshTokenReused
+            | ApiError::SessionExpired => 401,
+            ApiError::CsrfCheckFailed | ApiError::Forbidden | ApiError::RegistrationDisabled => 403,
+            ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::UsernameTaken => 409,
+            ApiError::TooManyAttempts { .. } => 429,
+            ApiError::UpstreamUnavailable => 502,
+            ApiError::Unavailable => 503,
+            ApiError::UpstreamTimeout => 504,
+            ApiError::Internal(_) => 500,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            log::error!("internal error: {cause}");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::InvalidToken => {
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));
+            }
+            ApiError::TooManyAttempts { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
+        }
+        res.json(self.body())
+    }
+}
+
+/// Handler for routes that exist but not with this method.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// Handler for paths that name nothing.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Middleware body: rewrites any error response that is not already ours
+/// into the JSON shape, keeping its status and headers.
+pub async fn json_errors<B>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>
+where
+    B: actix_web::body::MessageBody + 'static,
+{
+    let http_req = req.request().clone();
+    let res = match next.call(req).await {
+        Ok(res) => res,
+        Err(err) => {
+            let new = match err.as_error::<ApiError>() {
+                Some(api) => api.error_response(),
+                None => rewrite(&err.error_response()),
+            };
+            return Ok(ServiceResponse::new(http_req, new).map_into_right_body());
+        }
+    };
+    let foreign = res
+        .response()
+        .error()
+        .is_some_and(|e| e.as_error::<ApiError>().is_none());
+    if !foreign {
+        return Ok(res.map_into_left_body());
+    }
+    if let Some(err) = res.response().error() {
+        log::debug!("{} from {}: {err}", res.status(), res.request().path());
+    }
+    let new = rewrite(res.response());
+    Ok(ServiceResponse::new(res.into_parts().0, new).map_into_right_body())
+}
+
+/// The JSON error for `old`'s status, with `old`'s headers.
+fn rewrite<B>(old: &HttpResponse<B>) -> HttpResponse {
+    let status = old.status();
+    let mut new = ApiError::for_status(status).error_response();
+    *new.status_mut() = status;
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    new.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    new
+}

@@ -1,0 +1,243 @@
+//! Request extractors: the bearer-token identity, the JSON body of the auth
+//! routes, the client address, and the CSRF header check.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use ipnet::IpNet;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::tokens::Claims;
+use crate::clock;
+
+/// Largest JSON body the auth routes read.
+pub const JSON_LIMIT: usize = 64 * 1024;
+/// How much of an oversized body is read and discarded so the client gets
+/// the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// The verified claims of a live access token from `Authorization: Bearer`.
+/// The refresh cookie never produces one.
+pub struct Authenticated(pub Claims);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authenticate(req))
+    }
+}
+
+/// Verifies the bearer token of `req`: signature, claims, and revocation.
+pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("AppState missing"))?;
+    let token = bearer(req).ok_or(ApiError::InvalidToken)?;
+    let claims = state.tokens.verify(token, clock::now()).map_err(|e| {
+        log::debug!("access token refused: {e}");
+        ApiError::InvalidToken
+    })?;
+    if state.revoked.is_revoked(&claims.sid) {
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(Authenticated(claims))
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// State-changing cookie routes need `X-CSRF: 1`. A cross-site form cannot
+/// set a custom header, and a cross-site script cannot either without a
+/// CORS preflight that only allowed origins pass.
+pub fn require_csrf_header(req: &HttpRequest) -> Result<(), ApiError> {
+    match req.headers().get("x-csrf") {
+        Some(v) if v.as_bytes() == b"1" => Ok(()),
+        _ => Err(ApiError::CsrfCheckFailed),
+    }
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy —
+/// the right-most `X-Forwarded-For` entry that is not itself trusted.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    resolve_client_ip(peer, forwarded, trusted)
+}
+
+/// See [`client_ip`]; pure for testing.
+pub fn resolve_client_ip<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            // an unparseable hop ends what can be believed
+            Err(_) => break,
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+        }
+    }
+    client
+}
+
+/// A JSON request body of at most [`JSON_LIMIT`] bytes. Another content
+/// type is 415, an oversized body 413, malformed JSON 400.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json"
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let mut body = web::BytesMut::new();
+            let mut seen = 0usize;
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::InvalidInput("The request body could not be read.".into())
+                })?;
+                seen += chunk.len();
+                if seen > DRAIN_LIMIT {
+                    break;
+                }
+                if seen <= JSON_LIMIT {
+                    body.extend_from_slice(&chunk);
+                }
+            }
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if seen > JSON_LIMIT {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            serde_json::from_slice(&body)
+                .map(JsonBody)
+                .map_err(|e| ApiError::InvalidInput(describe_json_error(&e)))
+        })
+    }
+}
+
+/// A message about a JSON error that never quotes the offending value
+/// (it might be a password).
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            "The request body is not valid JSON.".into()
+        }
+        Category::Data => {
+            let text = e.to_string();
+            let field = text
+                .split('`')
+                .nth(1)
+                .filter(|_| text.starts_with("missing field") || text.starts_with("unknown field"));
+            match field {
+                Some(name) if text.starts_with("missing") => {
+                    format!("The field `{name}` is required.")
+                }
+                Some(name) => format!("The field `{name}` is not expected."),
+                None => "A field of the request body has the wrong type.".into(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(
+            resolve_client_ip(ip("203.0.113.9"), ["1.2.3.4"].into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn forwarded_for_from_a_trusted_proxy_names_the_first_untrusted_hop() {
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(
+            resolve_client_ip(
+                ip("10.0.0.1"),
+                ["6.6.6.6, 198.51.100.7, 10.0.0.2"].into_iter(),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), ["garbage, 10.0.0.5"].into_iter(), &trusted),
+            ip("10.0.0.5")
+        );
+    }
+
+    #[test]
+    fn json_errors_never_quote_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            password: u32,
+        }
+        let err = serde_json::from_str::<Body>(r#"{"password": "hunter2hunter2"}"#).unwrap_err();
+        assert!(!describe_json_error(&err).contains("hunter2"));
+        let err = serde_json::from_str::<Body>("{}").unwrap_err();
+        assert_eq!(
+            describe_json_error(&err),
+            "The field `password` is required."
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The actix glue: shared state, the route table, middleware. The only
+//! module (with `proxy`) that knows HTTP.
+
+pub mod cookies;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod spa;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{guard, web};
+use ipnet::IpNet;
+
+use crate::auth::password::HashGate;
+use crate::auth::revocation::RevocationList;
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens::Tokens;
+use crate::config::CookieSettings;
+use crate::db::Db;
+use crate::db::ledger::SessionPolicy;
+use crate::proxy::policy::Policy;
+use crate::proxy::{self, Upstream};
+use error::{method_not_allowed, not_found};
+use routes::{auth, health};
+
+/// Everything a handler may need, shared by every worker.
+pub struct AppState {
+    pub db: Db,
+    pub tokens: Tokens,
+    pub revoked: Arc<RevocationList>,
+    pub throttle: Throttle,
+    pub hashing: HashGate,
+    pub session: SessionPolicy,
+    pub cookie: CookieSettings,
+    pub allow_registration: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub upstream: Upstream,
+    pub policy: Policy,
+    pub upstream_timeout: Duration,
+    pub max_body_size: usize,
+    pub static_dir: PathBuf,
+}
+
+/// The content security policy of every response: scripts and styles only
+/// from this origin, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                       connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+                       form-action 'self'";
+
+/// Security headers on every response (added only where the response has none).
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
+}
+
+/// CORS for the configured origins only, with credentials; never `*`.
+pub fn cors(origins: &[String]) -> Cors {
+    let cors = origins
+        .iter()
+        .fold(Cors::default(), |c, o| c.allowed_origin(o));
+    cors.supports_credentials()
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-csrf"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .max_age(600)
+        // A same-origin SPA sends Origin on POST too: let requests from other
+        // origins through without CORS headers; the browser blocks them.
+        .block_on_origin_mismatch(false)
+}
+
+/// The route table. The SPA is mounted last: it takes what nothing else does.
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: PathBuf) {
+    cfg.service(
+        web::scope("/auth")
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .service(post_only("/register", auth::register))
+            .service(post_only("/login", auth::login))
+            .service(post_only("/refresh", auth::refresh))
+            .service(post_only("/logout", auth::logout))
+            .service(get_only("/me", auth::me))
+            .default_service(web::to(not_found)),
+    )
+    .service(web::scope("/api").default_service(web::to(proxy::forward)))
+    .service(get_only("/.well-known/jwks.json", health::jwks))
+    .service(get_only("/healthz", health::healthz))
+    .service(get_only("/readyz", health::readyz))
+    .service(spa::service(static_dir).guard(guard::Any(guard::Get()).or(guard::Head())))
+    .default_service(web::to(not_found));
+}
+
+fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    only(
+        path,
+        web::route()
+            .guard(guard::Any(guard::Get()).or(guard::Head()))
+            .to(handler),
+    )
+}
+
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    only(path, web::post().to(handler))
+}
+
+/// A resource with one route; other methods get 405 JSON.
+fn only(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(method_not_allowed))
+}

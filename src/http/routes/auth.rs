@@ -1,0 +1,242 @@
+//! The `/auth` routes: register, login, refresh, logout, me.
+//!
+//! Refresh and logout authenticate with the refresh cookie and therefore
+//! need the CSRF header; every 401 from refresh clears the cookie.
+
+use std::time::Instant;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::password;
+use crate::auth::refresh::RefreshToken;
+use crate::clock;
+use crate::db::ledger::{self, ClientInfo, Grant, RotateOutcome};
+use crate::db::{self, users};
+use crate::http::AppState;
+use crate::http::cookies;
+use crate::http::error::ApiError;
+use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
+use crate::sessions::{self, LoginOutcome};
+
+#[derive(Deserialize)]
+pub struct CredentialsBody {
+    username: String,
+    password: String,
+}
+
+/// The contract's `User`.
+#[derive(Serialize)]
+pub struct UserBody {
+    id: String,
+    username: String,
+    roles: Vec<String>,
+}
+
+impl From<&users::User> for UserBody {
+    fn from(user: &users::User) -> Self {
+        Self {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            roles: user.roles.names(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    user: UserBody,
+}
+
+/// `POST /auth/register` → 201 `{"user": User}`; no tokens.
+pub async fn register(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<CredentialsBody>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.allow_registration {
+        return Err(ApiError::RegistrationDisabled);
+    }
+    sessions::validate_username(&body.username).map_err(ApiError::InvalidInput)?;
+    sessions::validate_password(&body.password).map_err(ApiError::InvalidInput)?;
+    let _permit = state
+        .hashing
+        .enter()
+        .await
+        .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
+    let hash = web::block(move || password::hash(&body.password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let username = body.username;
+    let user = state
+        .db
+        .run(move |conn| sessions::register(conn, &username, &hash, &[], clock::now()))
+        .await
+        .map_err(|e| {
+            if db::is_unique_violation(&e) {
+                ApiError::UsernameTaken
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "user": UserBody::from(&user) })))
+}
+
+/// `POST /auth/login` → 200 TokenResponse and the refresh cookie.
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<CredentialsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let addr = client_ip(&req, &state.trusted_proxies);
+    let key = users::username_key(&body.username);
+    state
+        .throttle
+        .check(&key, addr, Instant::now())
+        .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+    let _permit = state
+        .hashing
+        .enter()
+        .await
+        .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
+
+    let client = ClientInfo {
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect()),
+        client_addr: Some(addr.to_string()),
+    };
+    let policy = state.session;
+    let outcome = state
+        .db
+        .run(move |conn| {
+            sessions::login(
+                conn,
+                &body.username,
+                &body.password,
+                &client,
+                &policy,
+                clock::now(),
+            )
+        })
+        .await?;
+    match outcome {
+        LoginOutcome::Success(grant) => {
+            state.throttle.record_success(&key);
+            log::info!(
+                "login: user {} session {}",
+                grant.user.username,
+                grant.session.id
+            );
+            grant_response(&state, &grant)
+        }
+        LoginOutcome::Failed => {
+            state.throttle.record_failure(&key, addr, Instant::now());
+            Err(ApiError::InvalidCredentials)
+        }
+    }
+}
+
+/// `POST /auth/refresh`: rotates the cookie's token (see [`ledger::rotate`]).
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_csrf_header(&req)?;
+    let result = rotate(&req, &state).await;
+    match result {
+        Ok(res) => Ok(res),
+        Err(e) if e.status_code() == 401 => {
+            let mut res = e.error_response();
+            res.add_cookie(&cookies::clear(&state.cookie))
+                .map_err(ApiError::internal)?;
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let value = cookies::read(req, &state.cookie).ok_or(ApiError::MissingRefreshToken)?;
+    let token = RefreshToken::parse(&value).ok_or(ApiError::InvalidRefreshToken)?;
+    let key = state.tokens.successor_key().clone();
+    let policy = state.session;
+    let now = clock::now();
+    let outcome = state
+        .db
+        .run(move |conn| ledger::rotate(conn, &token, &key, &policy, now))
+        .await?;
+    match outcome {
+        RotateOutcome::Rotated(grant) | RotateOutcome::Replayed(grant) => {
+            grant_response(state, &grant)
+        }
+        RotateOutcome::Reused { session_id } => {
+            log::warn!("refresh token reuse: session {session_id} revoked");
+            state.revoked.extend([(session_id, now)], now);
+            Err(ApiError::RefreshTokenReused)
+        }
+        RotateOutcome::Expired { session_id } => {
+            state.revoked.extend([(session_id, now)], now);
+            Err(ApiError::SessionExpired)
+        }
+        RotateOutcome::Invalid => Err(ApiError::InvalidRefreshToken),
+    }
+}
+
+/// `POST /auth/logout` → 204, the session revoked, the cookie cleared;
+/// also 204 without a cookie or with a dead one.
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_csrf_header(&req)?;
+    if let Some(token) = cookies::read(&req, &state.cookie).and_then(|v| RefreshToken::parse(&v)) {
+        let now = clock::now();
+        let revoked = state
+            .db
+            .run(move |conn| ledger::revoke_by_token(conn, &token, "logout", now))
+            .await?;
+        if let Some(session_id) = revoked {
+            state.revoked.extend([(session_id, now)], now);
+        }
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(cookies::clear(&state.cookie))
+        .finish())
+}
+
+/// `GET /auth/me` → the token's user.
+pub async fn me(Authenticated(claims): Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(UserBody {
+        id: claims.sub,
+        username: claims.name,
+        roles: claims.roles,
+    })
+}
+
+/// 200 TokenResponse with the grant's refresh token in the cookie.
+fn grant_response(state: &AppState, grant: &Grant) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let issued = state
+        .tokens
+        .sign(&grant.user, &grant.session.id, now)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .cookie(cookies::set(
+            &state.cookie,
+            &grant.refresh,
+            grant.session.remaining(now),
+        ))
+        .json(TokenResponse {
+            access_token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            user: UserBody::from(&grant.user),
+        }))
+}

@@ -1,0 +1,5 @@
+//! The `portcullis` binary: parse the command line, run it, exit.
+
+fn main() -> std::process::ExitCode {
+    portcullis::cli::main()
+}

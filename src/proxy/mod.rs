@@ -1,0 +1,261 @@
+//! The `/api` proxy: verify the bearer token, apply the role policy, and
+//! forward to the configured upstream with the user's identity attached,
+//! streaming bodies both ways. Redirects are passed back, never followed;
+//! no request can make the gateway contact another host.
+
+pub mod headers;
+pub mod path;
+pub mod policy;
+
+use std::time::Duration;
+
+use actix_web::body::SizedStream;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use awc::error::{ConnectError, SendRequestError};
+use futures_util::StreamExt;
+
+use crate::auth::Roles;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Authenticated, authenticate, client_ip};
+use policy::{Decision, Policy};
+
+/// Idle upstream connections are dropped after this, below actix's (and
+/// most servers') 5-second keep-alive, so a pooled connection is never one
+/// the upstream has already closed.
+const POOL_KEEP_ALIVE: Duration = Duration::from_secs(3);
+/// How long a response body may take to stream once its headers arrived.
+const BODY_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The upstream's base URL: `http://host[:port][/base]`, no trailing slash.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    base: String,
+}
+
+impl Upstream {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let uri: awc::http::Uri = url
+            .trim()
+            .parse()
+            .map_err(|_| format!("{url:?} is not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err("https upstreams are not supported by this build; reach the upstream over http on a private network".into());
+            }
+            _ => return Err(format!("{url:?} must be an http:// URL")),
+        }
+        let authority = uri
+            .authority()
+            .filter(|a| !a.as_str().contains('@') && !a.host().is_empty())
+            .ok_or_else(|| format!("{url:?} has no host (or has credentials)"))?;
+        if uri.query().is_some() {
+            return Err(format!("{url:?} must not have a query string"));
+        }
+        Ok(Self {
+            base: format!("http://{authority}{}", uri.path().trim_end_matches('/')),
+        })
+    }
+
+    /// A syntactically valid stand-in while configuration errors are collected.
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            base: "http://127.0.0.1:9".into(),
+        }
+    }
+
+    /// The upstream URL for a validated path and the untouched query.
+    fn url(&self, path: &str, query: Option<&str>) -> String {
+        match query {
+            Some(q) => format!("{}{path}?{q}", self.base),
+            None => format!("{}{path}", self.base),
+        }
+    }
+}
+
+/// One pooled client per worker, with keep-alive to the upstream.
+pub fn client(timeout: Duration) -> awc::Client {
+    awc::Client::builder()
+        .connector(
+            awc::Connector::new()
+                .timeout(timeout)
+                .conn_keep_alive(POOL_KEEP_ALIVE)
+                .limit(256),
+        )
+        .timeout(timeout)
+        .disable_redirects()
+        .no_default_headers()
+        .finish()
+}
+
+/// `ANY /api/<rest>`.
+pub async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+) -> Result<HttpResponse, ApiError> {
+    let rest = req.uri().path().strip_prefix("/api").unwrap_or_default();
+    let path = path::validate(rest).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+
+    let claims = match state.policy.decide(req.method().as_str(), path) {
+        Decision::Public => None,
+        Decision::Refused => {
+            authenticate(&req)?;
+            return Err(ApiError::Forbidden);
+        }
+        Decision::NeedsToken(needed) => {
+            let Authenticated(claims) = authenticate(&req)?;
+            let roles = Roles::new(claims.roles.iter().filter_map(|r| r.parse().ok()));
+            if !Policy::allows(&needed, &roles) {
+                return Err(ApiError::Forbidden);
+            }
+            Some(claims)
+        }
+    };
+
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > state.max_body_size as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+
+    let identity = claims.as_ref().map(|c| headers::Identity {
+        id: &c.sub,
+        name: &c.name,
+        roles: &c.roles,
+    });
+    let peer = req.peer_addr().map(|a| a.ip());
+    let request_id = headers::request_id(req.headers());
+    let conn = req.connection_info().clone();
+    let origin = headers::Origin {
+        peer: client_ip(&req, &[]),
+        peer_trusted: peer.is_some_and(|ip| state.trusted_proxies.iter().any(|n| n.contains(&ip))),
+        host: Some(conn.host()),
+        proto: "http",
+        request_id: &request_id,
+    };
+    let outgoing = headers::to_upstream(req.headers(), identity.as_ref(), &origin);
+    let url = state.upstream.url(path, req.uri().query());
+    let build = || {
+        let mut upstream_req = client.request(req.method().clone(), url.as_str());
+        *upstream_req.headers_mut() = outgoing.clone();
+        upstream_req
+    };
+
+    let sent = match (declared_len, chunked) {
+        (Some(len), _) if len > 0 => {
+            let body = SizedStream::new(len, limited(payload, state.max_body_size));
+            build().send_body(body).await
+        }
+        (_, true) => {
+            build()
+                .send_stream(limited(payload, state.max_body_size))
+                .await
+        }
+        _ => {
+            let first = build().send().await;
+            match first {
+                // A pooled connection the upstream closed: nothing of this
+                // request was processed, so one retry is safe.
+                Err(SendRequestError::Send(_) | SendRequestError::Response(_))
+                    if is_idempotent(req.method()) =>
+                {
+                    log::debug!(
+                        "retrying {} once on a fresh upstream connection",
+                        req.method()
+                    );
+                    build().send().await
+                }
+                other => other,
+            }
+        }
+    };
+    let upstream_res = sent.map_err(|e| upstream_error(&e))?;
+
+    let mut res = HttpResponse::build(upstream_res.status());
+    for (name, value) in &headers::to_client(upstream_res.headers()) {
+        res.append_header((name.clone(), value.clone()));
+    }
+    if !upstream_res.headers().contains_key("x-request-id") {
+        res.insert_header(("x-request-id", request_id.as_str()));
+    }
+    let len = upstream_res
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = upstream_res.timeout(BODY_TIMEOUT);
+    Ok(match len {
+        Some(len) => res.body(SizedStream::new(len, body)),
+        None => res.streaming(body),
+    })
+}
+
+/// The request body, cut off with an error past `limit` bytes.
+fn limited(
+    payload: web::Payload,
+    limit: usize,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    let mut seen = 0usize;
+    payload.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen > limit {
+            return Err(ApiError::PayloadTooLarge.into());
+        }
+        Ok(chunk)
+    })
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+fn upstream_error(e: &SendRequestError) -> ApiError {
+    match e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            log::warn!("upstream timeout: {e}");
+            ApiError::UpstreamTimeout
+        }
+        _ => {
+            log::warn!("upstream unavailable: {e}");
+            ApiError::UpstreamUnavailable
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_keep_the_base_path_and_the_query_verbatim() {
+        let up = Upstream::parse("http://127.0.0.1:9000/legacy/v1/").unwrap();
+        assert_eq!(
+            up.url("/employees", Some("a=1&b=%20")),
+            "http://127.0.0.1:9000/legacy/v1/employees?a=1&b=%20"
+        );
+        assert_eq!(
+            Upstream::parse("http://h").unwrap().url("/", None),
+            "http://h/"
+        );
+    }
+
+    #[test]
+    fn unusable_upstreams_are_refused() {
+        assert!(Upstream::parse("ftp://h/").is_err());
+        assert!(Upstream::parse("http://user:pw@h/").is_err());
+        assert!(Upstream::parse("http://h/?x=1").is_err());
+        assert!(Upstream::parse("not a url").is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! The role policy for `/api`: ordered rules of (methods, path prefix) →
+//! roles allowed, or public. The first matching rule decides; a request that
+//! no rule matches is refused.
+//!
+//! The default (§4 of the contract): GET/HEAD/OPTIONS need `user`;
+//! POST/PUT/PATCH need `editor` or `admin`; DELETE needs `admin`.
+//! `PORTCULLIS_POLICY` names a TOML file that replaces it:
+//!
+//! ```toml
+//! [[rule]]
+//! methods = ["GET"]          # or ["*"]
+//! path = "/status"           # prefix of the path after /api, on a segment boundary
+//! public = true              # no token needed
+//!
+//! [[rule]]
+//! methods = ["*"]
+//! path = "/"
+//! roles = ["admin"]          # any of these
+//! ```
+
+use serde::Deserialize;
+
+use crate::auth::{Role, Roles};
+
+/// Who a rule lets through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// A valid token with any of these roles.
+    AnyOf(Vec<Role>),
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    /// Upper-case methods; empty means any.
+    methods: Vec<String>,
+    prefix: String,
+    access: Access,
+}
+
+/// What the policy says of one request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Public,
+    NeedsToken(Vec<Role>),
+    Refused,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    rules: Vec<Rule>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        let rule = |methods: &[&str], roles: &[Role]| Rule {
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+            // the root: every path
+            prefix: String::new(),
+            access: Access::AnyOf(roles.to_vec()),
+        };
+        Self {
+            rules: vec![
+                rule(&["GET", "HEAD", "OPTIONS"], &[Role::User]),
+                rule(&["POST", "PUT", "PATCH"], &[Role::Editor, Role::Admin]),
+                rule(&["DELETE"], &[Role::Admin]),
+            ],
+        }
+    }
+}
+
+impl Policy {
+    /// The decision for `method` on `path` (the part after `/api`).
+    pub fn decide(&self, method: &str, path: &str) -> Decision {
+        let Some(rule) = self.rules.iter().find(|r| r.matches(method, path)) else {
+            return Decision::Refused;
+        };
+        match &rule.access {
+            Access::Public => Decision::Public,
+            Access::AnyOf(roles) => Decision::NeedsToken(roles.clone()),
+        }
+    }
+
+    /// Whether `roles` satisfy a [`Decision::NeedsToken`].
+    pub fn allows(needed: &[Role], roles: &Roles) -> bool {
+        needed.iter().any(|r| roles.contains(*r))
+    }
+
+    /// Parses a policy file; errors name the line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            rule: Vec<toml::Spanned<RawRule>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawRule {
+            methods: Vec<String>,
+            path: String,
+            #[serde(default)]
+            roles: Vec<String>,
+            #[serde(default)]
+            public: bool,
+        }
+
+        let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+        let file: File = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(s.start + 1));
+            format!("line {line}: {}", e.message())
+        })?;
+        if file.rule.is_empty() {
+            return Err("line 1: no [[rule]] entries: every request would be refused".into());
+        }
+        let rules = file
+            .rule
+            .into_iter()
+            .map(|spanned| {
+                let line = line_of(spanned.span().start + 1);
+                let raw = spanned.into_inner();
+                Rule::from_raw(raw.methods, raw.path, raw.roles, raw.public)
+                    .map_err(|e| format!("line {line}: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { rules })
+    }
+}
+
+impl Rule {
+    fn from_raw(
+        methods: Vec<String>,
+        path: String,
+        roles: Vec<String>,
+        public: bool,
+    ) -> Result<Self, String> {
+        if methods.is_empty() {
+            return Err("`methods` is empty (use [\"*\"] for any)".into());
+        }
+        let methods = if methods.iter().any(|m| m == "*") {
+            Vec::new()
+        } else {
+            methods
+                .into_iter()
+                .map(|m| {
+                    let valid = !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic());
+                    valid
+                        .then(|| m.to_ascii_uppercase())
+                        .ok_or_else(|| format!("{m:?} is not an HTTP method"))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        if !path.starts_with('/') {
+            return Err(format!("path {path:?} must start with /"));
+        }
+        let access = match (public, roles.is_empty()) {
+            (true, true) => Access::Public,
+            (true, false) => {
+                return Err("a rule is either `public` or has `roles`, not both".into());
+            }
+            (false, true) => return Err("`roles` is empty (or set `public = true`)".into()),
+            (false, false) => Access::AnyOf(
+                roles
+                    .iter()
+                    .map(|r| r.parse::<Role>())
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        Ok(Self {
+            methods,
+            prefix: path.trim_end_matches('/').to_owned(),
+            access,
+        })
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
+        // "/employees" covers "/employees" and "/employees/3", not "/employeesX"
+        let path_ok = path
+            .strip_prefix(&self.prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        method_ok && path_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_follows_the_contract() {
+        let p = Policy::default();
+        assert_eq!(
+            p.decide("GET", "/employees"),
+            Decision::NeedsToken(vec![Role::User])
+        );
+        assert_eq!(
+            p.decide("PATCH", "/x"),
+            Decision::NeedsToken(vec![Role::Editor, Role::Admin])
+        );
+        assert_eq!(
+            p.decide("DELETE", "/x/1"),
+            Decision::NeedsToken(vec![Role::Admin])
+        );
+        assert_eq!(p.decide("TRACE", "/x"), Decision::Refused);
+    }
+
+    #[test]
+    fn first_matching_rule_wins_on_segment_boundaries() {
+        let p = Policy::parse(
+            r#"
+[[rule]]
+methods = ["GET"]
+path = "/status/"
+public = true
+
+[[rule]]
+methods = ["*"]
+path = "/"
+roles = ["admin"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.decide("GET", "/status"), Decision::Public);
+        assert_eq!(p.decide("GET", "/status/db"), Decision::Public);
+        assert_eq!(
+            p.decide("GET", "/statusx"),
+            Decision::NeedsToken(vec![Role::Admin])
+        );
+        assert_eq!(
+            p.decide("POST", "/status"),
+            Decision::NeedsToken(vec![Role::Admin])
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err =
+            Policy::parse("[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"root\"]\n")
+                .unwrap_err();
+        assert!(err.starts_with("line 1:"), "{err}");
+        assert!(err.contains("root"), "{err}");
+        let err = Policy::parse("\n\n[[rule]]\nmethods = \"GET\"\n").unwrap_err();
+        assert!(err.starts_with("line 4:"), "{err}");
+    }
+
+    #[test]
+    fn roles_are_checked_as_any_of() {
+        let roles = Roles::parse("editor").unwrap();
+        assert!(Policy::allows(&[Role::Editor, Role::Admin], &roles));
+        assert!(!Policy::allows(&[Role::Admin], &roles));
+    }
+}

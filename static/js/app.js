@@ -1,0 +1,230 @@
+/**
+ * app.js — wires the page together: login view, employees view, session panel,
+ * and a tiny client-side router (/, /employees/new, /employees/{id}).
+ *
+ * All session logic lives in auth-client.js; this file only reacts to its
+ * onChange events. document.body.dataset.state is "loading", "logged-in" or
+ * "logged-out" so that browser tests can wait on it.
+ */
+import { AuthClient } from './auth-client.js';
+import { employeeApi } from './api.js';
+import { createStatus } from './status.js';
+import { createSessionPanel } from './session-panel.js';
+import { createEmployeesView } from './employees-view.js';
+
+function $(selector) {
+  return document.querySelector(selector);
+}
+
+const el = {
+  loading: $('#loading-view'),
+  loginView: $('#login-view'),
+  loginForm: $('#login-form'),
+  username: $('#username'),
+  password: $('#password'),
+  loginSubmit: $('#login-submit'),
+  loginError: $('#login-error'),
+  loginMessage: $('#login-message'),
+  appView: $('#app-view'),
+  account: $('#account'),
+  whoami: $('#whoami'),
+  roles: $('#roles'),
+  logout: $('#logout'),
+  refreshNow: $('#refresh-now'),
+};
+
+/** What the login screen says after a session ended, by AuthClient reason. */
+const END_MESSAGES = {
+  session_expired: 'Your session expired, please sign in again.',
+  refresh_token_reused:
+    'This session was ended because its refresh token was used twice — possibly stolen. Please sign in again.',
+  session_ended: 'Your session has ended. Please sign in again.',
+  logout: 'You have signed out.',
+  logout_elsewhere: 'You signed out in another tab.',
+};
+
+const auth = new AuthClient();
+const status = createStatus($('#status'));
+const panel = createSessionPanel();
+const employees = createEmployeesView({
+  api: employeeApi(auth),
+  status,
+  isLoggedIn: () => auth.user !== null,
+  navigate,
+});
+
+let currentUserId = null; // null while logged out
+
+// --- routing -----------------------------------------------------------------
+
+function parseRoute(pathname) {
+  if (pathname === '/employees/new') return { name: 'new' };
+  const match = pathname.match(/^\/employees\/([^/]+)\/?$/);
+  if (match) return { name: 'edit', id: decodeURIComponent(match[1]) };
+  return { name: 'list' };
+}
+
+function navigate(path, { replace = false } = {}) {
+  if (location.pathname === path) return;
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+}
+
+window.addEventListener('popstate', () => {
+  if (currentUserId !== null) employees.showRoute(parseRoute(location.pathname));
+});
+
+// --- views -------------------------------------------------------------------
+
+function showLoginError(message) {
+  el.loginError.textContent = message;
+  el.loginError.hidden = !message;
+}
+
+function showLoginMessage(message) {
+  el.loginMessage.textContent = message ?? '';
+  el.loginMessage.hidden = !message;
+}
+
+function showLogin(message) {
+  document.body.dataset.state = 'logged-out';
+  el.loading.hidden = true;
+  el.appView.hidden = true;
+  el.account.hidden = true;
+  el.loginView.hidden = false;
+  el.password.value = '';
+  showLoginError('');
+  showLoginMessage(message);
+  if (!el.loginForm.contains(document.activeElement)) el.username.focus();
+}
+
+function showApp(user) {
+  document.body.dataset.state = 'logged-in';
+  el.loading.hidden = true;
+  el.loginView.hidden = true;
+  el.appView.hidden = false;
+  el.account.hidden = false;
+  el.whoami.textContent = user.username;
+  el.roles.textContent = user.roles.join(', ');
+  employees.setPermissions({
+    canEdit: user.roles.includes('editor') || user.roles.includes('admin'),
+    canDelete: user.roles.includes('admin'),
+  });
+}
+
+auth.onChange((state) => {
+  panel.update(state);
+
+  if (state.user) {
+    const isNewSession = state.user.id !== currentUserId;
+    currentUserId = state.user.id;
+    showApp(state.user);
+    if (state.reason === 'refresh_failed') {
+      status.error(`Could not renew your session: ${state.error?.message ?? 'unknown error'} Retrying shortly.`);
+    }
+    if (isNewSession) {
+      showLoginMessage('');
+      el.password.value = ''; // e.g. another tab logged in while this one had the form open
+      employees.reset();
+      employees.reload({ announce: true }).then(() => {
+        if (currentUserId !== null) employees.showRoute(parseRoute(location.pathname));
+      });
+    }
+    return;
+  }
+
+  const wasLoggedIn = currentUserId !== null;
+  currentUserId = null;
+  employees.reset();
+  if (wasLoggedIn) {
+    status.clear();
+    navigate('/', { replace: true });
+  }
+  let message = END_MESSAGES[state.reason] ?? null;
+  if (state.reason === 'unavailable') {
+    message = `Could not check for an existing session: ${state.error?.message ?? 'the server did not answer.'}`;
+  }
+  showLogin(message);
+});
+
+// --- login -------------------------------------------------------------------
+
+let retryTimer = null;
+
+/** "Too many attempts — try again in N s", counting down to zero. */
+function showRetryCountdown(seconds) {
+  clearInterval(retryTimer);
+  if (!Number.isFinite(seconds)) {
+    showLoginError('Too many attempts — try again later.');
+    return;
+  }
+  const until = Date.now() + seconds * 1000;
+  const draw = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    if (left === 0) {
+      clearInterval(retryTimer);
+      showLoginError('You can try again now.');
+    } else {
+      showLoginError(`Too many attempts — try again in ${left} s`);
+    }
+  };
+  draw();
+  retryTimer = setInterval(draw, 1000);
+}
+
+el.loginForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const username = el.username.value.trim();
+  const password = el.password.value;
+  if (!username || !password) {
+    showLoginError('Enter your username and password.');
+    (username ? el.password : el.username).focus();
+    return;
+  }
+  clearInterval(retryTimer);
+  showLoginError('');
+  el.loginSubmit.disabled = true;
+  el.loginSubmit.textContent = 'Signing in…';
+  try {
+    await auth.login(username, password); // onChange switches the view
+    el.password.value = '';
+    status.say(`Signed in as ${auth.user?.username ?? username}.`);
+    $('#search').focus();
+  } catch (err) {
+    if (err.status === 429) showRetryCountdown(err.retryAfter ?? NaN);
+    else showLoginError(err.message || 'Sign-in failed.');
+    el.password.select();
+  } finally {
+    el.loginSubmit.disabled = false;
+    el.loginSubmit.textContent = 'Sign in';
+  }
+});
+
+// --- session controls ----------------------------------------------------------
+
+el.logout.addEventListener('click', async () => {
+  el.logout.disabled = true;
+  try {
+    await auth.logout(); // onChange shows the login view in every tab
+  } catch (err) {
+    status.error(`Signed out here, but the server could not be told: ${err.message}`);
+  } finally {
+    el.logout.disabled = false;
+  }
+});
+
+el.refreshNow.addEventListener('click', async () => {
+  el.refreshNow.disabled = true;
+  try {
+    if (await auth.refresh()) status.say('Access token renewed.');
+  } catch (err) {
+    status.error(`Could not renew the access token: ${err.message}`);
+  } finally {
+    el.refreshNow.disabled = false;
+  }
+});
+
+// --- start -------------------------------------------------------------------
+
+document.body.dataset.state = 'loading';
+auth.init();

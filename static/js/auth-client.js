@@ -1,0 +1,603 @@
+/**
+ * auth-client.js — a small browser client for the portcullis session gateway.
+ *
+ * It is a plain ES module with no dependencies, so any front end served by (or
+ * allowed by CORS on) a portcullis gateway can use it:
+ *
+ *     import { AuthClient, AuthError } from '/js/auth-client.js';
+ *
+ *     const auth = new AuthClient();            // or createAuthClient({...})
+ *     auth.onChange(({ user, reason }) => {
+ *       if (user) showApp(user); else showLogin(reason);
+ *     });
+ *     await auth.init();                        // restores a session after a reload
+ *
+ *     try {
+ *       await auth.login(username, password);
+ *     } catch (err) {
+ *       if (err instanceof AuthError && err.status === 429) {
+ *         say(`Try again in ${err.retryAfter} s`);
+ *       }
+ *     }
+ *
+ *     const res = await auth.fetchApi('/api/employees');   // adds the bearer token
+ *     await auth.logout();                                  // every tab logs out
+ *
+ * How the tokens are kept
+ * - The refresh token is an httpOnly cookie scoped to `/auth`: scripts, this one
+ *   included, can neither read nor send it elsewhere. `init()` and the silent
+ *   refresh call `POST /auth/refresh` with `X-CSRF: 1`, and the browser attaches
+ *   the cookie.
+ * - The access token lives only in a private field of this object. It is never
+ *   written to localStorage, sessionStorage, IndexedDB or a cookie, so a reload
+ *   forgets it and `init()` fetches a new one.
+ * - Shortly before it expires (60 s before, or 20 % of its lifetime before for
+ *   short lifetimes) the token is renewed in the background.
+ *
+ * Several tabs
+ * - Refreshes are serialised across tabs with the Web Locks API
+ *   (`navigator.locks`, lock name `portcullis-refresh`) where available, and a
+ *   `BroadcastChannel('portcullis-auth')` shares the result: the tab that
+ *   refreshed posts `{type:'token', access_token, expires_in, user, at}` and the
+ *   other tabs adopt it instead of refreshing themselves. A tab that was waiting
+ *   for the lock checks for such a token before calling the server.
+ * - Logging out in one tab posts `{type:'logout'}` and every tab drops its token.
+ *
+ * `onChange` listeners receive `{user, accessToken, expiresAt, lastRefresh,
+ * refreshCount, reason, error}`. `reason` is one of:
+ *   'restore'              init() found a live session (refresh cookie)
+ *   'login'                login() succeeded in this tab
+ *   'login_elsewhere'      another tab logged in; this tab adopted its token
+ *   'refresh'              this tab renewed the access token
+ *   'adopted'              another tab renewed it; this tab adopted the new one
+ *   'refresh_failed'       a background refresh failed for a transient reason
+ *                          (network, 5xx); the session is kept and retried
+ *   'logged_out'           init() found no session
+ *   'unavailable'          init() could not reach the server
+ *   'logout'               logout() in this tab
+ *   'logout_elsewhere'     logout in another tab
+ *   'session_expired'      the server says the session has expired
+ *   'refresh_token_reused' the server revoked the session because a refresh
+ *                          token was presented twice (possible theft)
+ *   'session_ended'        the refresh was refused for another reason while
+ *                          logged in (revoked, user disabled, cookie gone)
+ *
+ * Errors: every failed call rejects with an `AuthError` carrying `status` (0 for
+ * a network failure), `code` (the JSON `error` field of the gateway's answer),
+ * `message`, and `retryAfter` (seconds, from `Retry-After` on a 429).
+ */
+
+const DEFAULT_OPTIONS = Object.freeze({
+  /** Origin (and optional prefix) of the gateway; '' means this page's origin. */
+  baseUrl: '',
+  /** `credentials` for /auth requests; use 'include' for a cross-origin gateway. */
+  credentials: 'same-origin',
+  lockName: 'portcullis-refresh',
+  channelName: 'portcullis-auth',
+  /** Seconds before expiry to refresh (capped at 20 % of the token's lifetime). */
+  refreshMargin: 60,
+  /** Milliseconds before an /auth request is abandoned, so a hung call cannot hold the lock. */
+  requestTimeout: 15000,
+  /**
+   * Milliseconds the refreshing tab keeps the lock after broadcasting, so the
+   * message reaches waiting tabs before they get the lock and refresh again.
+   */
+  handoffDelay: 100,
+  /** Injected for tests; defaults to the global fetch. */
+  fetch: undefined,
+});
+
+/** The refresh answers after which the user must be told why they were logged out. */
+const SESSION_ENDING_CODES = new Set(['refresh_token_reused', 'session_expired']);
+
+/** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** An /auth or network failure, with the gateway's error code. */
+export class AuthError extends Error {
+  /**
+   * @param {string} message one human sentence
+   * @param {{status?: number, code?: string, retryAfter?: number|null, cause?: unknown}} [details]
+   */
+  constructor(message, { status = 0, code = 'network_error', retryAfter = null, cause } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'AuthError';
+    /** HTTP status, or 0 when the server could not be reached. */
+    this.status = status;
+    /** The `error` field of the JSON body, e.g. 'invalid_credentials'. */
+    this.code = code;
+    /** Seconds to wait, from `Retry-After` (429), else null. */
+    this.retryAfter = retryAfter;
+  }
+
+  /** Builds an AuthError from a non-2xx Response with the contract's `{error, message}` body. */
+  static async fromResponse(res) {
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      // Not JSON (a proxy in between, say): fall back to the status.
+    }
+    const code = typeof body?.error === 'string' ? body.error : `http_${res.status}`;
+    const message = typeof body?.message === 'string' && body.message
+      ? body.message
+      : `Request failed (HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}).`;
+    return new AuthError(message, {
+      status: res.status,
+      code,
+      retryAfter: parseRetryAfter(res.headers.get('Retry-After')),
+    });
+  }
+}
+
+/**
+ * Decodes a JWT's header and claims for display. It does NOT verify anything:
+ * never base an authorization decision on the result.
+ * @param {string} token
+ * @returns {{header: object, claims: object}}
+ */
+export function decodeJwt(token) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) throw new Error('Not a JWT (expected three dot-separated parts).');
+  return { header: decodeBase64UrlJson(parts[0]), claims: decodeBase64UrlJson(parts[1]) };
+}
+
+function decodeBase64UrlJson(part) {
+  const base64 = part.replace(/-/g, '+').replace(/_/g, '/');
+  const padded = base64.padEnd(Math.ceil(base64.length / 4) * 4, '=');
+  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+/** `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+function parseRetryAfter(value) {
+  if (value == null || value.trim() === '') return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function freezeUser(user) {
+  if (!user || typeof user !== 'object') return null;
+  const roles = Array.isArray(user.roles) ? user.roles.map(String) : [];
+  return Object.freeze({ ...user, roles: Object.freeze(roles) });
+}
+
+/** Keeps one login session for this tab and coordinates it with the other tabs. */
+export class AuthClient {
+  #options;
+  #token = null;
+  #user = null;
+  #expiresAt = null; // ms epoch, from the server's expires_in
+  #receivedAt = 0; // when the current token was issued to this browser (ms epoch)
+  #refreshDueAt = null;
+  #lastRefreshAt = null;
+  #refreshCount = 0; // refreshes done or adopted by this tab since it loaded
+  #generation = 0; // bumped whenever the token is set or cleared
+  #endedAt = 0; // when this tab last dropped its session
+  #timer = null;
+  #retryDelay = 0;
+  #inflight = null;
+  #initPromise = null;
+  #listeners = new Set();
+  #channel = null;
+  #started = false;
+
+  /** @param {Partial<typeof DEFAULT_OPTIONS>} [options] */
+  constructor(options = {}) {
+    this.#options = { ...DEFAULT_OPTIONS, ...options };
+    if (!this.#options.fetch) this.#options.fetch = (...args) => globalThis.fetch(...args);
+  }
+
+  /** The logged-in user `{id, username, roles}`, or null. */
+  get user() {
+    return this.#user;
+  }
+
+  /** The current access token. Exposed for debugging panels; prefer fetchApi(). */
+  get accessToken() {
+    return this.#token;
+  }
+
+  /** When the access token expires (ms since epoch), or null. */
+  get expiresAt() {
+    return this.#expiresAt;
+  }
+
+  /** When this tab last obtained a refreshed token (ms since epoch), or null. */
+  get lastRefreshAt() {
+    return this.#lastRefreshAt;
+  }
+
+  /** How many refreshes this tab has done or adopted since it loaded. */
+  get refreshCount() {
+    return this.#refreshCount;
+  }
+
+  /** True if the user has any of the given roles. The gateway still enforces. */
+  hasRole(...roles) {
+    return Boolean(this.#user && roles.some((role) => this.#user.roles.includes(role)));
+  }
+
+  /** The state passed to listeners, without `reason`. */
+  get snapshot() {
+    return {
+      user: this.#user,
+      accessToken: this.#token,
+      expiresAt: this.#expiresAt,
+      lastRefresh: this.#lastRefreshAt,
+      refreshCount: this.#refreshCount,
+    };
+  }
+
+  /**
+   * Calls `listener(state)` on every change (login, refresh, logout, session end).
+   * @returns {() => void} unsubscribe
+   */
+  onChange(listener) {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Restores the session from the refresh cookie, if there is one. Resolves once
+   * the state is known (listeners have then been told); never rejects: a
+   * network failure settles as logged out with reason 'unavailable'.
+   */
+  init() {
+    this.#initPromise ??= (async () => {
+      this.#start();
+      try {
+        await this.refresh();
+      } catch (err) {
+        if (!this.#token) this.#emit('unavailable', err);
+      }
+      return this.snapshot;
+    })();
+    return this.#initPromise;
+  }
+
+  /**
+   * Logs in. Resolves with the user; rejects with an AuthError
+   * (401 invalid_credentials, 429 too_many_attempts with retryAfter, ...).
+   */
+  async login(username, password) {
+    this.#start();
+    const res = await this.#postAuth('/auth/login', { username, password });
+    if (!res.ok) throw await AuthError.fromResponse(res);
+    const body = await this.#readTokenResponse(res);
+    const at = Date.now();
+    this.#setSession(body, 'login', { receivedAt: at });
+    this.#broadcast({ type: 'token', source: 'login', ...body, at });
+    return this.#user;
+  }
+
+  /**
+   * Logs out here and in every other tab. The local state is cleared even if
+   * the server cannot be reached; the call then rejects so the app can say so.
+   */
+  async logout() {
+    this.#start();
+    this.#clearTimer();
+    let failure = null;
+    // Let a refresh of this tab finish first, so the newest cookie is revoked.
+    await this.#inflight?.catch(() => {});
+    await this.#exclusive(async () => {
+      try {
+        const res = await this.#postAuth('/auth/logout');
+        if (!res.ok) failure = await AuthError.fromResponse(res);
+      } catch (err) {
+        failure = err;
+      }
+      // Cleared inside the lock: a token another tab broadcast before this
+      // point is older than #endedAt and will be ignored.
+      this.#clearSession('logout');
+      await this.#broadcastAndHold({ type: 'logout', at: Date.now() });
+    });
+    if (failure) throw failure;
+  }
+
+  /**
+   * `fetch` with `Authorization: Bearer <access token>`. On a 401 it refreshes
+   * once and retries once, so `init.body` must be replayable (a string, Blob,
+   * FormData or URLSearchParams, not a stream). Resolves with the Response,
+   * whatever its status; rejects only when fetch itself does.
+   */
+  async fetchApi(path, init = {}) {
+    // Skip a request that is sure to fail: renew an expired token first.
+    if (this.#token && this.#expiresAt !== null && Date.now() >= this.#expiresAt - 1000) {
+      await this.refresh().catch(() => {});
+    }
+    const sent = this.#token;
+    const res = await this.#fetchWithToken(path, init, sent);
+    if (res.status !== 401) return res;
+
+    // Another tab may already have handed us a newer token; else refresh once.
+    let renewed = this.#token !== null && this.#token !== sent;
+    if (!renewed) {
+      try {
+        renewed = await this.refresh();
+      } catch {
+        renewed = false;
+      }
+    }
+    if (!renewed) return res;
+    return this.#fetchWithToken(path, init, this.#token);
+  }
+
+  /**
+   * Renews the access token now. Resolves true if a token is held afterwards,
+   * false if the server ended the session (listeners are told why). Rejects
+   * with an AuthError for transient failures (network, 5xx). Concurrent calls
+   * share one request.
+   */
+  refresh() {
+    this.#inflight ??= this.#refreshExclusive().finally(() => {
+      this.#inflight = null;
+    });
+    return this.#inflight;
+  }
+
+  /** Stops timers and the channel; for tests and single-page teardown. */
+  destroy() {
+    this.#clearTimer();
+    this.#channel?.close();
+    this.#channel = null;
+    this.#listeners.clear();
+    if (typeof document !== 'undefined') {
+      document.removeEventListener('visibilitychange', this.#onWake);
+    }
+    if (typeof window !== 'undefined') window.removeEventListener('online', this.#onWake);
+    this.#started = false;
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  /** Opens the channel before anything waits on the lock, so no message is missed. */
+  #start() {
+    if (this.#started) return;
+    this.#started = true;
+    if (typeof BroadcastChannel === 'function') {
+      this.#channel = new BroadcastChannel(this.#options.channelName);
+      this.#channel.onmessage = (event) => this.#onMessage(event.data);
+    }
+    // Background tabs throttle timers; catch up when the tab is seen again.
+    if (typeof document !== 'undefined') {
+      document.addEventListener('visibilitychange', this.#onWake);
+    }
+    if (typeof window !== 'undefined') window.addEventListener('online', this.#onWake);
+  }
+
+  #onWake = () => {
+    if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
+    if (this.#token && this.#refreshDueAt !== null && Date.now() >= this.#refreshDueAt) {
+      this.#silentRefresh();
+    }
+  };
+
+  async #refreshExclusive() {
+    this.#start();
+    const generationAtStart = this.#generation;
+    if (!this.#hasLocks() && this.#channel) {
+      // No Web Locks (e.g. a plain-http LAN address): a random pause lets one
+      // tab usually win and the others adopt its broadcast token. The server's
+      // grace window covers the rest.
+      await sleep(Math.random() * 250);
+    }
+    return this.#exclusive(async () => {
+      // While we queued for the lock another tab may have refreshed (or logged
+      // out) and told us so: take its result and spare the server a rotation.
+      if (this.#generation !== generationAtStart) return this.#token !== null;
+      return this.#refreshFromServer();
+    });
+  }
+
+  async #refreshFromServer() {
+    const generationAtCall = this.#generation;
+    const res = await this.#postAuth('/auth/refresh');
+    if (res.ok) {
+      const body = await this.#readTokenResponse(res);
+      const at = Date.now();
+      const reason = this.#token ? 'refresh' : 'restore';
+      this.#setSession(body, reason, { receivedAt: at, countsAsRefresh: true });
+      await this.#broadcastAndHold({ type: 'token', source: 'refresh', ...body, at });
+      return true;
+    }
+    const err = await AuthError.fromResponse(res);
+    if (res.status !== 401) throw err;
+    // A login in this tab while the call was out: the 401 is about the old cookie.
+    if (this.#generation !== generationAtCall && this.#token) return true;
+
+    // 401: the session is over. Only reuse and expiry deserve an explanation;
+    // a missing or unknown cookie just means "not logged in".
+    if (SESSION_ENDING_CODES.has(err.code)) {
+      this.#clearSession(err.code, err);
+      await this.#broadcastAndHold({ type: 'logout', reason: err.code, at: Date.now() });
+    } else {
+      this.#clearSession(this.#token ? 'session_ended' : 'logged_out', err);
+    }
+    return false;
+  }
+
+  /** Runs `task` under the cross-tab refresh lock when the browser has one. */
+  #exclusive(task) {
+    if (this.#hasLocks()) return navigator.locks.request(this.#options.lockName, task);
+    return task();
+  }
+
+  #hasLocks() {
+    return typeof navigator !== 'undefined' && typeof navigator.locks?.request === 'function';
+  }
+
+  async #silentRefresh() {
+    this.#clearTimer();
+    if (!this.#token) return;
+    try {
+      await this.refresh();
+    } catch (err) {
+      // Transient failure: keep the session and retry with a growing pause.
+      this.#retryDelay = Math.min(Math.max(this.#retryDelay * 2, 5000), 60000);
+      this.#refreshDueAt = Date.now() + this.#retryDelay;
+      this.#timer = setTimeout(() => this.#silentRefresh(), this.#retryDelay);
+      this.#emit('refresh_failed', err);
+    }
+  }
+
+  #onMessage(data) {
+    if (!data || typeof data !== 'object') return;
+    const at = Number.isFinite(data.at) ? data.at : Date.now();
+    if (data.type === 'token') {
+      if (typeof data.access_token !== 'string' || !(data.expires_in > 0)) return;
+      // Stale news: older than the token we hold, or than our own logout.
+      if (at <= this.#receivedAt || at <= this.#endedAt) return;
+      const isRefresh = data.source !== 'login';
+      this.#setSession(data, isRefresh ? 'adopted' : 'login_elsewhere', {
+        receivedAt: at,
+        countsAsRefresh: isRefresh,
+      });
+    } else if (data.type === 'logout') {
+      // Ignore a logout older than a session this tab started since.
+      if (!this.#token || at < this.#receivedAt) return;
+      this.#clearSession(SESSION_ENDING_CODES.has(data.reason) ? data.reason : 'logout_elsewhere');
+    }
+  }
+
+  #setSession({ access_token, expires_in, user }, reason, { receivedAt, countsAsRefresh = false }) {
+    this.#token = access_token;
+    this.#user = freezeUser(user);
+    this.#receivedAt = receivedAt;
+    this.#expiresAt = receivedAt + expires_in * 1000;
+    this.#generation += 1;
+    this.#retryDelay = 0;
+    if (countsAsRefresh) {
+      this.#lastRefreshAt = receivedAt;
+      this.#refreshCount += 1;
+    }
+    this.#schedule(expires_in, receivedAt);
+    this.#emit(reason);
+  }
+
+  #clearSession(reason, error) {
+    this.#clearTimer();
+    this.#token = null;
+    this.#user = null;
+    this.#expiresAt = null;
+    this.#lastRefreshAt = null;
+    this.#generation += 1;
+    this.#endedAt = Date.now();
+    this.#emit(reason, error);
+  }
+
+  /** Refresh `min(margin, 20 % of lifetime)` before expiry, counted from the server's expires_in. */
+  #schedule(expiresIn, receivedAt) {
+    this.#clearTimer();
+    const lead = Math.min(this.#options.refreshMargin, expiresIn * 0.2);
+    this.#refreshDueAt = receivedAt + (expiresIn - lead) * 1000;
+    const delay = Math.max(0, this.#refreshDueAt - Date.now());
+    this.#timer = setTimeout(() => {
+      if (Date.now() < this.#refreshDueAt - 1000) {
+        this.#schedule(expiresIn, receivedAt); // a capped, very long delay: keep waiting
+      } else {
+        this.#silentRefresh();
+      }
+    }, Math.min(delay, MAX_TIMER_MS));
+  }
+
+  #clearTimer() {
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#refreshDueAt = null;
+  }
+
+  #emit(reason, error) {
+    const state = { ...this.snapshot, reason, error: error ?? null };
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(state);
+      } catch (err) {
+        // One broken listener must not starve the others.
+        if (typeof reportError === 'function') reportError(err);
+        else console.error(err);
+      }
+    }
+  }
+
+  #broadcast(message) {
+    try {
+      this.#channel?.postMessage(message);
+    } catch (err) {
+      console.error('auth-client: could not post to other tabs', err);
+    }
+  }
+
+  async #broadcastAndHold(message) {
+    this.#broadcast(message);
+    if (this.#channel && this.#options.handoffDelay > 0) await sleep(this.#options.handoffDelay);
+  }
+
+  #url(path) {
+    return `${this.#options.baseUrl}${path}`;
+  }
+
+  async #postAuth(path, json) {
+    const headers = { 'X-CSRF': '1', Accept: 'application/json' };
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
+    const timeout = this.#options.requestTimeout;
+    try {
+      return await this.#options.fetch(this.#url(path), {
+        method: 'POST',
+        credentials: this.#options.credentials,
+        cache: 'no-store',
+        headers,
+        body: json === undefined ? undefined : JSON.stringify(json),
+        signal: timeout > 0 && typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function'
+          ? AbortSignal.timeout(timeout)
+          : undefined,
+      });
+    } catch (cause) {
+      throw new AuthError('Could not reach the server. Check your connection and try again.', {
+        status: 0,
+        code: 'network_error',
+        cause,
+      });
+    }
+  }
+
+  async #readTokenResponse(res) {
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      // handled below
+    }
+    if (!body || typeof body.access_token !== 'string' || !(Number(body.expires_in) > 0)) {
+      throw new AuthError('The server sent an unexpected token response.', {
+        status: res.status,
+        code: 'invalid_response',
+      });
+    }
+    return {
+      access_token: body.access_token,
+      token_type: body.token_type,
+      expires_in: Number(body.expires_in),
+      user: body.user ?? null,
+    };
+  }
+
+  #fetchWithToken(path, init, token) {
+    const headers = new Headers(init.headers);
+    if (token) headers.set('Authorization', `Bearer ${token}`);
+    return this.#options.fetch(this.#url(path), { ...init, headers });
+  }
+}
+
+/** Creates an AuthClient; `options` as in the AuthClient constructor. */
+export function createAuthClient(options) {
+  return new AuthClient(options);
+}
+
+export default createAuthClient;
