@@ -72,7 +72,8 @@ pub fn login(
             Err(e) => log::warn!("re-hashing a weak password hash failed: {e}"),
         }
     }
-    ledger::issue(conn, &found.user, client, policy, now).map(|g| LoginOutcome::Success(Box::new(g)))
+    ledger::issue(conn, &found.user, client, policy, now)
+        .map(|g| LoginOutcome::Success(Box::new(g)))
 }
 
 /// Creates a user with the `user` role plus `extra_roles`.

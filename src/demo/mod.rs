@@ -1,9 +1,109 @@
-//! `portcullis demo`: the employee service and the gateway in one process.
+//! `portcullis demo`: one command, no set-up. Starts the employee service on
+//! a free loopback port and the gateway in front of it, with a fresh data
+//! directory (SQLite file and Ed25519 key), and seeds three users with
+//! generated passwords, printed on stdout.
 
 pub mod employees;
 
-use crate::cli::Failure;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
 
-pub fn run(_bind: &str) -> Result<(), Failure> {
-    Err(Failure::Other("not yet".into()))
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use secrecy::ExposeSecret;
+
+use crate::auth::tokens::generate_ed25519_pem;
+use crate::auth::{Role, Roles, password};
+use crate::cli::Failure;
+use crate::clock;
+use crate::config::{Config, DbArgs, ServeArgs};
+use crate::db::{Db, users};
+use crate::startup::Application;
+
+const USERS: [(&str, Role); 3] = [
+    ("alice", Role::Admin),
+    ("bob", Role::Editor),
+    ("carol", Role::User),
+];
+
+pub fn run(bind: &str) -> Result<(), Failure> {
+    let dir = data_dir()?;
+    let key_file = dir.join("signing-key.pem");
+    std::fs::write(&key_file, generate_ed25519_pem()?.expose_secret())?;
+    let database_url = dir.join("portcullis.db").display().to_string();
+
+    let db = Db::connect(&database_url)?;
+    db.migrate()?;
+    let mut credentials = Vec::new();
+    for (name, role) in USERS {
+        let pw = generate_password();
+        let hash = password::hash(&pw)?;
+        db.with_conn(|c| users::create(c, name, &hash, &Roles::new([role]), clock::now()))?;
+        credentials.push(format!("{name} / {pw} ({role})"));
+    }
+
+    let upstream = TcpListener::bind("127.0.0.1:0")?;
+    let upstream_addr = upstream.local_addr()?;
+    let args = ServeArgs {
+        db: DbArgs { database_url },
+        bind: bind.to_owned(),
+        upstream: Some(format!("http://{upstream_addr}")),
+        jwt_key_file: Some(key_file),
+        // the demo is plain http on loopback
+        cookie_secure: "false".into(),
+        static_dir: static_dir(),
+        ..ServeArgs::default()
+    };
+    let config = Config::from_args(&args).map_err(Failure::Usage)?;
+
+    actix_web::rt::System::new().block_on(async move {
+        let employees = employees::server(upstream)?;
+        let app = Application::build(config)?;
+        let mut out = std::io::stdout().lock();
+        for line in &credentials {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(
+            out,
+            "portcullis demo: open http://127.0.0.1:{}/",
+            app.port()
+        )?;
+        writeln!(out, "(data in {}; Ctrl-C stops)", dir.display())?;
+        out.flush()?;
+        drop(out);
+        let employees = actix_web::rt::spawn(employees);
+        let result = app.run().await;
+        employees.abort();
+        result?;
+        Ok(())
+    })
+}
+
+fn data_dir() -> Result<PathBuf, Failure> {
+    let mut suffix = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut suffix);
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-demo-{}",
+        URL_SAFE_NO_PAD.encode(suffix)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn generate_password() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `./static` when run from the repository, else the one it was built from.
+fn static_dir() -> PathBuf {
+    let local = PathBuf::from("static");
+    if local.join("index.html").is_file() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
+    }
 }

@@ -186,15 +186,16 @@ pub async fn json_errors<B>(
 where
     B: actix_web::body::MessageBody + 'static,
 {
-    let http_req = req.request().clone();
     let res = match next.call(req).await {
         Ok(res) => res,
+        Err(err) if err.as_error::<ApiError>().is_some() => return Err(err),
         Err(err) => {
-            let new = match err.as_error::<ApiError>() {
-                Some(api) => api.error_response(),
-                None => rewrite(&err.error_response()),
-            };
-            return Ok(ServiceResponse::new(http_req, new).map_into_right_body());
+            // no request to attach a response to: answer with an error
+            // whose rendering is the JSON one
+            let json = rewrite(&err.error_response());
+            return Err(
+                actix_web::error::InternalError::from_response(err.to_string(), json).into(),
+            );
         }
     };
     let foreign = res

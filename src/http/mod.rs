@@ -96,7 +96,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: PathBuf) {
             .default_service(web::to(not_found)),
     )
     .service(web::scope("/api").default_service(web::to(proxy::forward)))
-    .service(get_only("/.well-known/jwks.json", health::jwks))
+    .service(
+        web::scope("/.well-known")
+            .service(get_only("/jwks.json", health::jwks))
+            .default_service(web::to(not_found)),
+    )
     .service(get_only("/healthz", health::healthz))
     .service(get_only("/readyz", health::readyz))
     .service(spa::service(static_dir).guard(guard::Any(guard::Get()).or(guard::Head())))

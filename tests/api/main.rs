@@ -1,1 +1,12 @@
+//! The one integration-test binary: real servers on port 0, each with its
+//! own temp SQLite file, real upstreams, real HTTP.
 
+// Test helpers panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod helpers;
+mod http;
+mod process;
+mod proxy;
+mod tokens;

@@ -1,0 +1,305 @@
+//! §1 as a user runs it: the binary's commands, exit codes, the demo, and
+//! sessions surviving a restart.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn portcullis() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    // a clean environment: nothing from the developer's shell or a .env
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` and returns it with the lines it prints, until `until`
+/// matches one (within 60 s).
+fn start_until(
+    mut cmd: Command,
+    stderr: bool,
+    until: impl Fn(&str) -> bool,
+) -> (Running, Vec<String>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out: Box<dyn std::io::Read + Send> = if stderr {
+        Box::new(child.stderr.take().unwrap())
+    } else {
+        Box::new(child.stdout.take().unwrap())
+    };
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let running = Running(child);
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("process printed what was expected");
+        let done = until(&line);
+        lines.push(line);
+        if done {
+            return (running, lines);
+        }
+    }
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_every_variable() {
+    let out = portcullis()
+        .arg("serve")
+        .env("PORTCULLIS_JWT_SECRET", "too-short")
+        .env("PORTCULLIS_ACCESS_TTL", "forever")
+        .env("PORTCULLIS_CORS_ORIGINS", "*")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for var in [
+        "PORTCULLIS_UPSTREAM",
+        "PORTCULLIS_JWT_SECRET",
+        "PORTCULLIS_ACCESS_TTL",
+        "PORTCULLIS_CORS_ORIGINS",
+    ] {
+        assert!(stderr.contains(var), "{var} not named in:\n{stderr}");
+    }
+    assert!(!stderr.contains("too-short"), "the secret is echoed");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+
+    let out = portcullis()
+        .args(["serve", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--no-such-flag"));
+}
+
+#[test]
+fn a_bad_policy_file_exits_2_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"root\"]\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .arg("serve")
+        .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
+        .env("PORTCULLIS_JWT_SECRET", SECRET)
+        .env("PORTCULLIS_POLICY", &policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("PORTCULLIS_POLICY")
+            && stderr.contains("line 1")
+            && stderr.contains("root"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn users_are_administered_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = portcullis()
+            .args(args)
+            .env("DATABASE_URL", &db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "a fine password\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["user", "add", "alice", "--password-stdin"],
+        "a fine password\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "a taken name fails");
+    let out = run(&["user", "add", "bob", "--password-stdin"], "short\n");
+    assert_eq!(out.status.code(), Some(2), "a short password is bad input");
+    let out = run(
+        &["user", "add", "bob", "--role", "root", "--password-stdin"],
+        "a fine password\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["user", "roles", "alice", "--set", "editor"], "");
+    assert!(out.status.success());
+    let out = run(&["user", "disable", "alice"], "");
+    assert!(out.status.success());
+    let out = run(&["user", "list"], "");
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("alice\tuser,editor\tdisabled"),
+        "{listing}"
+    );
+    assert!(!listing.contains("argon2"), "hashes are never listed");
+    let out = run(
+        &["user", "passwd", "nobody", "--password-stdin"],
+        "a fine password\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["migrate"], "");
+    assert!(out.status.success());
+}
+
+#[actix_web::test]
+async fn sessions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let upstream = Upstream::spawn();
+    let serve = || {
+        let mut cmd = portcullis();
+        cmd.arg("serve")
+            .env("DATABASE_URL", &db)
+            .env("PORTCULLIS_BIND", "127.0.0.1:0")
+            .env("PORTCULLIS_UPSTREAM", &upstream.url)
+            .env("PORTCULLIS_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "info");
+        let (child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
+        let port: u16 = lines
+            .last()
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let out = portcullis()
+        .args(["user", "add", "carol", "--password-stdin"])
+        .env("DATABASE_URL", &db)
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{PASSWORD}\n").as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(out.success());
+
+    let client = client();
+    let (first, url) = serve();
+    let res = client
+        .post(format!("{url}/auth/login"))
+        .send_json(&json!({ "username": "carol", "password": PASSWORD }))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let refresh = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    drop(first); // SIGKILL: no graceful shutdown
+
+    let (_second, url) = serve();
+    let mut res = client
+        .post(format!("{url}/auth/refresh"))
+        .insert_header(("X-CSRF", "1"))
+        .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["username"], "carol");
+}
+
+#[actix_web::test]
+async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
+    let mut cmd = portcullis();
+    cmd.args(["demo", "--bind", "127.0.0.1:0"]);
+    let (_demo, lines) = start_until(cmd, false, |l| l.contains("http://127.0.0.1:"));
+    let creds: Vec<(String, String, String)> = lines
+        .iter()
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(" / ")?;
+            let (pw, role) = rest.split_once(' ')?;
+            Some((
+                name.to_owned(),
+                pw.to_owned(),
+                role.trim_matches(['(', ')']).to_owned(),
+            ))
+        })
+        .collect();
+    let names: Vec<_> = creds.iter().map(|(n, _, r)| format!("{n}:{r}")).collect();
+    assert_eq!(names, ["alice:admin", "bob:editor", "carol:user"]);
+    let url = lines.last().unwrap();
+    let url = &url[url.find("http://").unwrap()..]
+        .trim_end_matches('/')
+        .to_owned();
+
+    let client = client();
+    let (_, carol_pw, _) = &creds[2];
+    let mut res = client
+        .post(format!("{url}/auth/login"))
+        .send_json(&json!({ "username": "carol", "password": carol_pw }))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = set_cookie(&res, COOKIE).unwrap();
+    assert_eq!(cookie.secure(), None, "the demo is plain http");
+    let body: Value = res.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let mut res = client
+        .get(format!("{url}/api/employees"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let employees: Vec<Value> = res.json().await.unwrap();
+    assert!(!employees.is_empty());
+    let res = client.get(format!("{url}/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -1,0 +1,193 @@
+//! §3: access-token verification refuses every forgery.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use portcullis::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Claims of `session`'s token, for re-signing variations of it.
+fn claims_of(session: &Session) -> Value {
+    jsonwebtoken::dangerous::insecure_decode::<Value>(&session.access)
+        .unwrap()
+        .claims
+}
+
+fn kid_of(session: &Session) -> String {
+    jsonwebtoken::decode_header(&session.access)
+        .unwrap()
+        .kid
+        .unwrap()
+}
+
+fn sign(header: &Header, claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn raw_token(header: &Value, claims: &Value, signature: &str) -> String {
+    format!(
+        "{}.{}.{signature}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+async fn assert_refused(app: &TestApp, token: &str, what: &str) {
+    let mut res = app.me(token).await;
+    assert_eq!(res.status(), 401, "{what} was accepted by /auth/me");
+    assert_eq!(error_code(&mut res).await, "invalid_token", "{what}");
+    let res = app.api("GET", "/x", token).await;
+    assert_eq!(res.status(), 401, "{what} was accepted by /api");
+}
+
+#[actix_web::test]
+async fn forged_tokens_are_refused() {
+    let app = spawn_app().await;
+    app.add_user("carol", &[]);
+    let session = app.login("carol").await;
+    let claims = claims_of(&session);
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid_of(&session));
+
+    // control: our own re-signing is accepted, so each refusal below is
+    // about the one thing changed
+    assert_eq!(app.me(&sign(&header, &claims, SECRET)).await.status(), 200);
+
+    let now = portcullis::clock::now().timestamp();
+    let mut escalated = claims.clone();
+    escalated["roles"] = json!(["user", "admin"]);
+    assert_refused(
+        &app,
+        &sign(&header, &escalated, "another-secret-of-enough-bytes-xx"),
+        "wrong key",
+    )
+    .await;
+
+    let mut tampered = session
+        .access
+        .split('.')
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    tampered[1] = URL_SAFE_NO_PAD.encode(escalated.to_string());
+    assert_refused(&app, &tampered.join("."), "tampered claims").await;
+
+    let alg_none = raw_token(
+        &json!({ "alg": "none", "typ": "JWT", "kid": kid_of(&session) }),
+        &claims,
+        "",
+    );
+    assert_refused(&app, &alg_none, "alg none").await;
+
+    let mut c = claims.clone();
+    c["iss"] = json!("someone-else");
+    assert_refused(&app, &sign(&header, &c, SECRET), "wrong iss").await;
+    let mut c = claims.clone();
+    c["aud"] = json!("another-api");
+    assert_refused(&app, &sign(&header, &c, SECRET), "wrong aud").await;
+    let mut c = claims.clone();
+    c.as_object_mut().unwrap().remove("aud");
+    assert_refused(&app, &sign(&header, &c, SECRET), "missing aud").await;
+    let mut c = claims.clone();
+    c.as_object_mut().unwrap().remove("exp");
+    assert_refused(&app, &sign(&header, &c, SECRET), "missing exp").await;
+    let mut c = claims.clone();
+    c["exp"] = json!(now - 10);
+    assert_refused(&app, &sign(&header, &c, SECRET), "expired").await;
+    let mut c = claims.clone();
+    c["nbf"] = json!(now + 60);
+    assert_refused(&app, &sign(&header, &c, SECRET), "future nbf").await;
+
+    let mut h = header.clone();
+    h.jku = Some("http://127.0.0.1:1/jwks.json".into());
+    assert_refused(&app, &sign(&h, &claims, SECRET), "jku header").await;
+    let mut h = header.clone();
+    h.x5u = Some("http://127.0.0.1:1/cert.pem".into());
+    assert_refused(&app, &sign(&h, &claims, SECRET), "x5u header").await;
+    let jwk_header = json!({ "alg": "HS256", "kid": kid_of(&session), "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET) } });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(jwk_header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    assert_refused(&app, &format!("{signing_input}.{sig}"), "jwk header").await;
+
+    let mut h = header.clone();
+    h.kid = Some("some-other-key".into());
+    assert_refused(&app, &sign(&h, &claims, SECRET), "unknown kid").await;
+    let mut h = Header::new(Algorithm::HS512);
+    h.kid = Some(kid_of(&session));
+    assert_refused(&app, &sign(&h, &claims, SECRET), "another algorithm").await;
+    assert_refused(&app, "not.a.token", "garbage").await;
+}
+
+#[actix_web::test]
+async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.pem");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["keygen", "--out"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pem = std::fs::read_to_string(&key_file).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let app = spawn_with(|a| {
+        a.jwt_secret = None;
+        a.jwt_key_file = Some(key_file.clone());
+    })
+    .await;
+    app.add_user("carol", &[Role::User]);
+    let session = app.login("carol").await;
+    let header = jsonwebtoken::decode_header(&session.access).unwrap();
+    assert_eq!(header.alg, Algorithm::EdDSA);
+
+    let mut res = app.get("/.well-known/jwks.json").await;
+    assert_eq!(res.status(), 200);
+    let jwks: Value = res.json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert_eq!(key["kid"].as_str(), header.kid.as_deref());
+
+    // a verifier outside the gateway can check the token with the JWKS alone
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["portcullis-api"]);
+    assert!(jsonwebtoken::decode::<Value>(&session.access, &decoding, &validation).is_ok());
+
+    // HS256 signed with the public key bytes: the classic confusion attack
+    let x = URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap();
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = header.kid.clone();
+    let forged =
+        jsonwebtoken::encode(&h, &claims_of(&session), &EncodingKey::from_secret(&x)).unwrap();
+    assert_refused(&app, &forged, "HS256 with the public key").await;
+}
+
+#[actix_web::test]
+async fn the_jwks_is_empty_in_hs256_mode() {
+    let app = spawn_app().await;
+    let mut res = app.get("/.well-known/jwks.json").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({ "keys": [] }));
+}
