@@ -206,6 +206,12 @@ impl Config {
 
         let database_url = args.db.database_url.trim().to_owned();
         check("DATABASE_URL", non_empty(&database_url));
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            check(
+                "DATABASE_URL",
+                Err("PostgreSQL is not supported by this build yet; use a SQLite path".into()),
+            );
+        }
         check("PORTCULLIS_BIND", parse_bind(&args.bind));
 
         let upstream = field!(
