@@ -7,6 +7,8 @@ pub mod headers;
 pub mod path;
 pub mod policy;
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
@@ -149,16 +151,11 @@ pub async fn forward(
         upstream_req
     };
 
+    let too_large = Rc::new(Cell::new(false));
+    let body = limited(payload, state.max_body_size, too_large.clone());
     let sent = match (declared_len, chunked) {
-        (Some(len), _) if len > 0 => {
-            let body = SizedStream::new(len, limited(payload, state.max_body_size));
-            build().send_body(body).await
-        }
-        (_, true) => {
-            build()
-                .send_stream(limited(payload, state.max_body_size))
-                .await
-        }
+        (Some(len), _) if len > 0 => build().send_body(SizedStream::new(len, body)).await,
+        (_, true) => build().send_stream(body).await,
         _ => {
             let first = build().send().await;
             match first {
@@ -177,6 +174,9 @@ pub async fn forward(
             }
         }
     };
+    if too_large.get() {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let upstream_res = sent.map_err(|e| upstream_error(&e))?;
 
     let mut res = HttpResponse::build(upstream_res.status());
@@ -198,16 +198,19 @@ pub async fn forward(
     })
 }
 
-/// The request body, cut off with an error past `limit` bytes.
+/// The request body, cut off with an error past `limit` bytes (and
+/// `tripped` set, so the caller answers 413 rather than 502).
 fn limited(
     payload: web::Payload,
     limit: usize,
+    tripped: Rc<Cell<bool>>,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
     let mut seen = 0usize;
     payload.map(move |chunk| {
         let chunk = chunk?;
         seen += chunk.len();
         if seen > limit {
+            tripped.set(true);
             return Err(ApiError::PayloadTooLarge.into());
         }
         Ok(chunk)

@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 pub const SECRET: &str = "integration-test-secret-of-enough-bytes";
 pub const COOKIE: &str = "portcullis_refresh";
 pub const PASSWORD: &str = "correct horse battery";
+/// Opaque "compressed" bytes: the gateway must pass them on as they are.
+pub const GZIP_BYTES: &[u8] = b"\x1f\x8b\x08\x00not-really-gzip\x00\x01\x02";
 
 pub type Response = ClientResponse;
 
@@ -254,6 +256,15 @@ impl Upstream {
                             }),
                         );
                         HttpResponse::Ok().streaming(stream)
+                    }),
+                )
+                .route(
+                    "/gzip",
+                    web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .insert_header(("Content-Encoding", "gzip"))
+                            .insert_header(("Content-Type", "text/plain"))
+                            .body(GZIP_BYTES)
                     }),
                 )
                 .route(

@@ -220,6 +220,65 @@ async fn an_oversized_body_is_refused_before_the_upstream_sees_it() {
 }
 
 #[actix_web::test]
+async fn a_chunked_body_streams_and_is_cut_off_past_the_limit() {
+    let app = spawn_with(|a| a.max_body_size = "100000".into()).await;
+    app.add_user("bob", &[Role::Editor]);
+    let session = app.login("bob").await;
+    let chunks =
+        |n: usize| {
+            futures_util::stream::iter((0..n).map(|_| {
+                Ok::<_, actix_web::Error>(actix_web::web::Bytes::from(vec![b'z'; 10_000]))
+            }))
+        };
+    let mut res = app
+        .client
+        .post(format!("{}/api/upload", app.url))
+        .bearer_auth(&session.access)
+        .send_stream(chunks(5))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen: Value = res.json().await.unwrap();
+    assert_eq!(seen["body_len"], 50_000);
+    assert_eq!(seen["headers"]["transfer-encoding"], json!(["chunked"]));
+
+    let mut res = app
+        .client
+        .post(format!("{}/api/upload", app.url))
+        .bearer_auth(&session.access)
+        .send_stream(chunks(20))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(error_code(&mut res).await, "payload_too_large");
+}
+
+#[actix_web::test]
+async fn compressed_bodies_pass_through_untouched() {
+    let app = spawn_app().await;
+    app.add_user("carol", &[]);
+    let session = app.login("carol").await;
+    let mut res = app
+        .client
+        .get(format!("{}/api/gzip", app.url))
+        .bearer_auth(&session.access)
+        .insert_header(("Accept-Encoding", "gzip"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip"),
+        "{:?}",
+        res.headers()
+    );
+    assert_eq!(res.body().await.unwrap(), GZIP_BYTES);
+}
+
+#[actix_web::test]
 async fn upstream_status_headers_and_redirects_come_back_as_they_are() {
     let app = spawn_app().await;
     app.add_user("carol", &[]);
