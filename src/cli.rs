@@ -263,14 +263,17 @@ fn read_password(from_stdin: bool) -> Result<String, Failure> {
 
 fn keygen(out: &Path) -> Result<(), Failure> {
     let pem = tokens::generate_ed25519_pem()?;
+    write_private_file(out, secrecy::ExposeSecret::expose_secret(&pem).as_bytes())
+        .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out.display())))?;
+    println!("wrote an Ed25519 private key to {}", out.display());
+    Ok(())
+}
+
+/// Creates `path` readable by its owner only (0600); never overwrites.
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(out)
-        .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out.display())))?;
-    file.write_all(secrecy::ExposeSecret::expose_secret(&pem).as_bytes())?;
-    println!("wrote an Ed25519 private key to {}", out.display());
-    Ok(())
+    options.open(path)?.write_all(contents)
 }

@@ -11,7 +11,7 @@ use chrono::Duration;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::tokens::{SigningKey, Tokens};
+use crate::auth::tokens::{KeyError, SigningKey, Tokens};
 use crate::db::ledger::SessionPolicy;
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
@@ -64,8 +64,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_UPSTREAM")]
     pub upstream: Option<String>,
     /// HS256 secret, at least 32 bytes.
-    #[arg(long, env = "PORTCULLIS_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "PORTCULLIS_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<SecretString>,
     /// Ed25519 PKCS#8 PEM private key; selects EdDSA.
     #[arg(long, env = "PORTCULLIS_JWT_KEY_FILE")]
     pub jwt_key_file: Option<PathBuf>,
@@ -223,11 +223,13 @@ impl Config {
             Upstream::placeholder()
         );
 
-        let signing_key = field!(
-            "PORTCULLIS_JWT_SECRET",
-            signing_key(args),
-            SigningKey::Hs256(SecretString::from("x".repeat(32)))
-        );
+        let signing_key = match signing_key(args) {
+            Ok(key) => key,
+            Err((var, e)) => {
+                check(var, Err(e));
+                SigningKey::Hs256(SecretString::from("x".repeat(32)))
+            }
+        };
         let verify_keys = field!(
             "PORTCULLIS_JWT_VERIFY_KEYS",
             split_list(&args.jwt_verify_keys)
@@ -360,8 +362,12 @@ impl Config {
             1
         );
 
-        if let Err(e) = Tokens::new(&signing_key, &verify_keys, &issuer, &audience, access_ttl) {
-            check("PORTCULLIS_JWT_KEY_FILE", Err(e.to_string()));
+        match Tokens::new(&signing_key, &verify_keys, &issuer, &audience, access_ttl) {
+            Err(e @ KeyError::BadVerifyKey(_)) => {
+                check("PORTCULLIS_JWT_VERIFY_KEYS", Err(e.to_string()))
+            }
+            Err(e) => check("PORTCULLIS_JWT_KEY_FILE", Err(e.to_string())),
+            Ok(_) => {}
         }
 
         if !errors.is_empty() {
@@ -398,18 +404,34 @@ impl Config {
     }
 }
 
-fn signing_key(args: &ServeArgs) -> Result<SigningKey, String> {
+fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
+/// The signing key, or the variable to blame and what is wrong.
+fn signing_key(args: &ServeArgs) -> Result<SigningKey, (&'static str, String)> {
+    const SECRET: &str = "PORTCULLIS_JWT_SECRET";
+    const KEY_FILE: &str = "PORTCULLIS_JWT_KEY_FILE";
     match (&args.jwt_secret, &args.jwt_key_file) {
-        (Some(_), Some(_)) => Err("set either PORTCULLIS_JWT_SECRET or PORTCULLIS_JWT_KEY_FILE, not both".into()),
-        (None, None) => Err("a signing key is required: set PORTCULLIS_JWT_SECRET (32+ bytes) or PORTCULLIS_JWT_KEY_FILE".into()),
-        (Some(secret), None) if secret.len() < 32 => Err(format!(
-            "must be at least 32 bytes (got {}); generate one with `openssl rand -base64 48`",
-            secret.len()
+        (Some(_), Some(_)) => Err((
+            SECRET,
+            format!("set either {SECRET} or {KEY_FILE}, not both"),
         )),
-        (Some(secret), None) => Ok(SigningKey::Hs256(SecretString::from(secret.as_str()))),
+        (None, None) => Err((
+            SECRET,
+            format!("a signing key is required: set {SECRET} (32+ bytes) or {KEY_FILE}"),
+        )),
+        (Some(secret), None) if secret.expose_secret().len() < 32 => Err((
+            SECRET,
+            format!(
+                "must be at least 32 bytes (got {}); generate one with `openssl rand -base64 48`",
+                secret.expose_secret().len()
+            ),
+        )),
+        (Some(secret), None) => Ok(SigningKey::Hs256(secret.clone())),
         (None, Some(path)) => read_file(path)
             .map(|pem| SigningKey::EdDsa(SecretString::from(pem)))
-            .map_err(|e| format!("PORTCULLIS_JWT_KEY_FILE {e}")),
+            .map_err(|e| (KEY_FILE, e)),
     }
 }
 

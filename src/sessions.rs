@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::password::{self, Verdict};
 use crate::auth::{Roles, roles::Role};
 use crate::db::ledger::{self, ClientInfo, Grant, SessionPolicy};
-use crate::db::users::{self, User};
+use crate::db::users::{self, Credentials, User};
 use crate::db::{Conn, DbError};
 
 /// Usernames: 3–32 of `[A-Za-z0-9_.-]`.
@@ -38,42 +38,46 @@ pub fn validate_password(password: &str) -> Result<(), String> {
     }
 }
 
-/// What a login attempt came to. Unknown user, wrong password and disabled
-/// user are one outcome, on purpose.
-#[derive(Debug)]
-pub enum LoginOutcome {
-    Success(Box<Grant>),
-    Failed,
+/// Checks a password against the user found (or a dummy hash when none
+/// was, so an unknown user takes as long). CPU only: run it on the blocking
+/// pool without holding a database connection. Unknown user, wrong
+/// password and disabled user are one outcome, `None`, on purpose.
+/// `Some((user, new_hash))` carries a re-hash when the stored one is weak.
+pub fn check_password(
+    found: Option<Credentials>,
+    password: &str,
+) -> Option<(User, Option<String>)> {
+    let Some(found) = found else {
+        password::verify_dummy(password);
+        return None;
+    };
+    let Verdict::Valid { rehash } = password::verify(password, &found.password_hash) else {
+        return None;
+    };
+    if found.user.disabled {
+        return None;
+    }
+    let new_hash = rehash.then(|| password::hash(password)).and_then(|r| {
+        r.map_err(|e| log::warn!("re-hashing a weak password hash failed: {e}"))
+            .ok()
+    });
+    Some((found.user, new_hash))
 }
 
-/// Checks credentials and opens a session. Takes the time of one argon2
-/// verification whether or not the user exists.
-pub fn login(
+/// Opens a session for a user whose password was just checked, storing
+/// the upgraded hash if there is one.
+pub fn open_session(
     conn: &mut Conn,
-    username: &str,
-    password: &str,
+    user: &User,
+    new_hash: Option<&str>,
     client: &ClientInfo,
     policy: &SessionPolicy,
     now: DateTime<Utc>,
-) -> Result<LoginOutcome, DbError> {
-    let Some(found) = users::find_by_username(conn, username)? else {
-        password::verify_dummy(password);
-        return Ok(LoginOutcome::Failed);
-    };
-    let Verdict::Valid { rehash } = password::verify(password, &found.password_hash) else {
-        return Ok(LoginOutcome::Failed);
-    };
-    if found.user.disabled {
-        return Ok(LoginOutcome::Failed);
+) -> Result<Grant, DbError> {
+    if let Some(hash) = new_hash {
+        users::update_hash(conn, &user.id, hash, now)?;
     }
-    if rehash {
-        match password::hash(password) {
-            Ok(hash) => users::update_hash(conn, &found.user.id, &hash, now)?,
-            Err(e) => log::warn!("re-hashing a weak password hash failed: {e}"),
-        }
-    }
-    ledger::issue(conn, &found.user, client, policy, now)
-        .map(|g| LoginOutcome::Success(Box::new(g)))
+    ledger::issue(conn, user, client, policy, now)
 }
 
 /// Creates a user with the `user` role plus `extra_roles`.

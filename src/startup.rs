@@ -97,7 +97,7 @@ impl Application {
                 .app_data(web::Data::new(proxy::client(app_state.upstream_timeout)))
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::error::json_errors))
-                .wrap(http::security_headers())
+                .wrap(from_fn(http::security_headers))
                 .configure(|cfg| http::configure(cfg, app_state.static_dir.clone()))
         })
         .workers(config.workers)

@@ -40,7 +40,18 @@ struct Window {
 }
 
 /// Upper bound on tracked keys; past it, expired windows are swept.
-const SWEEP_AT: usize = 10_000;
+const SWEEP_AT: usize = 100_000;
+
+/// IPv6 clients are counted per /64, the block one host usually gets.
+fn bucket(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Throttle {
@@ -56,43 +67,37 @@ impl Throttle {
         }
     }
 
-    /// `Err(seconds)` if either key is over its limit: retry after that long.
-    pub fn check(&self, username_key: &str, addr: IpAddr, now: Instant) -> Result<(), u64> {
-        let windows = self.lock();
-        let wait = [
+    /// Counts a login attempt against both keys before it runs, or refuses
+    /// it with `Err(seconds)` to wait when either key is over its limit.
+    /// Counting first means parallel guesses cannot all pass the check
+    /// before any failure is recorded.
+    pub fn begin(&self, username_key: &str, addr: IpAddr, now: Instant) -> Result<(), u64> {
+        let mut windows = self.lock();
+        let keys = [
             (
                 Key::Username(username_key.to_owned()),
                 self.limits.per_username,
             ),
-            (Key::Address(addr), self.limits.per_address),
-        ]
-        .into_iter()
-        .filter_map(|(key, limit)| {
-            let w = windows.get(&key)?;
-            let left = self
-                .limits
-                .window
-                .checked_sub(now.duration_since(w.started))?;
-            if left.is_zero() {
-                return None;
-            }
-            (w.failures >= limit).then_some(left)
-        })
-        .max();
-        match wait {
-            Some(left) => Err(left.as_secs().max(1)),
-            None => Ok(()),
+            (Key::Address(bucket(addr)), self.limits.per_address),
+        ];
+        let wait = keys
+            .iter()
+            .filter_map(|(key, limit)| {
+                let w = windows.get(key)?;
+                let left = self
+                    .limits
+                    .window
+                    .checked_sub(now.duration_since(w.started))?;
+                (w.failures >= *limit && !left.is_zero()).then_some(left)
+            })
+            .max();
+        if let Some(left) = wait {
+            return Err(left.as_secs().max(1));
         }
-    }
-
-    /// Counts a failed login against both keys.
-    pub fn record_failure(&self, username_key: &str, addr: IpAddr, now: Instant) {
-        let mut windows = self.lock();
         if windows.len() >= SWEEP_AT {
-            let window = self.limits.window;
-            windows.retain(|_, w| now.duration_since(w.started) < window);
+            self.sweep(&mut windows, now);
         }
-        for key in [Key::Username(username_key.to_owned()), Key::Address(addr)] {
+        for (key, _) in keys {
             let w = windows.entry(key).or_insert(Window {
                 started: now,
                 failures: 0,
@@ -105,11 +110,31 @@ impl Throttle {
             }
             w.failures += 1;
         }
+        Ok(())
     }
 
-    /// A successful login clears the username's count.
-    pub fn record_success(&self, username_key: &str) {
-        self.lock().remove(&Key::Username(username_key.to_owned()));
+    /// A successful login: the username's count is cleared and the
+    /// attempt refunded to the address.
+    pub fn succeeded(&self, username_key: &str, addr: IpAddr) {
+        let mut windows = self.lock();
+        windows.remove(&Key::Username(username_key.to_owned()));
+        if let Some(w) = windows.get_mut(&Key::Address(bucket(addr))) {
+            w.failures = w.failures.saturating_sub(1);
+        }
+    }
+
+    /// Drops expired windows; if that is not enough, forgets the keys that
+    /// are not currently throttled, so memory stays bounded.
+    fn sweep(&self, windows: &mut HashMap<Key, Window>, now: Instant) {
+        let window = self.limits.window;
+        windows.retain(|_, w| now.duration_since(w.started) < window);
+        if windows.len() >= SWEEP_AT {
+            let (user, addr) = (self.limits.per_username, self.limits.per_address);
+            windows.retain(|k, w| match k {
+                Key::Username(_) => w.failures >= user,
+                Key::Address(_) => w.failures >= addr,
+            });
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Window>> {
@@ -139,16 +164,15 @@ mod tests {
         let t = throttle();
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(t.check("alice", ADDR, t0).is_ok());
-            t.record_failure("alice", ADDR, t0);
+            assert!(t.begin("alice", ADDR, t0).is_ok());
         }
         assert_eq!(
-            t.check("alice", OTHER, t0 + Duration::from_secs(10)),
+            t.begin("alice", OTHER, t0 + Duration::from_secs(10)),
             Err(50)
         );
-        assert!(t.check("bob", OTHER, t0).is_ok());
+        assert!(t.begin("bob", OTHER, t0).is_ok());
         assert!(
-            t.check("alice", OTHER, t0 + Duration::from_secs(60))
+            t.begin("alice", OTHER, t0 + Duration::from_secs(60))
                 .is_ok()
         );
     }
@@ -158,20 +182,38 @@ mod tests {
         let t = throttle();
         let t0 = Instant::now();
         for i in 0..5 {
-            t.record_failure(&format!("user{i}"), ADDR, t0);
+            assert!(t.begin(&format!("user{i}"), ADDR, t0).is_ok());
         }
-        assert!(t.check("someone", ADDR, t0).is_err());
-        assert!(t.check("someone", OTHER, t0).is_ok());
+        assert!(t.begin("someone", ADDR, t0).is_err());
+        assert!(t.begin("someone", OTHER, t0).is_ok());
     }
 
     #[test]
-    fn success_clears_the_username_count() {
+    fn success_clears_the_username_count_and_refunds_the_address() {
         let t = throttle();
         let t0 = Instant::now();
-        t.record_failure("alice", ADDR, t0);
-        t.record_failure("alice", ADDR, t0);
-        t.record_success("alice");
-        t.record_failure("alice", ADDR, t0);
-        assert!(t.check("alice", OTHER, t0).is_ok());
+        for _ in 0..4 {
+            t.begin("alice", ADDR, t0).unwrap();
+            t.succeeded("alice", ADDR);
+        }
+        t.begin("alice", ADDR, t0).unwrap();
+        t.begin("alice", ADDR, t0).unwrap();
+        assert!(t.begin("alice", OTHER, t0).is_ok());
+        assert!(
+            t.begin("x", ADDR, t0).is_ok(),
+            "successes do not count against the address"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let t = throttle();
+        let t0 = Instant::now();
+        for i in 0..5u16 {
+            let addr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            assert!(t.begin(&format!("u{i}"), addr, t0).is_ok());
+        }
+        let same_64 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 9));
+        assert!(t.begin("v", same_64, t0).is_err());
     }
 }

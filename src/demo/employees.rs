@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use actix_web::dev::Server;
 use actix_web::error::JsonPayloadError;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::Failure;
@@ -27,9 +27,8 @@ pub struct Employee {
     pub updated_by: Option<String>,
 }
 
-/// A create or update request; unknown fields are refused.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A create or update request.
+#[derive(Debug)]
 struct EmployeeInput {
     first_name: String,
     last_name: String,
@@ -116,32 +115,69 @@ fn not_found() -> HttpResponse {
     )
 }
 
-/// `Err((field, message))` for the first invalid field.
-fn validate(input: &EmployeeInput) -> Result<(), (&'static str, String)> {
-    for (field, value) in [
-        ("first_name", &input.first_name),
-        ("last_name", &input.last_name),
-        ("department", &input.department),
-    ] {
-        if value.trim().is_empty() || value.chars().count() > 100 {
-            return Err((field, format!("`{field}` must be 1 to 100 characters.")));
+const FIELDS: [&str; 4] = ["first_name", "last_name", "email", "department"];
+
+impl EmployeeInput {
+    /// Reads the four fields from a JSON object; unknown fields, missing
+    /// ones and non-strings are errors naming the field.
+    fn from_json(body: &serde_json::Value) -> Result<Self, (String, String)> {
+        let object = body.as_object().ok_or_else(|| {
+            (
+                "body".to_owned(),
+                "The body must be a JSON object.".to_owned(),
+            )
+        })?;
+        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            let name: String = unknown.chars().take(64).collect();
+            return Err((
+                name.clone(),
+                format!("`{name}` is not a field of an employee."),
+            ));
         }
+        let field = |name: &str| match object.get(name) {
+            Some(serde_json::Value::String(v)) => Ok(v.clone()),
+            Some(_) => Err((name.to_owned(), format!("`{name}` must be a string."))),
+            None => Err((name.to_owned(), format!("`{name}` is required."))),
+        };
+        let input = Self {
+            first_name: field("first_name")?,
+            last_name: field("last_name")?,
+            email: field("email")?,
+            department: field("department")?,
+        };
+        input.validate()?;
+        Ok(input)
     }
-    let email_ok = input.email.len() <= 254
-        && input.email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !input.email.contains(char::is_whitespace);
-    if !email_ok {
-        return Err((
-            "email",
-            "`email` must be an address like name@example.com.".into(),
-        ));
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (field, value) in [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("department", &self.department),
+        ] {
+            if value.trim().is_empty() || value.chars().count() > 100 {
+                return Err((
+                    field.to_owned(),
+                    format!("`{field}` must be 1 to 100 characters."),
+                ));
+            }
+        }
+        let email_ok = self.email.len() <= 254
+            && self.email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            })
+            && !self.email.contains(char::is_whitespace);
+        if !email_ok {
+            return Err((
+                "email".to_owned(),
+                "`email` must be an address like name@example.com.".to_owned(),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn writer(req: &HttpRequest) -> Option<String> {
@@ -171,11 +207,15 @@ async fn get(store: Shared, id: web::Path<String>) -> HttpResponse {
     }
 }
 
-async fn create(req: HttpRequest, store: Shared, input: web::Json<EmployeeInput>) -> HttpResponse {
-    let input = input.into_inner();
-    if let Err((field, message)) = validate(&input) {
-        return invalid(field, &message);
-    }
+async fn create(
+    req: HttpRequest,
+    store: Shared,
+    body: web::Json<serde_json::Value>,
+) -> HttpResponse {
+    let input = match EmployeeInput::from_json(&body) {
+        Ok(input) => input,
+        Err((field, message)) => return invalid(&field, &message),
+    };
     let employee = lock(&store).insert(input, writer(&req));
     HttpResponse::Created()
         .insert_header(("Location", format!("/employees/{}", employee.id)))
@@ -186,12 +226,12 @@ async fn update(
     req: HttpRequest,
     store: Shared,
     id: web::Path<String>,
-    input: web::Json<EmployeeInput>,
+    body: web::Json<serde_json::Value>,
 ) -> HttpResponse {
-    let input = input.into_inner();
-    if let Err((field, message)) = validate(&input) {
-        return invalid(field, &message);
-    }
+    let input = match EmployeeInput::from_json(&body) {
+        Ok(input) => input,
+        Err((field, message)) => return invalid(&field, &message),
+    };
     let mut store = lock(&store);
     let Some(employee) = id
         .parse::<u64>()
@@ -221,23 +261,13 @@ async fn delete(store: Shared, id: web::Path<String>) -> HttpResponse {
 
 fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let message = match &err {
-        JsonPayloadError::ContentType => "The body must be JSON.".to_owned(),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            // serde names the missing or unknown field, never a value here
-            format!("{}", e)
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_owned()
+        JsonPayloadError::ContentType => "The body must be JSON (Content-Type: application/json).",
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            "The body is too large."
         }
-        _ => "The body is not valid JSON.".to_owned(),
+        _ => "The body is not valid JSON.",
     };
-    let field = message.split('`').nth(1).map(str::to_owned);
-    actix_web::error::InternalError::from_response(
-        err,
-        invalid(field.as_deref().unwrap_or("body"), &message),
-    )
-    .into()
+    actix_web::error::InternalError::from_response(err, invalid("body", message)).into()
 }
 
 /// The employee service on an already-bound listener.

@@ -31,7 +31,10 @@ const USERS: [(&str, Role); 3] = [
 pub fn run(bind: &str) -> Result<(), Failure> {
     let dir = data_dir()?;
     let key_file = dir.join("signing-key.pem");
-    std::fs::write(&key_file, generate_ed25519_pem()?.expose_secret())?;
+    crate::cli::write_private_file(
+        &key_file,
+        generate_ed25519_pem()?.expose_secret().as_bytes(),
+    )?;
     let database_url = dir.join("portcullis.db").display().to_string();
 
     let db = Db::connect(&database_url)?;
@@ -88,7 +91,11 @@ fn data_dir() -> Result<PathBuf, Failure> {
         "portcullis-demo-{}",
         URL_SAFE_NO_PAD.encode(suffix)
     ));
-    std::fs::create_dir_all(&dir)?;
+    // the signing key lives here: owner only
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir)?;
     Ok(dir)
 }
 

@@ -18,9 +18,10 @@ use crate::clock;
 
 /// Largest JSON body the auth routes read.
 pub const JSON_LIMIT: usize = 64 * 1024;
-/// How much of an oversized body is read and discarded so the client gets
-/// the 413 instead of a reset connection.
-const DRAIN_LIMIT: usize = 1024 * 1024;
+/// How much of an oversized body is read and discarded, and for how long,
+/// so the client gets the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The verified claims of a live access token from `Authorization: Bearer`.
 /// The refresh cookie never produces one.
@@ -141,7 +142,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             let mut body = web::BytesMut::new();
             let mut seen = 0usize;
-            while let Some(chunk) = payload.next().await {
+            let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+            loop {
+                // an oversized body is drained only for a while
+                let next = if seen > JSON_LIMIT {
+                    match tokio::time::timeout_at(deadline, payload.next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                } else {
+                    payload.next().await
+                };
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|_| {
                     ApiError::InvalidInput("The request body could not be read.".into())
                 })?;

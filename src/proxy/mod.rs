@@ -99,8 +99,14 @@ pub async fn forward(
     state: web::Data<AppState>,
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
-    let rest = req.uri().path().strip_prefix("/api").unwrap_or_default();
+    // the router matched a decoded path: "/%61pi/x" lands here too
+    let rest = req
+        .uri()
+        .path()
+        .strip_prefix("/api")
+        .ok_or_else(|| ApiError::InvalidInput("The API path must start with /api/.".into()))?;
     let path = path::validate(rest).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    let path = path.as_str();
 
     let claims = match state.policy.decide(req.method().as_str(), path) {
         Decision::Public => None,
@@ -135,11 +141,17 @@ pub async fn forward(
     });
     let peer = req.peer_addr().map(|a| a.ip());
     let request_id = headers::request_id(req.headers());
-    let conn = req.connection_info().clone();
+    // the Host the client sent; never actix's connection_info, which
+    // believes a client's X-Forwarded-Host
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let origin = headers::Origin {
         peer: client_ip(&req, &[]),
         peer_trusted: peer.is_some_and(|ip| state.trusted_proxies.iter().any(|n| n.contains(&ip))),
-        host: Some(conn.host()),
+        host: host.as_deref(),
         proto: "http",
         request_id: &request_id,
     };

@@ -29,18 +29,22 @@ impl fmt::Display for PathError {
     }
 }
 
-/// Checks the part of the path after `/api`; returns the path to forward
-/// (`/` for an empty one).
-pub fn validate(rest: &str) -> Result<&str, PathError> {
+/// Checks the part of the path after `/api` and returns it normalised
+/// (RFC 3986 §6.2.2: percent-encoded unreserved characters decoded, other
+/// escapes upper-cased), so the policy sees the path the upstream will see:
+/// `/%72eports` is `/reports`. An empty path is `/`.
+pub fn validate(rest: &str) -> Result<String, PathError> {
     if rest.is_empty() {
-        return Ok("/");
+        return Ok("/".into());
     }
     let Some(tail) = rest.strip_prefix('/') else {
         return Err(PathError::NotAbsolute);
     };
     let segments: Vec<&str> = tail.split('/').collect();
     let last = segments.len() - 1;
+    let mut out = String::with_capacity(rest.len());
     for (i, raw) in segments.iter().enumerate() {
+        out.push('/');
         if raw.is_empty() {
             // one trailing slash is a path of its own ("/employees/"); any
             // other empty segment could turn into an authority ("//host")
@@ -53,17 +57,47 @@ pub fn validate(rest: &str) -> Result<&str, PathError> {
         if decoded == b"." || decoded == b".." {
             return Err(PathError::DotSegment);
         }
+        // `;` starts path parameters that servlet containers strip before
+        // routing (`/admin;x`, `..;/`): refused rather than interpreted
         if decoded
             .iter()
-            .any(|&b| b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f)
+            .any(|&b| b == b'/' || b == b'\\' || b == b';' || b < 0x20 || b == 0x7f)
         {
             return Err(PathError::ForbiddenCharacter);
         }
         if i == 0 && looks_like_scheme(&decoded) {
             return Err(PathError::Scheme);
         }
+        normalise_into(raw, &mut out);
     }
-    Ok(rest)
+    Ok(out)
+}
+
+/// Appends a segment (already known to be well-formed) with unreserved
+/// escapes decoded and the others in upper case.
+fn normalise_into(raw: &str, out: &mut String) {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            Some(b) => {
+                out.push_str(&format!("%{b:02X}"));
+                i += 3;
+            }
+            None => {
+                out.push(char::from(bytes[i]));
+                i += 1;
+            }
+        }
+    }
 }
 
 fn percent_decode(raw: &str) -> Result<Vec<u8>, PathError> {
@@ -102,11 +136,17 @@ mod tests {
 
     #[test]
     fn ordinary_paths_pass_unchanged() {
-        assert_eq!(validate("/employees/3"), Ok("/employees/3"));
-        assert_eq!(validate("/employees/"), Ok("/employees/"));
-        assert_eq!(validate("/a%20b/c%3Ad"), Ok("/a%20b/c%3Ad"));
-        assert_eq!(validate(""), Ok("/"));
-        assert_eq!(validate("/"), Ok("/"));
+        assert_eq!(validate("/employees/3").unwrap(), "/employees/3");
+        assert_eq!(validate("/employees/").unwrap(), "/employees/");
+        assert_eq!(validate("/a%20b/c%3ad").unwrap(), "/a%20b/c%3Ad");
+        assert_eq!(validate("").unwrap(), "/");
+        assert_eq!(validate("/").unwrap(), "/");
+    }
+
+    #[test]
+    fn encoded_unreserved_characters_are_decoded_so_the_policy_sees_them() {
+        assert_eq!(validate("/%72eports/q%31").unwrap(), "/reports/q1");
+        assert_eq!(validate("/%7euser/%2d").unwrap(), "/~user/-");
     }
 
     #[test]
@@ -122,7 +162,7 @@ mod tests {
         ] {
             assert_eq!(validate(p), Err(PathError::DotSegment), "{p}");
         }
-        assert_eq!(validate("/..foo/x"), Ok("/..foo/x"));
+        assert_eq!(validate("/..foo/x").unwrap(), "/..foo/x");
     }
 
     #[test]
@@ -135,6 +175,12 @@ mod tests {
             Err(PathError::ForbiddenCharacter)
         );
         assert_eq!(validate("/a%2fb"), Err(PathError::ForbiddenCharacter));
+        assert_eq!(
+            validate("/reports;x/q1"),
+            Err(PathError::ForbiddenCharacter)
+        );
+        assert_eq!(validate("/..;/admin"), Err(PathError::ForbiddenCharacter));
+        assert_eq!(validate("/a%3bb"), Err(PathError::ForbiddenCharacter));
         assert_eq!(validate("/a%00b"), Err(PathError::ForbiddenCharacter));
         assert_eq!(validate("/a%zz"), Err(PathError::BadEncoding));
         assert_eq!(validate("/a%2"), Err(PathError::BadEncoding));

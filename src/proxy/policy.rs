@@ -106,9 +106,16 @@ impl Policy {
             public: bool,
         }
 
-        let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+        let line_of = |offset: usize| {
+            let end = offset.min(text.len());
+            text.as_bytes()[..end]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1
+        };
         let file: File = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(s.start + 1));
+            let line = e.span().map_or(1, |s| line_of(s.start));
             format!("line {line}: {}", e.message())
         })?;
         if file.rule.is_empty() {
@@ -118,7 +125,7 @@ impl Policy {
             .rule
             .into_iter()
             .map(|spanned| {
-                let line = line_of(spanned.span().start + 1);
+                let line = line_of(spanned.span().start);
                 let raw = spanned.into_inner();
                 Rule::from_raw(raw.methods, raw.path, raw.roles, raw.public)
                     .map_err(|e| format!("line {line}: {e}"))
@@ -176,10 +183,12 @@ impl Rule {
 
     fn matches(&self, method: &str, path: &str) -> bool {
         let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
-        // "/employees" covers "/employees" and "/employees/3", not "/employeesX"
-        let path_ok = path
-            .strip_prefix(&self.prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        // "/employees" covers "/employees" and "/employees/3", not
+        // "/employeesX"; case-insensitively, since some upstreams are
+        let n = self.prefix.len();
+        let path_ok = path.len() >= n
+            && path.as_bytes()[..n].eq_ignore_ascii_case(self.prefix.as_bytes())
+            && (path.len() == n || path.as_bytes()[n] == b'/');
         method_ok && path_ok
     }
 }
@@ -243,6 +252,9 @@ roles = ["admin"]
         assert!(err.contains("root"), "{err}");
         let err = Policy::parse("\n\n[[rule]]\nmethods = \"GET\"\n").unwrap_err();
         assert!(err.starts_with("line 4:"), "{err}");
+        // a multibyte character where the error starts is no crash
+        let err = Policy::parse("[[rule]]\né = 1\n").unwrap_err();
+        assert!(err.starts_with("line 2:"), "{err}");
     }
 
     #[test]

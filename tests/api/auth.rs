@@ -575,3 +575,102 @@ async fn a_password_change_revokes_sessions() {
         200
     );
 }
+
+#[actix_web::test]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    let app = spawn_app().await;
+    app.add_user("alice", &[]);
+    let responses = join_all((0..12).map(|_| app.login_raw("alice", "wrong password"))).await;
+    let refused = responses.iter().filter(|r| r.status() == 401).count();
+    let throttled = responses.iter().filter(|r| r.status() == 429).count();
+    assert_eq!(refused + throttled, 12);
+    assert!(refused <= 5, "{refused} guesses were checked");
+}
+
+#[actix_web::test]
+async fn a_weak_stored_hash_is_upgraded_at_login() {
+    use argon2::PasswordHasher;
+    let app = spawn_app().await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &argon2::password_hash::SaltString::encode_b64(b"sixteen byte salt").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    app.db()
+        .with_conn(|c| {
+            users::create(
+                c,
+                "old",
+                &weak,
+                &portcullis::auth::Roles::new([]),
+                portcullis::clock::now(),
+            )
+        })
+        .unwrap();
+    assert_eq!(app.login_raw("old", PASSWORD).await.status(), 200);
+    let stored = app
+        .db()
+        .with_conn(|c| users::find_by_username(c, "old"))
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert_eq!(app.login_raw("old", PASSWORD).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_spent_token_after_the_grace_period_is_reuse() {
+    let app = spawn_with(|a| a.refresh_grace = "1".into()).await;
+    app.add_user("bob", &[]);
+    let session = app.login("bob").await;
+    assert_eq!(app.refresh(&session.refresh).await.status(), 200);
+    assert_eq!(
+        app.refresh(&session.refresh).await.status(),
+        200,
+        "within the grace"
+    );
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    let mut res = app.refresh(&session.refresh).await;
+    assert_eq!(error_code(&mut res).await, "refresh_token_reused");
+}
+
+#[actix_web::test]
+async fn the_cli_can_change_a_password_beside_a_live_server() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    app.add_user("carol", &[]);
+    let session = app.login("carol").await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["user", "passwd", "carol", "--password-stdin"])
+        .env("DATABASE_URL", &app.database_url)
+        .current_dir(app.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"  a new password with spaces  \n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    app.wait_until_refused(&session.access, Duration::from_secs(2))
+        .await;
+    assert_eq!(app.login_raw("carol", PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.login_raw("carol", "  a new password with spaces  ")
+            .await
+            .status(),
+        200,
+        "the password is taken exactly as typed"
+    );
+}

@@ -272,6 +272,7 @@ impl Upstream {
                     web::get().to(|| async {
                         HttpResponse::build(actix_web::http::StatusCode::IM_A_TEAPOT)
                             .insert_header(("X-Upstream", "yes"))
+                            .insert_header(("X-Frame-Options", "SAMEORIGIN"))
                             .insert_header(("Set-Cookie", "upstream=1; Path=/"))
                             .json(json!({ "short": "and stout" }))
                     }),

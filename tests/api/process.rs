@@ -303,3 +303,65 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
     let res = client.get(format!("{url}/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[test]
+fn a_dotenv_file_is_read_and_the_real_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "PORTCULLIS_UPSTREAM=http://127.0.0.1:9\nPORTCULLIS_JWT_SECRET=short-from-dotenv\nPORTCULLIS_ACCESS_TTL=nonsense\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PORTCULLIS_ACCESS_TTL", "60")
+        .env("PORTCULLIS_STATIC_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("PORTCULLIS_JWT_SECRET"),
+        "the .env secret was read:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("PORTCULLIS_UPSTREAM"),
+        "the .env upstream was read:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("PORTCULLIS_ACCESS_TTL"),
+        "the environment wins:\n{stderr}"
+    );
+}
+
+#[actix_web::test]
+async fn upstream_demo_serves_the_employee_api_on_its_own() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = portcullis();
+    cmd.args(["upstream-demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "info");
+    let (_child, _) = start_until(cmd, true, |l| l.contains("/employees"));
+    let mut res = client()
+        .get(format!("http://127.0.0.1:{port}/employees"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let employees: Vec<Value> = res.json().await.unwrap();
+    assert_eq!(employees.len(), 5);
+    assert!(employees[0]["updated_by"].is_null());
+    let mut res = client()
+        .post(format!("http://127.0.0.1:{port}/employees"))
+        .insert_header(("X-User-Name", "legacy-admin"))
+        .send_json(&json!({ "first_name": "A", "last_name": "B", "email": "a@b.example", "department": 5 }))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["field"], "department");
+    assert_eq!(err["message"], "`department` must be a string.");
+}

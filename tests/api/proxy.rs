@@ -290,6 +290,8 @@ async fn upstream_status_headers_and_redirects_come_back_as_they_are() {
         res.headers().get("set-cookie").unwrap(),
         "upstream=1; Path=/"
     );
+    // the gateway's security headers win over the upstream's own
+    assert_eq!(res.headers().get("x-frame-options").unwrap(), "DENY");
     assert_eq!(
         res.json::<Value>().await.unwrap(),
         json!({ "short": "and stout" })
@@ -510,4 +512,83 @@ async fn the_employee_service_works_through_the_gateway() {
             .status(),
         404
     );
+}
+
+#[actix_web::test]
+async fn a_spoofed_forwarded_host_never_reaches_the_upstream() {
+    let app = spawn_app().await;
+    app.add_user("carol", &[]);
+    let session = app.login("carol").await;
+    let req = app
+        .client
+        .get(format!("{}/api/x", app.url))
+        .bearer_auth(&session.access)
+        .insert_header(("X-Forwarded-Host", "evil.example"))
+        .insert_header(("Forwarded", "host=evil.example;proto=https;for=6.6.6.6"))
+        .insert_header(("X-Real-IP", "6.6.6.6"));
+    let seen = echo(&app, req).await;
+    let h = &seen["headers"];
+    assert_eq!(
+        h["x-forwarded-host"],
+        json!([format!("127.0.0.1:{}", app.port)])
+    );
+    assert!(h.get("forwarded").is_none());
+    assert!(h.get("x-real-ip").is_none());
+}
+
+#[actix_web::test]
+async fn policy_rules_cannot_be_dodged_by_spelling_the_path_differently() {
+    let app = spawn_with(|a| {
+        let path =
+            std::env::temp_dir().join(format!("policy-spelling-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[[rule]]\nmethods = [\"GET\"]\npath = \"/reports\"\nroles = [\"admin\"]\n\n\
+             [[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"user\"]\n",
+        )
+        .unwrap();
+        a.policy = Some(path);
+    })
+    .await;
+    app.add_user("carol", &[]);
+    let carol = app.login("carol").await.access;
+    let before = app.upstream.hits();
+    for path in ["/reports/q1", "/%72eports/q1", "/Reports/q1", "/REPORTS"] {
+        assert_eq!(app.api("GET", path, &carol).await.status(), 403, "{path}");
+    }
+    for path in ["/reports;x/q1", "/..;/reports/q1", "/x/..;/reports"] {
+        assert_eq!(app.api("GET", path, &carol).await.status(), 400, "{path}");
+    }
+    assert_eq!(app.upstream.hits(), before);
+    // no rule matches POST: refused, not forwarded
+    let mut res = app.api("POST", "/anything", &carol).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_code(&mut res).await, "forbidden");
+    // the normalised path is what the upstream gets
+    let seen = echo(
+        &app,
+        app.client
+            .get(format!("{}/api/%7euser/x%2Dy", app.url))
+            .bearer_auth(&carol),
+    )
+    .await;
+    assert_eq!(seen["path"], "/~user/x-y");
+}
+
+#[actix_web::test]
+async fn an_encoded_api_prefix_is_refused_not_forwarded_to_the_root() {
+    let app = spawn_app().await;
+    app.add_user("carol", &[]);
+    let carol = app.login("carol").await.access;
+    let before = app.upstream.hits();
+    let mut res = app
+        .client
+        .get(format!("{}/%61pi/x", app.url))
+        .bearer_auth(&carol)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 200);
+    error_code(&mut res).await;
+    assert_eq!(app.upstream.hits(), before);
 }

@@ -191,3 +191,43 @@ async fn the_jwks_is_empty_in_hs256_mode() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body, json!({ "keys": [] }));
 }
+
+#[actix_web::test]
+async fn rotated_keys_keep_verifying_old_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = |name: &str| {
+        let path = dir.path().join(name);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["keygen", "--out"])
+            .arg(&path)
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+        path
+    };
+    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    let before = spawn_with(|a| {
+        a.jwt_secret = None;
+        a.jwt_key_file = Some(old.clone());
+    })
+    .await;
+    before.add_user("carol", &[]);
+    let session = before.login("carol").await;
+
+    let database_url = before.database_url.clone();
+    let after = spawn_with(|a| {
+        a.jwt_secret = None;
+        a.jwt_key_file = Some(new.clone());
+        a.jwt_verify_keys = old.display().to_string();
+        a.db.database_url = database_url;
+    })
+    .await;
+    assert_eq!(after.me(&session.access).await.status(), 200);
+    let mut res = after.get("/.well-known/jwks.json").await;
+    let jwks: Value = res.json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    // new tokens are signed with the new key only
+    let fresh = after.login("carol").await;
+    assert_eq!(before.me(&fresh.access).await.status(), 401);
+}

@@ -18,7 +18,7 @@ use crate::http::AppState;
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
-use crate::sessions::{self, LoginOutcome};
+use crate::sessions;
 
 #[derive(Deserialize)]
 pub struct CredentialsBody {
@@ -93,16 +93,40 @@ pub async fn login(
     JsonBody(body): JsonBody<CredentialsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let addr = client_ip(&req, &state.trusted_proxies);
-    let key = users::username_key(&body.username);
+    // a name that cannot exist is looked up nowhere and throttled in one
+    // shared bucket, so junk names cannot grow the throttle's memory
+    let well_formed = sessions::validate_username(&body.username).is_ok();
+    let key = if well_formed {
+        users::username_key(&body.username)
+    } else {
+        String::new()
+    };
     state
         .throttle
-        .check(&key, addr, Instant::now())
+        .begin(&key, addr, Instant::now())
         .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
     let _permit = state
         .hashing
         .enter()
         .await
         .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
+
+    let found = if well_formed {
+        let name = body.username;
+        state
+            .db
+            .run(move |c| users::find_by_username(c, &name))
+            .await?
+    } else {
+        None
+    };
+    let password = body.password;
+    let checked = web::block(move || sessions::check_password(found, &password))
+        .await
+        .map_err(ApiError::internal)?;
+    let Some((user, new_hash)) = checked else {
+        return Err(ApiError::InvalidCredentials);
+    };
 
     let client = ClientInfo {
         user_agent: req
@@ -113,34 +137,26 @@ pub async fn login(
         client_addr: Some(addr.to_string()),
     };
     let policy = state.session;
-    let outcome = state
+    let grant = state
         .db
         .run(move |conn| {
-            sessions::login(
+            sessions::open_session(
                 conn,
-                &body.username,
-                &body.password,
+                &user,
+                new_hash.as_deref(),
                 &client,
                 &policy,
                 clock::now(),
             )
         })
         .await?;
-    match outcome {
-        LoginOutcome::Success(grant) => {
-            state.throttle.record_success(&key);
-            log::info!(
-                "login: user {} session {}",
-                grant.user.username,
-                grant.session.id
-            );
-            grant_response(&state, &grant)
-        }
-        LoginOutcome::Failed => {
-            state.throttle.record_failure(&key, addr, Instant::now());
-            Err(ApiError::InvalidCredentials)
-        }
-    }
+    state.throttle.succeeded(&key, addr);
+    log::info!(
+        "login: user {} session {}",
+        grant.user.username,
+        grant.session.id
+    );
+    grant_response(&state, &grant)
 }
 
 /// `POST /auth/refresh`: rotates the cookie's token (see [`ledger::rotate`]).
