@@ -167,8 +167,16 @@ impl Tokens {
         })
     }
 
-    /// Signs an access token for `user` in session `sid`.
-    pub fn sign(&self, user: &User, sid: &str, now: DateTime<Utc>) -> Result<Issued, TokenError> {
+    /// Signs an access token for `user` in session `sid`; it never outlives
+    /// the session (`session_ends`).
+    pub fn sign(
+        &self,
+        user: &User,
+        sid: &str,
+        now: DateTime<Utc>,
+        session_ends: DateTime<Utc>,
+    ) -> Result<Issued, TokenError> {
+        let lifetime = self.ttl.min(session_ends - now).max(Duration::seconds(1));
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".into());
@@ -178,7 +186,7 @@ impl Tokens {
             roles: user.roles.names(),
             sid: sid.to_owned(),
             iat: now.timestamp(),
-            exp: (now + self.ttl).timestamp(),
+            exp: (now + lifetime).timestamp(),
             nbf: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -188,7 +196,7 @@ impl Tokens {
             .map_err(|_| TokenError::Signing)?;
         Ok(Issued {
             token,
-            expires_in: self.ttl.num_seconds(),
+            expires_in: lifetime.num_seconds(),
         })
     }
 
@@ -316,10 +324,25 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
+    fn far() -> DateTime<Utc> {
+        now() + Duration::days(30)
+    }
+
+    #[test]
+    fn a_token_never_outlives_its_session() {
+        let tokens = hs("0123456789abcdef0123456789abcdef");
+        let issued = tokens
+            .sign(&user(), "s1", now(), now() + Duration::seconds(60))
+            .unwrap();
+        assert_eq!(issued.expires_in, 60);
+        let claims = tokens.verify(&issued.token, now()).unwrap();
+        assert_eq!(claims.exp, now().timestamp() + 60);
+    }
+
     #[test]
     fn a_signed_token_verifies_with_every_claim() {
         let tokens = hs("0123456789abcdef0123456789abcdef");
-        let issued = tokens.sign(&user(), "s1", now()).unwrap();
+        let issued = tokens.sign(&user(), "s1", now(), far()).unwrap();
         let claims = tokens.verify(&issued.token, now()).unwrap();
         assert_eq!(claims.sub, "u1");
         assert_eq!(claims.roles, ["user", "admin"]);
@@ -330,7 +353,7 @@ mod tests {
     #[test]
     fn expiry_allows_five_seconds_of_leeway_and_no_more() {
         let tokens = hs("0123456789abcdef0123456789abcdef");
-        let issued = tokens.sign(&user(), "s1", now()).unwrap();
+        let issued = tokens.sign(&user(), "s1", now(), far()).unwrap();
         let exp = now() + Duration::seconds(900);
         assert!(
             tokens
@@ -346,7 +369,7 @@ mod tests {
     #[test]
     fn a_token_from_another_secret_is_refused() {
         let issued = hs("another-secret-another-secret-xx")
-            .sign(&user(), "s1", now())
+            .sign(&user(), "s1", now(), far())
             .unwrap();
         assert!(
             hs("0123456789abcdef0123456789abcdef")
@@ -359,7 +382,7 @@ mod tests {
     fn eddsa_tokens_verify_and_publish_a_thumbprint_kid() {
         let pem = generate_ed25519_pem().unwrap();
         let tokens = ed(&pem);
-        let issued = tokens.sign(&user(), "s1", now()).unwrap();
+        let issued = tokens.sign(&user(), "s1", now(), far()).unwrap();
         assert!(tokens.verify(&issued.token, now()).is_ok());
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         let keys = tokens.jwks()["keys"].as_array().unwrap();
@@ -376,7 +399,7 @@ mod tests {
     #[test]
     fn extra_verify_keys_are_accepted_and_published() {
         let old = generate_ed25519_pem().unwrap();
-        let issued = ed(&old).sign(&user(), "s1", now()).unwrap();
+        let issued = ed(&old).sign(&user(), "s1", now(), far()).unwrap();
         let new = Tokens::new(
             &SigningKey::EdDsa(generate_ed25519_pem().unwrap()),
             &[old.expose_secret().to_owned()],
@@ -392,7 +415,7 @@ mod tests {
     #[test]
     fn an_hs256_token_is_refused_by_an_eddsa_verifier() {
         let hs_token = hs("0123456789abcdef0123456789abcdef")
-            .sign(&user(), "s1", now())
+            .sign(&user(), "s1", now(), far())
             .unwrap();
         let tokens = ed(&generate_ed25519_pem().unwrap());
         assert_eq!(

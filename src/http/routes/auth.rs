@@ -241,7 +241,12 @@ fn grant_response(state: &AppState, grant: &Grant) -> Result<HttpResponse, ApiEr
     let now = clock::now();
     let issued = state
         .tokens
-        .sign(&grant.user, &grant.session.id, now)
+        .sign(
+            &grant.user,
+            &grant.session.id,
+            now,
+            grant.session.expires_at.and_utc(),
+        )
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .cookie(cookies::set(
