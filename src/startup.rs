@@ -98,6 +98,7 @@ impl Application {
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::error::json_errors))
                 .wrap(from_fn(http::security_headers))
+                .wrap(http::access_log())
                 .configure(|cfg| http::configure(cfg, app_state.static_dir.clone()))
         })
         .workers(config.workers)

@@ -44,12 +44,11 @@ struct SqlitePragmas;
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers run beside the one writer; busy_timeout makes a
-        // writer wait for the lock instead of failing; synchronous=FULL makes
-        // a rotation the client has seen survive a power loss.
+        // busy_timeout makes a writer wait for the lock instead of failing;
+        // synchronous=FULL makes a rotation the client has seen survive a
+        // power loss. (WAL is set once per file, in `Db::connect`.)
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA busy_timeout = 5000;
+            "PRAGMA busy_timeout = 5000;
              PRAGMA foreign_keys = ON;
              PRAGMA synchronous = FULL;",
         )
@@ -67,6 +66,13 @@ impl Db {
     /// Opens the pool for `database_url` (a SQLite path or `sqlite://PATH`).
     pub fn connect(database_url: &str) -> Result<Self, DbError> {
         let path = sqlite_path(database_url)?;
+        // WAL lets readers run beside the one writer. It is a property of
+        // the file, set here by one connection: the pool's connections
+        // opening at once would otherwise race for the switch.
+        let mut first = <Conn as diesel::Connection>::establish(&path)
+            .map_err(|e| DbError::Unsupported(format!("cannot open {path}: {e}")))?;
+        first.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")?;
+        drop(first);
         let pool = Pool::builder()
             .max_size(8)
             .connection_timeout(Duration::from_secs(5))
@@ -138,4 +144,55 @@ pub fn is_unique_violation(err: &DbError) -> bool {
             _
         ))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::{Integer, Text};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct ForeignKeys {
+        #[diesel(sql_type = Integer)]
+        foreign_keys: i32,
+    }
+
+    #[derive(QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = Integer)]
+        synchronous: i32,
+    }
+
+    #[test]
+    fn every_connection_is_durable_wal_with_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        db.with_conn(|c| {
+            let mode: JournalMode = diesel::sql_query("PRAGMA journal_mode").get_result(c)?;
+            assert_eq!(mode.journal_mode, "wal");
+            let fk: ForeignKeys = diesel::sql_query("PRAGMA foreign_keys").get_result(c)?;
+            assert_eq!(fk.foreign_keys, 1);
+            // 2 = FULL
+            let sync: Synchronous = diesel::sql_query("PRAGMA synchronous").get_result(c)?;
+            assert_eq!(sync.synchronous, 2);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn postgres_urls_are_refused_until_that_backend_exists() {
+        assert!(matches!(
+            Db::connect("postgres://localhost/x"),
+            Err(DbError::Unsupported(_))
+        ));
+    }
 }

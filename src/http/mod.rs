@@ -16,7 +16,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::middleware::Next;
+use actix_web::middleware::{Logger, Next};
 use actix_web::{guard, web};
 use ipnet::IpNet;
 
@@ -73,6 +73,13 @@ pub async fn security_headers(
         headers.insert(name, HeaderValue::from_static(value));
     }
     Ok(res)
+}
+
+/// One access-log line per request: peer, method, path (never the query
+/// string, which may carry secrets), status, size, time.
+pub fn access_log() -> Logger {
+    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+        .custom_request_replace("method", |req| req.method().to_string())
 }
 
 /// CORS for the configured origins only, with credentials; never `*`.
