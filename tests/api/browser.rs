@@ -371,6 +371,45 @@ async fn logging_out_in_one_tab_logs_out_the_other() {
 }
 
 #[actix_web::test]
+async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_gateway(|a| a.refresh_grace = "0".into()).await;
+    app.add_user("alice", &[Role::Admin]);
+    browser.log_in(&app, "alice").await;
+
+    // A thief copies the refresh cookie and rotates it first.
+    browser.goto(&format!("{}/auth/me", app.url)).await;
+    let cookies = browser.client.get_all_cookies().await.unwrap();
+    let stolen = cookies
+        .iter()
+        .find(|c| c.name() == COOKIE)
+        .expect("refresh cookie")
+        .value()
+        .to_owned();
+    let res = app.refresh(&stolen).await;
+    assert_eq!(res.status(), 200);
+    let thiefs = crate::helpers::set_cookie(&res, COOKIE)
+        .unwrap()
+        .value()
+        .to_owned();
+
+    // The victim's page presents the same token again: reuse. The whole
+    // session dies and the page says why.
+    browser.goto(&app.url).await;
+    browser.wait_state("logged-out").await;
+    browser
+        .wait_for("#login-message", Is::Text("used twice"), WAIT)
+        .await;
+    assert_eq!(
+        app.refresh(&thiefs).await.status(),
+        401,
+        "the thief's token died too"
+    );
+}
+
+#[actix_web::test]
 async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     let Some(browser) = Browser::start().await else {
         return;
