@@ -161,6 +161,18 @@ async fn the_spa_is_served_with_a_client_side_routing_fallback() {
         "{ct}"
     );
 
+    // the gateway's own paths never fall back to the SPA
+    for path in ["/healthz/x", "/readyz/x", "/.well-known/x", "/api"] {
+        let mut res = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .insert_header(("Accept", "text/html"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 200, "{path}");
+        error_code(&mut res).await;
+    }
     // /api and /auth never fall back to the SPA
     let mut res = app
         .client

@@ -592,3 +592,32 @@ async fn an_encoded_api_prefix_is_refused_not_forwarded_to_the_root() {
     error_code(&mut res).await;
     assert_eq!(app.upstream.hits(), before);
 }
+
+#[actix_web::test]
+async fn headers_named_in_connection_are_not_forwarded() {
+    use std::io::{Read, Write};
+    let app = spawn_app().await;
+    app.add_user("carol", &[]);
+    let session = app.login("carol").await;
+    let port = app.port;
+    // a raw request: HTTP clients manage Connection themselves
+    let raw = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET /api/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\n\
+             Connection: close, X-Secret\r\nX-Secret: 1\r\nX-Kept: 1\r\n\r\n",
+            session.access
+        )
+        .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let body = &raw[raw.find("\r\n\r\n").unwrap() + 4..];
+    let seen: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(seen["headers"]["x-kept"], json!(["1"]), "{raw}");
+    assert!(seen["headers"].get("x-secret").is_none(), "{raw}");
+}

@@ -105,6 +105,12 @@ async fn forged_tokens_are_refused() {
     let mut h = header.clone();
     h.x5u = Some("http://127.0.0.1:1/cert.pem".into());
     assert_refused(&app, &sign(&h, &claims, SECRET), "x5u header").await;
+    let mut h = header.clone();
+    h.x5c = Some(vec!["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA".into()]);
+    assert_refused(&app, &sign(&h, &claims, SECRET), "x5c header").await;
+    let mut h = header.clone();
+    h.crit = Some(vec!["exp".into()]);
+    assert_refused(&app, &sign(&h, &claims, SECRET), "crit header").await;
     let jwk_header = json!({ "alg": "HS256", "kid": kid_of(&session), "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET) } });
     let signing_input = format!(
         "{}.{}",
