@@ -30,6 +30,13 @@ const USERS: [(&str, Role); 3] = [
 
 pub fn run(bind: &str) -> Result<(), Failure> {
     let dir = data_dir()?;
+    let result = run_in(&dir, bind);
+    // the data directory is throwaway: gone when the demo stops
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), Failure> {
     let key_file = dir.join("signing-key.pem");
     crate::cli::write_private_file(
         &key_file,
@@ -70,10 +77,15 @@ pub fn run(bind: &str) -> Result<(), Failure> {
         }
         writeln!(
             out,
-            "portcullis demo: open http://127.0.0.1:{}/",
+            "portcullis demo: open http://{}:{}/",
+            url_host(bind),
             app.port()
         )?;
-        writeln!(out, "(data in {}; Ctrl-C stops)", dir.display())?;
+        writeln!(
+            out,
+            "(throwaway data in {}; Ctrl-C stops the demo and removes it)",
+            dir.display()
+        )?;
         out.flush()?;
         drop(out);
         let employees = actix_web::rt::spawn(employees);
@@ -82,6 +94,14 @@ pub fn run(bind: &str) -> Result<(), Failure> {
         result?;
         Ok(())
     })
+}
+
+/// The host to print for a listen address: loopback for a wildcard.
+fn url_host(bind: &str) -> &str {
+    match bind.rsplit_once(':').map_or(bind, |(host, _)| host) {
+        "0.0.0.0" | "[::]" | "" => "127.0.0.1",
+        host => host,
+    }
 }
 
 fn data_dir() -> Result<PathBuf, Failure> {
