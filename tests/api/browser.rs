@@ -410,6 +410,55 @@ async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
 }
 
 #[actix_web::test]
+async fn the_app_works_from_the_keyboard_on_a_phone_width_screen() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_gateway(|_| {}).await;
+    app.add_user("carol", &[Role::User]);
+    browser.client.set_window_size(375, 800).await.unwrap();
+    browser.goto(&app.url).await;
+    browser.wait_state("logged-out").await;
+
+    // type, Tab to the next field, Enter to submit: no mouse
+    const TAB: char = '\u{E004}';
+    const ENTER: char = '\u{E007}';
+    browser.find("#username").await.click().await.unwrap();
+    let focused = browser.client.active_element().await.unwrap();
+    focused
+        .send_keys(&format!("carol{TAB}{PASSWORD}{ENTER}"))
+        .await
+        .unwrap();
+    browser.wait_state("logged-in").await;
+    browser
+        .wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
+        .await;
+
+    // every control has an accessible name, and nothing overflows the page
+    let unlabelled = browser
+        .js(
+            "return [...document.querySelectorAll('input, select, textarea')]
+                .filter(e => !e.labels?.length && !e.getAttribute('aria-label'))
+                .map(e => e.id || e.name)",
+            vec![],
+        )
+        .await;
+    assert_eq!(unlabelled, json!([]), "unlabelled controls");
+    let overflow = browser
+        .js(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the page scrolls sideways by {overflow}px"
+    );
+    let live = browser.attr("#status", "aria-live").await;
+    assert_eq!(live.as_deref(), Some("polite"));
+}
+
+#[actix_web::test]
 async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     let Some(browser) = Browser::start().await else {
         return;
