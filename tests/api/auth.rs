@@ -539,12 +539,7 @@ async fn the_cli_can_disable_a_user_beside_a_live_server() {
     let app = spawn_app().await;
     app.add_user("carol", &[]);
     let session = app.login("carol").await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["user", "disable", "carol"])
-        .env("DATABASE_URL", &app.database_url)
-        .current_dir(app.dir.path())
-        .output()
-        .unwrap();
+    let out = cli(&app.database_url, &["user", "disable", "carol"], "");
     assert!(
         out.status.success(),
         "{}",
@@ -645,24 +640,19 @@ async fn a_spent_token_after_the_grace_period_is_reuse() {
 
 #[actix_web::test]
 async fn the_cli_can_change_a_password_beside_a_live_server() {
-    use std::io::Write;
     let app = spawn_app().await;
     app.add_user("carol", &[]);
     let session = app.login("carol").await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["user", "passwd", "carol", "--password-stdin"])
-        .env("DATABASE_URL", &app.database_url)
-        .current_dir(app.dir.path())
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"  a new password with spaces  \n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = cli(
+        &app.database_url,
+        &["user", "passwd", "carol", "--password-stdin"],
+        "  a new password with spaces  \n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.login_raw("carol", PASSWORD).await.status(), 401);

@@ -30,7 +30,8 @@ pub struct TestApp {
     pub database_url: String,
     pub upstream: Upstream,
     pub client: awc::Client,
-    pub dir: tempfile::TempDir,
+    /// Keeps the temp directory (and the database in it) alive.
+    _dir: tempfile::TempDir,
 }
 
 /// The gateway with defaults, in front of an echo upstream.
@@ -64,7 +65,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
         database_url,
         upstream,
         client: client(),
-        dir,
+        _dir: dir,
     }
 }
 
@@ -185,6 +186,38 @@ impl TestApp {
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The real binary with a clean environment and working directory, so
+/// nothing from the developer's shell or a `.env` leaks in.
+pub fn portcullis() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+/// Runs a command of the binary against `database_url` to completion,
+/// with `stdin` as its input.
+pub fn cli(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = portcullis()
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The `Set-Cookie` named `name`, parsed.

@@ -1,7 +1,7 @@
 //! §1 as a user runs it: the binary's commands, exit codes, the demo, and
 //! sessions surviving a restart.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -9,15 +9,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-fn portcullis() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    // a clean environment: nothing from the developer's shell or a .env
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
 
 /// A child process killed when dropped.
 struct Running(Child);
@@ -127,23 +118,8 @@ fn a_bad_policy_file_exits_2_naming_the_line() {
 fn users_are_administered_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = portcullis()
-            .args(args)
-            .env("DATABASE_URL", &db)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let db = db.display().to_string();
+    let run = |args: &[&str], stdin: &str| cli(&db, args, stdin);
     let out = run(
         &[
             "user",
@@ -204,6 +180,10 @@ async fn sessions_survive_a_restart() {
             .env("PORTCULLIS_BIND", "127.0.0.1:0")
             .env("PORTCULLIS_UPSTREAM", &upstream.url)
             .env("PORTCULLIS_JWT_SECRET", SECRET)
+            .env(
+                "PORTCULLIS_STATIC_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
+            )
             .env("RUST_LOG", "info");
         let (child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
         let port: u16 = lines
@@ -216,20 +196,12 @@ async fn sessions_survive_a_restart() {
             .unwrap();
         (child, format!("http://127.0.0.1:{port}"))
     };
-    let out = portcullis()
-        .args(["user", "add", "carol", "--password-stdin"])
-        .env("DATABASE_URL", &db)
-        .stdin(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(format!("{PASSWORD}\n").as_bytes())?;
-            c.wait()
-        })
-        .unwrap();
-    assert!(out.success());
+    let out = cli(
+        db.to_str().unwrap(),
+        &["user", "add", "carol", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success());
 
     let client = client();
     let (first, url) = serve();

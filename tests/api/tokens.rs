@@ -138,7 +138,7 @@ async fn forged_tokens_are_refused() {
 async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key.pem");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let out = portcullis()
         .args(["keygen", "--out"])
         .arg(&key_file)
         .output()
@@ -203,7 +203,7 @@ async fn rotated_keys_keep_verifying_old_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let keygen = |name: &str| {
         let path = dir.path().join(name);
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        let status = portcullis()
             .args(["keygen", "--out"])
             .arg(&path)
             .output()
