@@ -109,13 +109,7 @@ async fn each_role_sees_only_the_controls_it_may_use() {
 
     // The same through the gateway with carol's token from a plain HTTP client.
     let carol = app.login("carol").await.access;
-    let res = app
-        .client
-        .post(format!("{}/api/employees", app.url))
-        .bearer_auth(&carol)
-        .send_json(&json!({ "first_name": "Mallory", "last_name": "M", "email": "m@example.com", "department": "Sales" }))
-        .await
-        .unwrap();
+    let res = app.api_json("POST", "/employees", &carol, &json!({ "first_name": "Mallory", "last_name": "M", "email": "m@example.com", "department": "Sales" })).await;
     assert_eq!(res.status(), 403);
     let mut res = app.api("GET", "/employees", &carol).await;
     let all: Vec<Value> = res.json().await.unwrap();
@@ -468,13 +462,7 @@ async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     app.add_user("bob", &[Role::Editor]);
     // One row edited by someone, so the "Updated by" column shows something.
     let bob = app.login("bob").await.access;
-    let res = app
-        .client
-        .post(format!("{}/api/employees", app.url))
-        .bearer_auth(&bob)
-        .send_json(&json!({ "first_name": "Radia", "last_name": "Perlman", "email": "radia@example.org", "department": "Networking" }))
-        .await
-        .unwrap();
+    let res = app.api_json("POST", "/employees", &bob, &json!({ "first_name": "Radia", "last_name": "Perlman", "email": "radia@example.org", "department": "Networking" })).await;
     assert_eq!(res.status(), 201);
 
     browser.log_in(&app, "alice").await;

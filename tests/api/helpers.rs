@@ -172,6 +172,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `METHOD /api{path}` with a bearer token and a JSON body.
+    pub async fn api_json(&self, method: &str, path: &str, access: &str, body: &Value) -> Response {
+        self.client
+            .request(method.parse().unwrap(), format!("{}/api{path}", self.url))
+            .bearer_auth(access)
+            .send_json(body)
+            .await
+            .unwrap()
+    }
+
     /// Polls `/auth/me` until the token is refused; panics after `limit`.
     pub async fn wait_until_refused(&self, access: &str, limit: Duration) -> Duration {
         let start = std::time::Instant::now();

@@ -452,13 +452,7 @@ async fn the_employee_service_works_through_the_gateway() {
     assert_eq!(created["updated_by"], "bob");
     let id = created["id"].as_u64().unwrap();
 
-    let mut res = app
-        .client
-        .put(format!("{}/api/employees/{id}", app.url))
-        .bearer_auth(&alice)
-        .send_json(&json!({ "first_name": "Hedy", "last_name": "Lamarr", "email": "hedy@lamarr.example", "department": "Research" }))
-        .await
-        .unwrap();
+    let mut res = app.api_json("PUT", &format!("/employees/{id}"), &alice, &json!({ "first_name": "Hedy", "last_name": "Lamarr", "email": "hedy@lamarr.example", "department": "Research" })).await;
     assert_eq!(res.status(), 200);
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["updated_by"], "alice");
@@ -478,13 +472,7 @@ async fn the_employee_service_works_through_the_gateway() {
             "salary",
         ),
     ] {
-        let mut res = app
-            .client
-            .post(format!("{}/api/employees", app.url))
-            .bearer_auth(&bob)
-            .send_json(&body)
-            .await
-            .unwrap();
+        let mut res = app.api_json("POST", "/employees", &bob, &body).await;
         assert_eq!(res.status(), 400, "{body}");
         let err: Value = res.json().await.unwrap();
         assert_eq!(err["error"], "invalid_input");
