@@ -538,15 +538,6 @@ impl std::fmt::Debug for Config {
     }
 }
 
-impl SigningKey {
-    /// The secret bytes, for callers that must derive from them.
-    pub fn material(&self) -> &str {
-        match self {
-            SigningKey::Hs256(s) | SigningKey::EdDsa(s) => s.expose_secret(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

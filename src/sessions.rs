@@ -1,12 +1,11 @@
-//! Login and registration as whole operations on the database: look the
-//! user up, check the password (or a dummy hash, so unknown users take as
-//! long), re-hash weak hashes, open the session. Runs on the blocking pool,
-//! called through [`crate::db::Db::run`]; knows nothing of HTTP.
+//! Login and registration rules: username and password shapes, the
+//! password check (with a dummy hash, so unknown users take as long, and a
+//! re-hash of weak hashes) and opening the session. Everything here blocks:
+//! callers run it on the blocking pool. Knows nothing of HTTP.
 
 use chrono::{DateTime, Utc};
 
 use crate::auth::password::{self, Verdict};
-use crate::auth::{Roles, roles::Role};
 use crate::db::ledger::{self, ClientInfo, Grant, SessionPolicy};
 use crate::db::users::{self, Credentials, User};
 use crate::db::{Conn, DbError};
@@ -78,23 +77,6 @@ pub fn open_session(
         users::update_hash(conn, &user.id, hash, now)?;
     }
     ledger::issue(conn, user, client, policy, now)
-}
-
-/// Creates a user with the `user` role plus `extra_roles`.
-pub fn register(
-    conn: &mut Conn,
-    username: &str,
-    password_hash: &str,
-    extra_roles: &[Role],
-    now: DateTime<Utc>,
-) -> Result<User, DbError> {
-    users::create(
-        conn,
-        username,
-        password_hash,
-        &Roles::new(extra_roles.iter().copied()),
-        now,
-    )
 }
 
 #[cfg(test)]

@@ -74,14 +74,23 @@ pub fn require_csrf_header(req: &HttpRequest) -> Result<(), ApiError> {
 /// The client's address: the peer, or — when the peer is a trusted proxy —
 /// the right-most `X-Forwarded-For` entry that is not itself trusted.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
-    let peer = req
-        .peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let peer = peer_ip(req);
     let forwarded = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok());
     resolve_client_ip(peer, forwarded, trusted)
+}
+
+/// The address of the connection's other end.
+pub fn peer_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+}
+
+/// Whether `ip` is one of the configured trusted proxies.
+pub fn is_trusted(ip: &IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
 }
 
 /// See [`client_ip`]; pure for testing.
@@ -90,8 +99,7 @@ pub fn resolve_client_ip<'a>(
     forwarded: impl Iterator<Item = &'a str>,
     trusted: &[IpNet],
 ) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+    if !is_trusted(&peer, trusted) {
         return peer;
     }
     let hops: Vec<&str> = forwarded
@@ -103,7 +111,7 @@ pub fn resolve_client_ip<'a>(
         match hop.parse::<IpAddr>() {
             // an unparseable hop ends what can be believed
             Err(_) => break,
-            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) if is_trusted(&ip, trusted) => client = ip,
             Ok(ip) => return ip,
         }
     }

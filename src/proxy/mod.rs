@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use crate::auth::Roles;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{Authenticated, authenticate, client_ip};
+use crate::http::extract::{Authenticated, authenticate, is_trusted, peer_ip};
 use policy::{Decision, Policy};
 
 /// Idle upstream connections are dropped after this, below actix's (and
@@ -139,7 +139,7 @@ pub async fn forward(
         name: &c.name,
         roles: &c.roles,
     });
-    let peer = req.peer_addr().map(|a| a.ip());
+    let peer = peer_ip(&req);
     let request_id = headers::request_id(req.headers());
     // the Host the client sent; never actix's connection_info, which
     // believes a client's X-Forwarded-Host
@@ -149,8 +149,8 @@ pub async fn forward(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let origin = headers::Origin {
-        peer: client_ip(&req, &[]),
-        peer_trusted: peer.is_some_and(|ip| state.trusted_proxies.iter().any(|n| n.contains(&ip))),
+        peer,
+        peer_trusted: is_trusted(&peer, &state.trusted_proxies),
         host: host.as_deref(),
         proto: "http",
         request_id: &request_id,

@@ -247,15 +247,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
     );
 
     // The list still loads with the current token.
-    let loaded = browser.loaded_count().await;
-    browser.click("#reload").await;
-    browser
-        .wait_for(
-            "#employees",
-            Is::AttrAtLeast("data-loaded", loaded + 1),
-            WAIT,
-        )
-        .await;
+    browser.reload_list().await;
     assert!(!browser.has_class("#status", "error").await);
     assert!(browser.count_shown("#employees tbody tr[data-id]").await >= 3);
 
@@ -310,15 +302,7 @@ async fn two_tabs_whose_tokens_expire_together_both_stay_logged_in() {
             now >= before + 2,
             "each tab renews or adopts every ~2.4 s: {before} -> {now}"
         );
-        let loaded = browser.loaded_count().await;
-        browser.click("#reload").await;
-        browser
-            .wait_for(
-                "#employees",
-                Is::AttrAtLeast("data-loaded", loaded + 1),
-                WAIT,
-            )
-            .await;
+        browser.reload_list().await;
         assert!(
             !browser.has_class("#status", "error").await,
             "{}",
@@ -864,6 +848,18 @@ impl Browser {
 
     /// Logs `name` in through the form on a freshly loaded page and waits
     /// for the employee list.
+    /// Clicks Reload and waits until the employee list has loaded again.
+    async fn reload_list(&self) {
+        let loaded = self.loaded_count().await;
+        self.click("#reload").await;
+        self.wait_for(
+            "#employees",
+            Is::AttrAtLeast("data-loaded", loaded + 1),
+            WAIT,
+        )
+        .await;
+    }
+
     async fn log_in(&self, app: &TestApp, name: &str) {
         self.goto(&app.url).await;
         self.wait_state("logged-out").await;

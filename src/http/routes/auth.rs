@@ -9,8 +9,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::password;
 use crate::auth::refresh::RefreshToken;
+use crate::auth::{Roles, password};
 use crate::clock;
 use crate::db::ledger::{self, ClientInfo, Grant, RotateOutcome};
 use crate::db::{self, users};
@@ -74,7 +74,7 @@ pub async fn register(
     let username = body.username;
     let user = state
         .db
-        .run(move |conn| sessions::register(conn, &username, &hash, &[], clock::now()))
+        .run(move |conn| users::create(conn, &username, &hash, &Roles::new([]), clock::now()))
         .await
         .map_err(|e| {
             if db::is_unique_violation(&e) {
