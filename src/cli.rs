@@ -2,17 +2,21 @@
 //! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (one
 //! line per problem, naming the flag or variable); 1 any other failure.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::accounts::{self, AccountError};
 use crate::auth::{Roles, password, tokens};
+use crate::clock::{self, Clock};
 use crate::config::{Config, DbArgs, ServeArgs};
-use crate::db::{Db, users};
+use crate::db::Db;
+use crate::db::users::{self, UserRef};
+use crate::demo::{self, DemoError};
+use crate::files::write_private_file;
 use crate::startup::Application;
-use crate::{clock, demo, sessions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,6 +109,22 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+fn demo_failure(e: DemoError) -> Failure {
+    match e {
+        DemoError::Config(lines) => Failure::Usage(lines),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+fn account_failure(e: AccountError, name: &str) -> Failure {
+    match e {
+        AccountError::InvalidInput(message) => Failure::Usage(vec![format!("NAME: {message}")]),
+        AccountError::UsernameTaken => Failure::Other(format!("the username {name:?} is taken")),
+        AccountError::UnknownUser => Failure::Other(format!("no user named {name:?}")),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let dotenv = dotenvy::dotenv();
@@ -151,14 +171,14 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Serve(args) => {
             let config = Config::from_args(&args).map_err(Failure::Usage)?;
             actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(config)?;
+                let app = Application::build(config, Clock::system())?;
                 log::info!("portcullis listening on port {}", app.port());
                 app.run().await?;
                 Ok(())
             })
         }
-        Command::Demo { bind } => demo::run(&bind),
-        Command::UpstreamDemo { bind } => demo::employees::run(&bind),
+        Command::Demo { bind } => demo::run(&bind).map_err(demo_failure),
+        Command::UpstreamDemo { bind } => demo::employees::run(&bind).map_err(demo_failure),
         Command::Migrate(db) => {
             let n = open(&db)?.migrate()?;
             println!("applied {n} migration(s)");
@@ -178,27 +198,19 @@ fn open(db: &DbArgs) -> Result<Db, Failure> {
 
 fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
     let now = clock::now();
-    let missing = |name: &str| Failure::Other(format!("no user named {name:?}"));
     match command {
         UserCommand::Add {
             name,
             roles,
             password_stdin,
         } => {
-            sessions::validate_username(&name)
-                .map_err(|e| Failure::Usage(vec![format!("NAME: {e}")]))?;
+            accounts::validate_username(&name).map_err(|e| account_failure(e, &name))?;
             let roles = Roles::parse(&roles.join(","))
                 .map_err(|e| Failure::Usage(vec![format!("--role: {e}")]))?;
             let hash = password::hash(&read_password(password_stdin)?)?;
             let user = db
-                .with_conn(|c| users::create(c, &name, &hash, &roles, now))
-                .map_err(|e| {
-                    if crate::db::is_unique_violation(&e) {
-                        Failure::Other(format!("the username {name:?} is taken"))
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .with_conn(|c| Ok(accounts::create(c, &name, &hash, &roles, now)))?
+                .map_err(|e| account_failure(e, &name))?;
             println!("created {} ({}) id {}", user.username, user.roles, user.id);
         }
         UserCommand::Passwd {
@@ -206,9 +218,16 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             password_stdin,
         } => {
             let hash = password::hash(&read_password(password_stdin)?)?;
-            if !db.with_conn(|c| users::change_password(c, &name, &hash, now))? {
-                return Err(missing(&name));
-            }
+            db.with_conn(|c| {
+                Ok(accounts::set_password(
+                    c,
+                    UserRef::Name(&name),
+                    &hash,
+                    None,
+                    now,
+                ))
+            })?
+            .map_err(|e| account_failure(e, &name))?;
             println!("password changed for {name}; their sessions are revoked");
         }
         UserCommand::List => {
@@ -220,21 +239,18 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
         UserCommand::Roles { name, set } => {
             let roles =
                 Roles::parse(&set).map_err(|e| Failure::Usage(vec![format!("--set: {e}")]))?;
-            if !db.with_conn(|c| users::set_roles(c, &name, &roles, now))? {
-                return Err(missing(&name));
-            }
+            db.with_conn(|c| Ok(accounts::set_roles(c, UserRef::Name(&name), &roles, now)))?
+                .map_err(|e| account_failure(e, &name))?;
             println!("{name} now has roles {roles} (from their next refresh)");
         }
         UserCommand::Disable { name } => {
-            if !db.with_conn(|c| users::set_disabled(c, &name, true, now))? {
-                return Err(missing(&name));
-            }
+            db.with_conn(|c| Ok(accounts::set_disabled(c, UserRef::Name(&name), true, now)))?
+                .map_err(|e| account_failure(e, &name))?;
             println!("{name} disabled; their sessions are revoked");
         }
         UserCommand::Enable { name } => {
-            if !db.with_conn(|c| users::set_disabled(c, &name, false, now))? {
-                return Err(missing(&name));
-            }
+            db.with_conn(|c| Ok(accounts::set_disabled(c, UserRef::Name(&name), false, now)))?
+                .map_err(|e| account_failure(e, &name))?;
             println!("{name} enabled");
         }
     }
@@ -256,7 +272,7 @@ fn read_password(from_stdin: bool) -> Result<String, Failure> {
         }
         first
     };
-    sessions::validate_password(&password)
+    accounts::validate_password(&password)
         .map_err(|e| Failure::Usage(vec![format!("password: {e}")]))?;
     Ok(password)
 }
@@ -267,13 +283,4 @@ fn keygen(out: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out.display())))?;
     println!("wrote an Ed25519 private key to {}", out.display());
     Ok(())
-}
-
-/// Creates `path` readable by its owner only (0600); never overwrites.
-pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
 }

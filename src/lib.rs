@@ -5,24 +5,29 @@
 //!
 //! - [`startup`] builds the server from a [`config::Config`];
 //! - [`http`] routes it: `/auth/*` to [`http::routes::auth`], `/api/*` to
-//!   [`proxy::forward`], everything else to the SPA ([`http::spa`]);
+//!   [`http::routes::api`], everything else to the SPA ([`http::spa`]);
 //!   [`http::error`] gives every failure the contract's JSON shape;
-//! - login and registration run as [`sessions`] operations on the blocking
-//!   pool; passwords, access tokens, refresh tokens, throttling and the
-//!   revocation list live in [`auth`]; the refresh-token ledger and users in
-//!   [`db`];
-//! - [`proxy`] checks the bearer token and [`proxy::policy`], then streams
-//!   the request to the upstream with [`proxy::headers`] applied;
+//! - account use cases (register, login, new password, disable, roles) are
+//!   [`accounts`] operations, one transaction each, shared with the CLI;
+//! - the domain below knows no HTTP: passwords, access tokens, refresh
+//!   tokens, throttling and the revocation list in [`auth`]; the
+//!   refresh-token ledger and users in [`db`]; the upstream URL, header
+//!   rules, path checks and role policy in [`proxy`];
 //! - [`demo`] is the bundled employee service and `portcullis demo`;
-//! - [`cli`] is the command line; [`clock`] the only reader of the clock.
+//! - [`cli`] is the command line; [`config`] turns flags into a checked
+//!   [`config::Config`]; [`clock`] is the only reader of the wall clock.
+//!
+//! Imports point one way: `cli`/`demo` → `startup` → `http` → `accounts`
+//! → `auth`, `db`, `proxy` → `clock`.
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod files;
 pub mod http;
 pub mod proxy;
-pub mod sessions;
 pub mod startup;

@@ -13,12 +13,12 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::password::HashGate;
 use crate::auth::revocation::RevocationList;
 use crate::auth::throttle::{Limits, Throttle};
-use crate::auth::tokens::{KeyError, LEEWAY_SECS, Tokens};
-use crate::clock;
+use crate::auth::tokens::LEEWAY_SECS;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError, ledger};
+use crate::http::routes::api;
 use crate::http::{self, AppState};
-use crate::proxy;
 
 /// How often the revocation list is topped up from the database.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
@@ -31,8 +31,6 @@ const KEEP_ENDED_DAYS: i64 = 7;
 pub enum StartupError {
     #[error("{0}")]
     Db(#[from] DbError),
-    #[error("{0}")]
-    Key(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -48,27 +46,28 @@ pub struct Application {
 
 impl Application {
     /// Opens the database (applying migrations), builds the state and binds.
-    pub fn build(config: Config) -> Result<Self, StartupError> {
+    /// `clock` is what every handler reads the time from: [`Clock::system`]
+    /// in production, a [`Clock::test`] that tests advance.
+    pub fn build(config: Config, clock: Clock) -> Result<Self, StartupError> {
         let db = Db::connect(&config.database_url)?;
         db.migrate()?;
-        let tokens = Tokens::new(
-            &config.signing_key,
-            &config.verify_keys,
-            &config.issuer,
-            &config.audience,
-            config.access_ttl,
-        )?;
         let revoked = Arc::new(RevocationList::new(
             config.access_ttl + chrono::Duration::seconds(LEEWAY_SECS),
         ));
-        let now = clock::now();
+        let now = clock.now();
         let recent = db.with_conn(|c| ledger::revoked_since(c, now - revoked.horizon()))?;
         revoked.extend(recent, now);
 
         let hash_slots = std::thread::available_parallelism().map_or(2, |n| n.get());
+        if config.static_dir.is_none() {
+            log::info!(
+                "no SPA: PORTCULLIS_STATIC_DIR is unset and ./static does not exist; serving the API only"
+            );
+        }
         let state = web::Data::new(AppState {
+            clock,
             db,
-            tokens,
+            tokens: config.tokens,
             revoked,
             throttle: Throttle::new(Limits::default()),
             hashing: HashGate::new(hash_slots, Duration::from_secs(1)),
@@ -94,7 +93,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(web::Data::new(proxy::client(app_state.upstream_timeout)))
+                .app_data(web::Data::new(api::client(app_state.upstream_timeout)))
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::error::json_errors))
                 .wrap(from_fn(http::security_headers))
@@ -130,10 +129,10 @@ impl Application {
 async fn maintain_ledger(state: web::Data<AppState>) {
     let mut ticker = actix_web::rt::time::interval(REVOCATION_POLL);
     let mut last_purge = Instant::now();
-    let mut since = clock::now() - state.revoked.horizon();
+    let mut since = state.clock.now() - state.revoked.horizon();
     loop {
         ticker.tick().await;
-        let now = clock::now();
+        let now = state.clock.now();
         // overlap the previous poll: a revocation committed late with an
         // earlier timestamp (or by a process with a slightly slow clock) is
         // still seen

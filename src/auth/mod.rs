@@ -1,5 +1,6 @@
-//! Authentication domain: passwords, access tokens (JWT), refresh tokens,
-//! login throttling, the revocation list and roles. No actix types here.
+//! Authentication domain: users, passwords, access tokens (JWT), refresh
+//! tokens, login throttling, the revocation list and roles. No actix types
+//! and no database here.
 
 pub mod password;
 pub mod refresh;
@@ -7,5 +8,7 @@ pub mod revocation;
 pub mod roles;
 pub mod throttle;
 pub mod tokens;
+pub mod user;
 
 pub use roles::{Role, Roles};
+pub use user::User;

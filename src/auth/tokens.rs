@@ -17,8 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::User;
 use super::refresh::SuccessorKey;
-use crate::db::users::User;
 
 /// Clock leeway allowed when checking `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 5;
@@ -222,11 +222,17 @@ impl Tokens {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|e| TokenError::Rejected(e.to_string()))?
             .claims;
-        let now = now.timestamp();
-        if now > claims.exp + LEEWAY_SECS {
+        // milliseconds, not whole seconds: nothing is accepted past
+        // `exp + LEEWAY_SECS`, not even a fraction of a second
+        let now_ms = now.timestamp_millis();
+        let leeway_ms = LEEWAY_SECS * 1000;
+        if now_ms > claims.exp.saturating_mul(1000).saturating_add(leeway_ms) {
             return Err(TokenError::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf.saturating_mul(1000) > now_ms + leeway_ms)
+        {
             return Err(TokenError::NotYetValid);
         }
         Ok(claims)
@@ -359,6 +365,15 @@ mod tests {
             tokens
                 .verify(&issued.token, exp + Duration::seconds(5))
                 .is_ok()
+        );
+        assert_eq!(
+            tokens.verify(&issued.token, exp + Duration::milliseconds(5500)),
+            Err(TokenError::Expired),
+            "half a second past the leeway is too late"
+        );
+        assert_eq!(
+            tokens.verify(&issued.token, exp + Duration::milliseconds(5001)),
+            Err(TokenError::Expired)
         );
         assert_eq!(
             tokens.verify(&issued.token, exp + Duration::seconds(6)),

@@ -8,7 +8,7 @@
 //! - [`revoke_session`], [`revoke_by_token`], [`revoke_all_for_user`];
 //! - [`revoked_since`]: feeds the in-memory revocation list.
 //!
-//! Rotation is one `immediate_transaction`: SQLite takes the write lock
+//! Rotation is one [`super::write_tx`]: SQLite takes the write lock
 //! before the read, so of N concurrent rotations one wins and the others see
 //! its result.
 
@@ -16,8 +16,9 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{refresh_tokens, sessions};
-use super::users::{self, User};
+use super::users;
 use super::{Conn, DbError};
+use crate::auth::User;
 use crate::auth::refresh::{RefreshToken, SuccessorKey};
 
 /// How long sessions live and how long a rotated token may be replayed.
@@ -116,7 +117,7 @@ pub fn issue(
         revoked_at: None,
         revoked_reason: None,
     };
-    conn.immediate_transaction(|conn| {
+    super::write_tx(conn, |conn| {
         diesel::insert_into(sessions::table)
             .values((
                 sessions::id.eq(&session.id),
@@ -146,7 +147,7 @@ pub fn rotate(
     policy: &SessionPolicy,
     now: DateTime<Utc>,
 ) -> Result<RotateOutcome, DbError> {
-    conn.immediate_transaction(|conn| {
+    super::write_tx(conn, |conn| {
         let Some(row) = find_token(conn, presented)? else {
             return Ok(RotateOutcome::Invalid);
         };
@@ -261,7 +262,7 @@ pub fn revoke_by_token(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, DbError> {
-    conn.immediate_transaction(|conn| {
+    super::write_tx(conn, |conn| {
         let Some(row) = find_token(conn, presented)? else {
             return Ok(None);
         };
@@ -270,23 +271,31 @@ pub fn revoke_by_token(
     })
 }
 
-/// Revokes every live session of a user; returns how many.
+/// Revokes every live session of a user but `keep` (the caller's own, when
+/// a password change ends the *other* sessions); returns the ids revoked.
 pub fn revoke_all_for_user(
     conn: &mut Conn,
     user_id: &str,
+    keep: Option<&str>,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<usize, DbError> {
-    Ok(diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set((
-        sessions::revoked_at.eq(now.naive_utc()),
-        sessions::revoked_reason.eq(reason),
-    ))
-    .execute(conn)?)
+) -> Result<Vec<String>, DbError> {
+    let live: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .select(sessions::id)
+        .load(conn)?;
+    let ids: Vec<String> = live
+        .into_iter()
+        .filter(|id| Some(id.as_str()) != keep)
+        .collect();
+    diesel::update(sessions::table.filter(sessions::id.eq_any(&ids)))
+        .set((
+            sessions::revoked_at.eq(now.naive_utc()),
+            sessions::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(ids)
 }
 
 /// Sessions revoked at or after `since`, with when.
@@ -561,12 +570,39 @@ mod tests {
         let f = fixture();
         let a = f.issue();
         let b = f.issue();
-        let n =
-            f.db.with_conn(|c| revoke_all_for_user(c, &f.user.id, "user_disabled", f.t0))
+        let ids =
+            f.db.with_conn(|c| revoke_all_for_user(c, &f.user.id, None, "user_disabled", f.t0))
                 .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(ids.len(), 2);
         assert!(matches!(f.rotate(&a.refresh, f.t0), RotateOutcome::Invalid));
         assert!(matches!(f.rotate(&b.refresh, f.t0), RotateOutcome::Invalid));
+    }
+
+    #[test]
+    fn revoke_all_for_user_can_keep_the_callers_session() {
+        let f = fixture();
+        let mine = f.issue();
+        let other = f.issue();
+        let ids =
+            f.db.with_conn(|c| {
+                revoke_all_for_user(
+                    c,
+                    &f.user.id,
+                    Some(&mine.session.id),
+                    "password_changed",
+                    f.t0,
+                )
+            })
+            .unwrap();
+        assert_eq!(ids, vec![other.session.id.clone()]);
+        assert!(matches!(
+            f.rotate(&mine.refresh, f.t0),
+            RotateOutcome::Rotated(_)
+        ));
+        assert!(matches!(
+            f.rotate(&other.refresh, f.t0),
+            RotateOutcome::Invalid
+        ));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The database: connection pool, embedded migrations, and the only code that
-//! runs SQL. Knows nothing of HTTP.
+//! runs SQL. Knows nothing of HTTP, nor of the use cases built on it
+//! (`accounts`).
 //!
 //! Every call goes through [`Db::run`], which takes a pooled connection and runs
 //! the closure on the blocking thread pool, never on an async worker.
@@ -106,7 +107,7 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::rt::task::spawn_blocking(move || db.with_conn(f))
+        tokio::task::spawn_blocking(move || db.with_conn(f))
             .await
             .map_err(|_| DbError::Blocking)?
     }
@@ -133,6 +134,24 @@ fn sqlite_path(database_url: &str) -> Result<String, DbError> {
         return Err(DbError::Unsupported("empty SQLite path".into()));
     }
     Ok(path.to_owned())
+}
+
+/// Runs `f` in a write transaction: on SQLite an `IMMEDIATE` one, which
+/// takes the write lock before the first read, so a read-then-write use case
+/// never fails with SQLITE_BUSY halfway and concurrent callers serialise.
+/// Inside another write transaction it is a savepoint of that one.
+pub fn write_tx<T, E: From<diesel::result::Error>>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::connection::{Connection, TransactionManager};
+    let depth = <Conn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?;
+    if depth.is_some() {
+        conn.transaction(f)
+    } else {
+        conn.immediate_transaction(f)
+    }
 }
 
 /// Whether a Diesel error is a unique-constraint violation.

@@ -1,28 +1,26 @@
-//! User accounts: lookup, creation and administration. Disabling a user or
-//! changing a password revokes every session of theirs in the same
-//! transaction.
+//! User rows: lookup, creation and single-table updates. Nothing here
+//! touches sessions: use cases that must also end sessions (disable, a new
+//! password) live in `accounts`, in one transaction with the ledger.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{Conn, DbError, ledger};
-use crate::auth::Roles;
-
-/// A user as the rest of the crate sees it.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: String,
-    pub username: String,
-    pub roles: Roles,
-    pub disabled: bool,
-}
+use super::{Conn, DbError};
+use crate::auth::{Roles, User};
 
 /// A user with the stored password hash, for login only.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub user: User,
     pub password_hash: String,
+}
+
+/// How a caller names a user: the CLI by name, the HTTP routes by id.
+#[derive(Debug, Clone, Copy)]
+pub enum UserRef<'a> {
+    Id(&'a str),
+    Name(&'a str),
 }
 
 #[derive(Queryable, Selectable)]
@@ -86,22 +84,22 @@ pub fn create(
     })
 }
 
+/// The user named by `who`, with the password hash.
+pub fn find(conn: &mut Conn, who: UserRef<'_>) -> Result<Option<Credentials>, DbError> {
+    let query = users::table.select(UserRow::as_select()).into_boxed();
+    let query = match who {
+        UserRef::Id(id) => query.filter(users::id.eq(id.to_owned())),
+        UserRef::Name(name) => query.filter(users::username_key.eq(username_key(name))),
+    };
+    Ok(query.first(conn).optional()?.map(UserRow::into_credentials))
+}
+
 pub fn find_by_username(conn: &mut Conn, username: &str) -> Result<Option<Credentials>, DbError> {
-    Ok(users::table
-        .filter(users::username_key.eq(username_key(username)))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(UserRow::into_credentials))
+    find(conn, UserRef::Name(username))
 }
 
 pub fn find_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, DbError> {
-    Ok(users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(|row| row.into_credentials().user))
+    Ok(find(conn, UserRef::Id(id))?.map(|c| c.user))
 }
 
 pub fn list(conn: &mut Conn) -> Result<Vec<User>, DbError> {
@@ -114,7 +112,7 @@ pub fn list(conn: &mut Conn) -> Result<Vec<User>, DbError> {
         .collect())
 }
 
-/// Replaces a password hash without touching sessions (a re-hash at login).
+/// Replaces a password hash. Sessions are the caller's business.
 pub fn update_hash(
     conn: &mut Conn,
     id: &str,
@@ -130,63 +128,34 @@ pub fn update_hash(
     Ok(())
 }
 
-/// Sets a new password and revokes every session of the user. Returns
-/// whether the user exists.
-pub fn change_password(
-    conn: &mut Conn,
-    username: &str,
-    hash: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    conn.immediate_transaction(|conn| {
-        let Some(found) = find_by_username(conn, username)? else {
-            return Ok(false);
-        };
-        update_hash(conn, &found.user.id, hash, now)?;
-        ledger::revoke_all_for_user(conn, &found.user.id, "password_changed", now)?;
-        Ok(true)
-    })
-}
-
-/// Replaces the roles; they apply from the user's next refresh. Returns
-/// whether the user exists.
+/// Replaces the roles.
 pub fn set_roles(
     conn: &mut Conn,
-    username: &str,
+    id: &str,
     roles: &Roles,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let changed =
-        diesel::update(users::table.filter(users::username_key.eq(username_key(username))))
-            .set((
-                users::roles.eq(roles.to_string()),
-                users::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-    Ok(changed > 0)
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::roles.eq(roles.to_string()),
+            users::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Disables or enables a user; disabling revokes every session of theirs.
-/// Returns whether the user exists.
+/// Sets the disabled flag. Sessions are the caller's business.
 pub fn set_disabled(
     conn: &mut Conn,
-    username: &str,
+    id: &str,
     disabled: bool,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    conn.immediate_transaction(|conn| {
-        let Some(found) = find_by_username(conn, username)? else {
-            return Ok(false);
-        };
-        diesel::update(users::table.find(&found.user.id))
-            .set((
-                users::disabled.eq(disabled),
-                users::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-        if disabled {
-            ledger::revoke_all_for_user(conn, &found.user.id, "user_disabled", now)?;
-        }
-        Ok(true)
-    })
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::disabled.eq(disabled),
+            users::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

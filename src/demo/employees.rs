@@ -15,7 +15,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::Failure;
+use super::DemoError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Employee {
@@ -301,9 +301,9 @@ pub fn server(listener: TcpListener) -> std::io::Result<Server> {
 }
 
 /// `portcullis upstream-demo --bind ADDR`.
-pub fn run(bind: &str) -> Result<(), Failure> {
+pub fn run(bind: &str) -> Result<(), DemoError> {
     let listener = TcpListener::bind(bind)
-        .map_err(|e| Failure::Usage(vec![format!("--bind: cannot listen on {bind}: {e}")]))?;
+        .map_err(|e| DemoError::Config(vec![format!("--bind: cannot listen on {bind}: {e}")]))?;
     actix_web::rt::System::new().block_on(async move {
         let addr = listener.local_addr()?;
         log::info!("demo employee service on http://{addr}/employees (trusts X-User-Name: never expose it directly)");

@@ -14,13 +14,32 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use secrecy::ExposeSecret;
 
-use crate::auth::tokens::generate_ed25519_pem;
-use crate::auth::{Role, Roles, password};
-use crate::cli::Failure;
-use crate::clock;
+use crate::accounts::{self, AccountError};
+use crate::auth::tokens::{KeyError, generate_ed25519_pem};
+use crate::auth::{Role, Roles};
+use crate::clock::{self, Clock};
 use crate::config::{Config, DbArgs, ServeArgs};
-use crate::db::{Db, users};
-use crate::startup::Application;
+use crate::db::{Db, DbError};
+use crate::files::write_private_file;
+use crate::startup::{Application, StartupError};
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The listen address (or another setting) is unusable: the CLI exits 2.
+    #[error("{}", .0.join("; "))]
+    Config(Vec<String>),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+}
 
 const USERS: [(&str, Role); 3] = [
     ("alice", Role::Admin),
@@ -28,7 +47,7 @@ const USERS: [(&str, Role); 3] = [
     ("carol", Role::User),
 ];
 
-pub fn run(bind: &str) -> Result<(), Failure> {
+pub fn run(bind: &str) -> Result<(), DemoError> {
     let dir = data_dir()?;
     let result = run_in(&dir, bind);
     // the data directory is throwaway: gone when the demo stops
@@ -36,9 +55,9 @@ pub fn run(bind: &str) -> Result<(), Failure> {
     result
 }
 
-fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), Failure> {
+fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
     let key_file = dir.join("signing-key.pem");
-    crate::cli::write_private_file(
+    write_private_file(
         &key_file,
         generate_ed25519_pem()?.expose_secret().as_bytes(),
     )?;
@@ -49,8 +68,7 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), Failure> {
     let mut credentials = Vec::new();
     for (name, role) in USERS {
         let pw = generate_password();
-        let hash = password::hash(&pw)?;
-        db.with_conn(|c| users::create(c, name, &hash, &Roles::new([role]), clock::now()))?;
+        accounts::register(&db, name, &pw, &Roles::new([role]), clock::now())?;
         credentials.push(format!("{name} / {pw} ({role})"));
     }
 
@@ -63,14 +81,14 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), Failure> {
         jwt_key_file: Some(key_file),
         // the demo is plain http on loopback
         cookie_secure: "false".into(),
-        static_dir: static_dir(),
+        static_dir: Some(static_dir()),
         ..ServeArgs::default()
     };
-    let config = Config::from_args(&args).map_err(Failure::Usage)?;
+    let config = Config::from_args(&args).map_err(DemoError::Config)?;
 
     actix_web::rt::System::new().block_on(async move {
         let employees = employees::server(upstream)?;
-        let app = Application::build(config)?;
+        let app = Application::build(config, Clock::system())?;
         let mut out = std::io::stdout().lock();
         for line in &credentials {
             writeln!(out, "{line}")?;
@@ -104,7 +122,7 @@ fn url_host(bind: &str) -> &str {
     }
 }
 
-fn data_dir() -> Result<PathBuf, Failure> {
+fn data_dir() -> Result<PathBuf, DemoError> {
     let mut suffix = [0u8; 6];
     rand::rngs::OsRng.fill_bytes(&mut suffix);
     let dir = std::env::temp_dir().join(format!(

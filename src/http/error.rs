@@ -12,6 +12,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::accounts::AccountError;
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,19 @@ impl From<DbError> for ApiError {
                 ApiError::Unavailable
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::InvalidInput(message) => ApiError::InvalidInput(message),
+            AccountError::UsernameTaken => ApiError::UsernameTaken,
+            AccountError::UnknownUser => ApiError::NotFound,
+            AccountError::InvalidCredentials => ApiError::InvalidCredentials,
+            AccountError::Hash(e) => ApiError::internal(e),
+            AccountError::Db(e) => e.into(),
         }
     }
 }

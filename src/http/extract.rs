@@ -14,7 +14,6 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::tokens::Claims;
-use crate::clock;
 
 /// Largest JSON body the auth routes read.
 pub const JSON_LIMIT: usize = 64 * 1024;
@@ -42,7 +41,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState missing"))?;
     let token = bearer(req).ok_or(ApiError::InvalidToken)?;
-    let claims = state.tokens.verify(token, clock::now()).map_err(|e| {
+    let claims = state.tokens.verify(token, state.clock.now()).map_err(|e| {
         log::debug!("access token refused: {e}");
         ApiError::InvalidToken
     })?;

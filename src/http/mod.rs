@@ -1,5 +1,6 @@
 //! The actix glue: shared state, the route table, middleware. The only
-//! module (with `proxy`) that knows HTTP.
+//! module that knows actix-web; it calls down into `accounts` and the
+//! domain (`auth`, `db`, `proxy`), never the other way.
 
 pub mod cookies;
 pub mod error;
@@ -24,16 +25,19 @@ use crate::auth::password::HashGate;
 use crate::auth::revocation::RevocationList;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::Tokens;
+use crate::clock::Clock;
 use crate::config::CookieSettings;
 use crate::db::Db;
 use crate::db::ledger::SessionPolicy;
+use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
-use crate::proxy::{self, Upstream};
 use error::{method_not_allowed, not_found};
-use routes::{auth, health};
+use routes::{api, auth, health};
 
 /// Everything a handler may need, shared by every worker.
 pub struct AppState {
+    /// The application's clock: every handler and extractor reads `now` here.
+    pub clock: Clock,
     pub db: Db,
     pub tokens: Tokens,
     pub revoked: Arc<RevocationList>,
@@ -47,7 +51,8 @@ pub struct AppState {
     pub policy: Policy,
     pub upstream_timeout: Duration,
     pub max_body_size: usize,
-    pub static_dir: PathBuf,
+    /// The SPA's folder; `None` serves no SPA.
+    pub static_dir: Option<PathBuf>,
 }
 
 /// The content security policy of every response: scripts and styles only
@@ -104,7 +109,7 @@ pub fn cors(origins: &[String]) -> Cors {
 }
 
 /// The route table. The SPA is mounted last: it takes what nothing else does.
-pub fn configure(cfg: &mut web::ServiceConfig, static_dir: PathBuf) {
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>) {
     cfg.service(
         web::scope("/auth")
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
@@ -113,18 +118,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: PathBuf) {
             .service(post_only("/refresh", auth::refresh))
             .service(post_only("/logout", auth::logout))
             .service(get_only("/me", auth::me))
+            .service(get_only("/policy", auth::policy))
             .default_service(web::to(not_found)),
     )
-    .service(web::scope("/api").default_service(web::to(proxy::forward)))
+    .service(web::scope("/api").default_service(web::to(api::forward)))
     .service(
         web::scope("/.well-known")
             .service(get_only("/jwks.json", health::jwks))
             .default_service(web::to(not_found)),
     )
     .service(get_only("/healthz", health::healthz))
-    .service(get_only("/readyz", health::readyz))
-    .service(spa::service(static_dir).guard(guard::Any(guard::Get()).or(guard::Head())))
-    .default_service(web::to(not_found));
+    .service(get_only("/readyz", health::readyz));
+    if let Some(dir) = static_dir {
+        cfg.service(spa::service(dir).guard(guard::Any(guard::Get()).or(guard::Head())));
+    }
+    cfg.default_service(web::to(not_found));
 }
 
 fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 const HOP_BY_HOP: [&str; 9] = [
     "connection",

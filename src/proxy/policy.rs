@@ -47,6 +47,17 @@ pub enum Decision {
     Refused,
 }
 
+/// One rule as a given caller meets it (see [`Policy::view_for`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleView {
+    /// Upper-case methods, or `["*"]` for any.
+    pub methods: Vec<String>,
+    /// The path prefix after `/api`, matched on a segment boundary and
+    /// case-insensitively; `/` is every path.
+    pub path: String,
+    pub allowed: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     rules: Vec<Rule>,
@@ -80,6 +91,31 @@ impl Policy {
             Access::Public => Decision::Public,
             Access::AnyOf(roles) => Decision::NeedsToken(roles.clone()),
         }
+    }
+
+    /// The rules in order, each with whether a caller with `roles` passes it:
+    /// what the SPA asks so the controls it shows match what is allowed.
+    /// A request no rule matches is refused.
+    pub fn view_for(&self, roles: &Roles) -> Vec<RuleView> {
+        self.rules
+            .iter()
+            .map(|rule| RuleView {
+                methods: if rule.methods.is_empty() {
+                    vec!["*".to_owned()]
+                } else {
+                    rule.methods.clone()
+                },
+                path: if rule.prefix.is_empty() {
+                    "/".to_owned()
+                } else {
+                    rule.prefix.clone()
+                },
+                allowed: match &rule.access {
+                    Access::Public => true,
+                    Access::AnyOf(needed) => Self::allows(needed, roles),
+                },
+            })
+            .collect()
     }
 
     /// Whether `roles` satisfy a [`Decision::NeedsToken`].
@@ -262,5 +298,31 @@ roles = ["admin"]
         let roles = Roles::parse("editor").unwrap();
         assert!(Policy::allows(&[Role::Editor, Role::Admin], &roles));
         assert!(!Policy::allows(&[Role::Admin], &roles));
+    }
+
+    #[test]
+    fn the_view_tells_each_caller_which_rules_let_them_through() {
+        let policy = Policy::default();
+        let editor = Roles::new([Role::Editor]);
+        let view = policy.view_for(&editor);
+        assert_eq!(
+            view.iter().map(|r| r.allowed).collect::<Vec<_>>(),
+            [true, true, false]
+        );
+        assert_eq!(view[2].methods, ["DELETE"]);
+        assert_eq!(view[0].path, "/");
+        let custom = Policy::parse(
+            "[[rule]]\nmethods = [\"*\"]\npath = \"/reports/\"\nroles = [\"admin\"]\n",
+        )
+        .unwrap();
+        let view = custom.view_for(&Roles::new([]));
+        assert_eq!(
+            view,
+            [RuleView {
+                methods: vec!["*".into()],
+                path: "/reports".into(),
+                allowed: false
+            }]
+        );
     }
 }

@@ -11,6 +11,7 @@ import { employeeApi } from './api.js';
 import { createStatus } from './status.js';
 import { createSessionPanel } from './session-panel.js';
 import { createEmployeesView } from './employees-view.js';
+import { loadPermissions } from './permissions.js';
 
 function $(selector) {
   return document.querySelector(selector);
@@ -106,9 +107,19 @@ function showApp(user) {
   el.account.hidden = false;
   el.whoami.textContent = user.username;
   el.roles.textContent = user.roles.join(', ');
+}
+
+/** Which controls the gateway's policy allows this user, asked once per change of roles. */
+let permissionsFor = null;
+async function updatePermissions(user) {
+  const key = `${user.id}:${user.roles.join(',')}`;
+  if (permissionsFor === key) return;
+  permissionsFor = key;
+  const can = await loadPermissions(auth);
+  if (permissionsFor !== key) return; // the user changed meanwhile
   employees.setPermissions({
-    canEdit: user.roles.includes('editor') || user.roles.includes('admin'),
-    canDelete: user.roles.includes('admin'),
+    canEdit: can('POST', '/employees') && can('PUT', '/employees/any'),
+    canDelete: can('DELETE', '/employees/any'),
   });
 }
 
@@ -119,6 +130,7 @@ auth.onChange((state) => {
     const isNewSession = state.user.id !== currentUserId;
     currentUserId = state.user.id;
     showApp(state.user);
+    const permissions = updatePermissions(state.user);
     if (state.reason === 'refresh_failed') {
       status.error(`Could not renew your session: ${state.error?.message ?? 'unknown error'} Retrying shortly.`);
     }
@@ -126,7 +138,7 @@ auth.onChange((state) => {
       showLoginMessage('');
       el.password.value = ''; // e.g. another tab logged in while this one had the form open
       employees.reset();
-      employees.reload({ announce: true }).then(() => {
+      permissions.then(() => employees.reload({ announce: true })).then(() => {
         if (currentUserId !== null) employees.showRoute(parseRoute(location.pathname));
       });
     }
@@ -135,6 +147,8 @@ auth.onChange((state) => {
 
   const wasLoggedIn = currentUserId !== null;
   currentUserId = null;
+  permissionsFor = null;
+  employees.setPermissions({ canEdit: false, canDelete: false });
   employees.reset();
   if (wasLoggedIn) {
     status.clear();

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use portcullis::accounts;
 use portcullis::auth::Role;
-use portcullis::db::users;
+use portcullis::db::users::{self, UserRef};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -66,7 +67,15 @@ async fn unknown_user_wrong_password_and_disabled_user_get_the_same_401() {
     app.add_user("alice", &[]);
     app.add_user("dave", &[]);
     app.db()
-        .with_conn(|c| users::set_disabled(c, "dave", true, portcullis::clock::now()))
+        .with_conn(|c| {
+            Ok(accounts::set_disabled(
+                c,
+                UserRef::Name("dave"),
+                true,
+                app.clock.now(),
+            ))
+        })
+        .unwrap()
         .unwrap();
     let mut bodies = Vec::new();
     for (name, pw) in [
@@ -173,17 +182,17 @@ async fn spoofed_forwarded_for_does_not_dodge_the_address_throttle() {
 #[actix_web::test]
 async fn refresh_rotates_the_token_and_reads_the_user_again() {
     let app = spawn_app().await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let session = app.logged_in("bob", &[]).await;
     app.db()
         .with_conn(|c| {
-            users::set_roles(
+            Ok(accounts::set_roles(
                 c,
-                "bob",
+                UserRef::Name("bob"),
                 &portcullis::auth::Roles::new([Role::Editor]),
-                portcullis::clock::now(),
-            )
+                app.clock.now(),
+            ))
         })
+        .unwrap()
         .unwrap();
     let mut res = app.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
@@ -205,9 +214,8 @@ async fn rotation_does_not_extend_the_session_cookie() {
         a.access_ttl = "10".into();
     })
     .await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
-    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    let session = app.logged_in("bob", &[]).await;
+    app.advance(1.1);
     let res = app.refresh(&session.refresh).await;
     let age = set_cookie(&res, COOKIE)
         .unwrap()
@@ -220,8 +228,7 @@ async fn rotation_does_not_extend_the_session_cookie() {
 #[actix_web::test]
 async fn sixteen_concurrent_refreshes_all_succeed_with_exactly_one_successor() {
     let app = spawn_app().await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let session = app.logged_in("bob", &[]).await;
     let responses = join_all((0..16).map(|_| app.refresh(&session.refresh))).await;
     let mut successors = std::collections::HashSet::new();
     for res in &responses {
@@ -238,8 +245,7 @@ async fn sixteen_concurrent_refreshes_all_succeed_with_exactly_one_successor() {
 #[actix_web::test]
 async fn a_lost_response_is_recovered_within_the_grace_period() {
     let app = spawn_app().await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let session = app.logged_in("bob", &[]).await;
     let first = app.refresh(&session.refresh).await;
     let successor = set_cookie(&first, COOKIE).unwrap().value().to_owned();
     // the client never saw `first` and presents the old token again
@@ -259,19 +265,16 @@ async fn a_lost_response_is_recovered_within_the_grace_period() {
 #[actix_web::test]
 async fn reused_refresh_token_revokes_the_whole_session() {
     let app = spawn_with(|a| a.refresh_grace = "0".into()).await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let session = app.logged_in("bob", &[]).await;
     let mut first = app.refresh(&session.refresh).await;
     let successor = set_cookie(&first, COOKIE).unwrap().value().to_owned();
     let body: Value = first.json().await.unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
-    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    app.advance(0.05);
 
     let mut reuse = app.refresh(&session.refresh).await;
     assert_eq!(reuse.status(), 401);
-    let cleared = set_cookie(&reuse, COOKIE).unwrap();
-    assert_eq!(cleared.max_age().unwrap().whole_seconds(), 0);
-    assert_eq!(cleared.path(), Some("/auth"));
+    assert_cookie_cleared(&reuse);
     assert_eq!(error_code(&mut reuse).await, "refresh_token_reused");
 
     // the descendant token and every access token of the session die
@@ -287,11 +290,10 @@ async fn reused_refresh_token_revokes_the_whole_session() {
 #[actix_web::test]
 async fn another_login_of_the_same_user_survives_a_reuse_elsewhere() {
     let app = spawn_with(|a| a.refresh_grace = "0".into()).await;
-    app.add_user("bob", &[]);
-    let stolen = app.login("bob").await;
+    let stolen = app.logged_in("bob", &[]).await;
     let other = app.login("bob").await;
     app.refresh(&stolen.refresh).await;
-    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    app.advance(0.05);
     assert_eq!(app.refresh(&stolen.refresh).await.status(), 401);
     assert_eq!(app.refresh(&other.refresh).await.status(), 200);
 }
@@ -299,8 +301,7 @@ async fn another_login_of_the_same_user_survives_a_reuse_elsewhere() {
 #[actix_web::test]
 async fn refresh_needs_the_csrf_header_and_a_cookie() {
     let app = spawn_app().await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let session = app.logged_in("bob", &[]).await;
     let mut res = app
         .client
         .post(format!("{}/auth/refresh", app.url))
@@ -330,14 +331,7 @@ async fn refresh_needs_the_csrf_header_and_a_cookie() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(
-        set_cookie(&res, COOKIE)
-            .unwrap()
-            .max_age()
-            .unwrap()
-            .whole_seconds(),
-        0
-    );
+    assert_cookie_cleared(&res);
     assert_eq!(error_code(&mut res).await, "missing_refresh_token");
     let mut res = app.refresh("not-a-token").await;
     assert_eq!(error_code(&mut res).await, "invalid_refresh_token");
@@ -352,48 +346,25 @@ async fn an_expired_session_answers_session_expired() {
         a.session_ttl = "2".into();
     })
     .await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
-    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    let session = app.logged_in("bob", &[]).await;
+    app.advance(2.1);
     let mut res = app.refresh(&session.refresh).await;
     assert_eq!(res.status(), 401);
-    assert_eq!(
-        set_cookie(&res, COOKIE)
-            .unwrap()
-            .max_age()
-            .unwrap()
-            .whole_seconds(),
-        0
-    );
+    assert_cookie_cleared(&res);
     assert_eq!(error_code(&mut res).await, "session_expired");
 }
 
 #[actix_web::test]
 async fn logout_revokes_the_session_and_its_access_tokens_within_two_seconds() {
-    let app = spawn_app().await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let app = spawn_proxied().await;
+    let session = app.logged_in("bob", &[]).await;
     assert_eq!(
         app.api("GET", "/anything", &session.access).await.status(),
         200
     );
-    let res = app
-        .client
-        .post(format!("{}/auth/logout", app.url))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={}", session.refresh)))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout(&session.refresh).await;
     assert_eq!(res.status(), 204);
-    assert_eq!(
-        set_cookie(&res, COOKIE)
-            .unwrap()
-            .max_age()
-            .unwrap()
-            .whole_seconds(),
-        0
-    );
+    assert_cookie_cleared(&res);
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(
@@ -432,8 +403,7 @@ async fn logout_without_a_cookie_or_with_a_dead_one_is_still_204() {
 #[actix_web::test]
 async fn me_needs_a_bearer_token_and_never_the_cookie() {
     let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[]).await;
     let mut res = app.me(&session.access).await;
     assert_eq!(res.status(), 200);
     let me: Value = res.json().await.unwrap();
@@ -537,8 +507,7 @@ async fn registration_creates_a_user_without_tokens() {
 #[actix_web::test]
 async fn the_cli_can_disable_a_user_beside_a_live_server() {
     let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[]).await;
     let out = cli(&app.database_url, &["user", "disable", "carol"], "");
     assert!(
         out.status.success(),
@@ -554,11 +523,19 @@ async fn the_cli_can_disable_a_user_beside_a_live_server() {
 #[actix_web::test]
 async fn a_password_change_revokes_sessions() {
     let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[]).await;
     let hash = portcullis::auth::password::hash("a brand new password").unwrap();
     app.db()
-        .with_conn(|c| users::change_password(c, "carol", &hash, portcullis::clock::now()))
+        .with_conn(|c| {
+            Ok(accounts::set_password(
+                c,
+                UserRef::Name("carol"),
+                &hash,
+                None,
+                app.clock.now(),
+            ))
+        })
+        .unwrap()
         .unwrap();
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
@@ -604,7 +581,7 @@ async fn a_weak_stored_hash_is_upgraded_at_login() {
                 "old",
                 &weak,
                 &portcullis::auth::Roles::new([]),
-                portcullis::clock::now(),
+                app.clock.now(),
             )
         })
         .unwrap();
@@ -625,15 +602,14 @@ async fn a_weak_stored_hash_is_upgraded_at_login() {
 #[actix_web::test]
 async fn a_spent_token_after_the_grace_period_is_reuse() {
     let app = spawn_with(|a| a.refresh_grace = "1".into()).await;
-    app.add_user("bob", &[]);
-    let session = app.login("bob").await;
+    let session = app.logged_in("bob", &[]).await;
     assert_eq!(app.refresh(&session.refresh).await.status(), 200);
     assert_eq!(
         app.refresh(&session.refresh).await.status(),
         200,
         "within the grace"
     );
-    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    app.advance(2.1);
     let mut res = app.refresh(&session.refresh).await;
     assert_eq!(error_code(&mut res).await, "refresh_token_reused");
 }
@@ -641,8 +617,7 @@ async fn a_spent_token_after_the_grace_period_is_reuse() {
 #[actix_web::test]
 async fn the_cli_can_change_a_password_beside_a_live_server() {
     let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[]).await;
     let out = cli(
         &app.database_url,
         &["user", "passwd", "carol", "--password-stdin"],

@@ -31,10 +31,9 @@ const POLL: Duration = Duration::from_millis(100);
 
 #[actix_web::test]
 async fn each_role_sees_only_the_controls_it_may_use() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|_| {}).await else {
         return;
     };
-    let app = spawn_gateway(|_| {}).await;
     app.add_user("alice", &[Role::Admin]);
     app.add_user("bob", &[Role::Editor]);
     app.add_user("carol", &[]);
@@ -118,11 +117,38 @@ async fn each_role_sees_only_the_controls_it_may_use() {
 }
 
 #[actix_web::test]
-async fn an_editor_creates_and_edits_an_employee() {
-    let Some(browser) = Browser::start().await else {
+async fn the_controls_follow_a_custom_policy_not_the_default_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    // editors may delete but not create or edit: the reverse of the default
+    std::fs::write(
+        &file,
+        "[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"user\"]\n\n\
+         [[rule]]\nmethods = [\"DELETE\"]\npath = \"/employees\"\nroles = [\"editor\"]\n\n\
+         [[rule]]\nmethods = [\"*\"]\npath = \"/\"\nroles = [\"admin\"]\n",
+    )
+    .unwrap();
+    let Some((browser, app)) = fixture(|a| a.policy = Some(file.clone())).await else {
         return;
     };
-    let app = spawn_gateway(|_| {}).await;
+    app.add_user("bob", &[Role::Editor]);
+    browser.log_in(&app, "bob").await;
+    let rows = browser.count_shown("#employees tbody tr[data-id]").await;
+    assert!(rows >= 3, "bob sees the seeded employees, got {rows}");
+    assert!(!browser.is_shown("#new-employee").await, "no New for bob");
+    assert_eq!(browser.count_shown("#employees tbody .edit").await, 0);
+    assert_eq!(
+        browser.count_shown("#employees tbody .delete").await,
+        rows,
+        "the policy lets bob delete"
+    );
+}
+
+#[actix_web::test]
+async fn an_editor_creates_and_edits_an_employee() {
+    let Some((browser, app)) = fixture(|_| {}).await else {
+        return;
+    };
     app.add_user("bob", &[Role::Editor]);
     browser.log_in(&app, "bob").await;
 
@@ -183,10 +209,9 @@ async fn an_editor_creates_and_edits_an_employee() {
 
 #[actix_web::test]
 async fn no_token_is_kept_where_scripts_or_storage_could_find_it() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|_| {}).await else {
         return;
     };
-    let app = spawn_gateway(|_| {}).await;
     app.add_user("alice", &[Role::Admin]);
     browser.log_in(&app, "alice").await;
     browser.assert_no_token_stored().await;
@@ -214,10 +239,9 @@ async fn no_token_is_kept_where_scripts_or_storage_could_find_it() {
 
 #[actix_web::test]
 async fn silent_refreshes_keep_a_three_second_token_working() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|a| a.access_ttl = "3".into()).await else {
         return;
     };
-    let app = spawn_gateway(|a| a.access_ttl = "3".into()).await;
     app.add_user("bob", &[Role::Editor]);
     browser.log_in(&app, "bob").await;
     let before = browser.refresh_count().await;
@@ -264,10 +288,9 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
 
 #[actix_web::test]
 async fn two_tabs_whose_tokens_expire_together_both_stay_logged_in() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|a| a.access_ttl = "3".into()).await else {
         return;
     };
-    let app = spawn_gateway(|a| a.access_ttl = "3".into()).await;
     app.add_user("bob", &[Role::Editor]);
     browser.log_in(&app, "bob").await;
     let first = browser.client.window().await.unwrap();
@@ -313,10 +336,9 @@ async fn two_tabs_whose_tokens_expire_together_both_stay_logged_in() {
 
 #[actix_web::test]
 async fn logging_out_in_one_tab_logs_out_the_other() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|_| {}).await else {
         return;
     };
-    let app = spawn_gateway(|_| {}).await;
     app.add_user("alice", &[Role::Admin]);
     browser.log_in(&app, "alice").await;
     let first = browser.client.window().await.unwrap();
@@ -350,10 +372,9 @@ async fn logging_out_in_one_tab_logs_out_the_other() {
 
 #[actix_web::test]
 async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|a| a.refresh_grace = "0".into()).await else {
         return;
     };
-    let app = spawn_gateway(|a| a.refresh_grace = "0".into()).await;
     app.add_user("alice", &[Role::Admin]);
     browser.log_in(&app, "alice").await;
 
@@ -389,10 +410,9 @@ async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
 
 #[actix_web::test]
 async fn the_app_works_from_the_keyboard_on_a_phone_width_screen() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|_| {}).await else {
         return;
     };
-    let app = spawn_gateway(|_| {}).await;
     app.add_user("carol", &[Role::User]);
     browser.client.set_window_size(375, 800).await.unwrap();
     browser.goto(&app.url).await;
@@ -438,10 +458,9 @@ async fn the_app_works_from_the_keyboard_on_a_phone_width_screen() {
 
 #[actix_web::test]
 async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, app)) = fixture(|_| {}).await else {
         return;
     };
-    let app = spawn_gateway(|_| {}).await;
     app.add_user("alice", &[Role::Admin]);
     app.add_user("bob", &[Role::Editor]);
     // One row edited by someone, so the "Updated by" column shows something.
@@ -482,6 +501,14 @@ async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
 
 // --- the gateway -------------------------------------------------------------
 
+/// The one fixture: a headless browser and the gateway (in front of the
+/// bundled employee service, serving the SPA) with `adjust` applied; `None`
+/// when the browser is missing and not required (the skip is reported).
+async fn fixture(adjust: impl FnOnce(&mut ServeArgs)) -> Option<(Browser, TestApp)> {
+    let browser = Browser::start().await?;
+    Some((browser, spawn_gateway(adjust).await))
+}
+
 /// The gateway in front of the bundled employee service, serving the SPA.
 async fn spawn_gateway(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -489,7 +516,7 @@ async fn spawn_gateway(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
     actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
     spawn_with(|a| {
         a.upstream = Some(format!("http://127.0.0.1:{port}"));
-        a.static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        a.static_dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
         adjust(a);
     })
     .await
@@ -564,7 +591,12 @@ impl Browser {
                         "browser tests are required (PORTCULLIS_REQUIRE_BROWSER=1), but {reason}"
                     );
                 }
-                eprintln!("skipping browser test: {reason}");
+                // libtest names each test's thread after the test
+                let test = std::thread::current()
+                    .name()
+                    .unwrap_or("a browser test")
+                    .to_owned();
+                eprintln!("skipped {test}: {reason}");
                 return None;
             }
         };

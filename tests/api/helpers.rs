@@ -1,5 +1,7 @@
-//! Spawns the real application on port 0 with its own temp SQLite file,
-//! real upstream servers, and an HTTP client to talk to them.
+//! Spawns the real application on port 0 with its own temp SQLite file and
+//! test clock, a real upstream where a test needs one, and helpers that read
+//! like the contract: `logged_in`, `refresh`, `logout`,
+//! `assert_cookie_cleared`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -10,9 +12,11 @@ use actix_web::cookie::Cookie;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use awc::ClientResponse;
 use futures_util::StreamExt;
-use portcullis::auth::{Role, Roles, password};
+use portcullis::accounts;
+use portcullis::auth::{Role, Roles, User, password};
+use portcullis::clock::Clock;
 use portcullis::config::{Config, DbArgs, ServeArgs};
-use portcullis::db::{Db, users};
+use portcullis::db::Db;
 use portcullis::startup::Application;
 use serde_json::{Value, json};
 
@@ -28,20 +32,43 @@ pub struct TestApp {
     pub url: String,
     pub port: u16,
     pub database_url: String,
-    pub upstream: Upstream,
+    /// The echo upstream, for apps spawned with one.
+    upstream: Option<Upstream>,
     pub client: awc::Client,
+    /// The app's clock: tests move it forward instead of sleeping.
+    pub clock: Clock,
+    /// One pool per test app, beside the app's own.
+    db: Db,
     /// Keeps the temp directory (and the database in it) alive.
     _dir: tempfile::TempDir,
 }
 
-/// The gateway with defaults, in front of an echo upstream.
+/// An upstream address nothing listens on, for apps whose tests never
+/// reach the upstream.
+const NO_UPSTREAM: &str = "http://127.0.0.1:9";
+
+/// The gateway with defaults; no upstream runs behind it.
 pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
 
-/// The gateway with `adjust` applied to its flags.
+/// The gateway with `adjust` applied to its flags; no upstream runs behind
+/// it unless `adjust` names one.
 pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let upstream = Upstream::spawn();
+    start(None, adjust)
+}
+
+/// The gateway in front of a real echo upstream.
+pub async fn spawn_proxied() -> TestApp {
+    spawn_proxied_with(|_| {}).await
+}
+
+/// [`spawn_proxied`] with `adjust` applied to the gateway's flags.
+pub async fn spawn_proxied_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    start(Some(Upstream::spawn()), adjust)
+}
+
+fn start(upstream: Option<Upstream>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = dir.path().join("portcullis.db").display().to_string();
     let mut args = ServeArgs {
@@ -49,22 +76,30 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
             database_url: database_url.clone(),
         },
         bind: "127.0.0.1:0".into(),
-        upstream: Some(upstream.url.clone()),
+        upstream: Some(
+            upstream
+                .as_ref()
+                .map_or(NO_UPSTREAM.into(), |u| u.url.clone()),
+        ),
         jwt_secret: Some(SECRET.into()),
         workers: Some("2".into()),
         upstream_timeout: "3".into(),
         ..ServeArgs::default()
     };
     adjust(&mut args);
-    let app = Application::build(Config::from_args(&args).expect("valid test config")).unwrap();
+    let clock = Clock::test();
+    let config = Config::from_args(&args).expect("valid test config");
+    let app = Application::build(config, clock.clone()).unwrap();
     let port = app.port();
     actix_web::rt::spawn(app.run());
     TestApp {
         url: format!("http://127.0.0.1:{port}"),
         port,
+        db: Db::connect(&database_url).unwrap(),
         database_url,
         upstream,
         client: client(),
+        clock,
         _dir: dir,
     }
 }
@@ -85,24 +120,37 @@ pub struct Session {
 }
 
 impl TestApp {
-    pub fn db(&self) -> Db {
-        Db::connect(&self.database_url).unwrap()
+    /// The test's own pool on the app's database.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
-    /// Creates a user directly in the database.
-    pub fn add_user(&self, name: &str, roles: &[Role]) -> users::User {
+    /// The echo upstream behind an app from [`spawn_proxied`].
+    pub fn upstream(&self) -> &Upstream {
+        self.upstream
+            .as_ref()
+            .expect("this app was spawned without an upstream: use spawn_proxied")
+    }
+
+    /// Moves the app's clock forward: expiry without sleeping.
+    pub fn advance(&self, secs: f64) {
+        self.clock.advance(Duration::from_secs_f64(secs));
+    }
+
+    /// Creates a user directly in the database, with [`PASSWORD`].
+    pub fn add_user(&self, name: &str, roles: &[Role]) -> User {
         let hash = password::hash(PASSWORD).unwrap();
-        self.db()
-            .with_conn(|c| {
-                users::create(
-                    c,
-                    name,
-                    &hash,
-                    &Roles::new(roles.iter().copied()),
-                    portcullis::clock::now(),
-                )
-            })
+        let roles = Roles::new(roles.iter().copied());
+        self.db
+            .with_conn(|c| Ok(accounts::create(c, name, &hash, &roles, self.clock.now())))
             .unwrap()
+            .unwrap()
+    }
+
+    /// A user with `roles`, logged in.
+    pub async fn logged_in(&self, name: &str, roles: &[Role]) -> Session {
+        self.add_user(name, roles);
+        self.login(name).await
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
@@ -139,6 +187,17 @@ impl TestApp {
     pub async fn refresh(&self, refresh: &str) -> Response {
         self.client
             .post(format!("{}/auth/refresh", self.url))
+            .insert_header(("X-CSRF", "1"))
+            .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /auth/logout` with the refresh cookie and the CSRF header.
+    pub async fn logout(&self, refresh: &str) -> Response {
+        self.client
+            .post(format!("{}/auth/logout", self.url))
             .insert_header(("X-CSRF", "1"))
             .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
             .send()
@@ -236,6 +295,22 @@ pub fn set_cookie(res: &Response, name: &str) -> Option<Cookie<'static>> {
         .get_all("set-cookie")
         .filter_map(|v| Cookie::parse(v.to_str().ok()?.to_owned()).ok())
         .find(|c| c.name() == name)
+}
+
+/// The response clears the refresh cookie: same name and path, `Max-Age=0`.
+pub fn assert_cookie_cleared(res: &Response) {
+    let cleared = set_cookie(res, COOKIE).expect("a Set-Cookie clearing the refresh cookie");
+    assert_eq!(cleared.value(), "", "the cleared cookie is empty");
+    assert_eq!(
+        cleared.path(),
+        Some("/auth"),
+        "cleared on the path it was set"
+    );
+    assert_eq!(
+        cleared.max_age().map(|a| a.whole_seconds()),
+        Some(0),
+        "Max-Age=0"
+    );
 }
 
 /// Reads a JSON error body and checks its shape; returns the code.

@@ -1,6 +1,7 @@
 //! §2 and §5: the error shape for every kind of bad request, security
 //! headers, the SPA and its fallback, health, CORS.
 
+use portcullis::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -275,4 +276,38 @@ async fn cors_allows_only_configured_origins_never_a_wildcard() {
         res.headers().get("access-control-allow-origin").unwrap(),
         "https://app.example.com"
     );
+}
+
+#[actix_web::test]
+async fn the_policy_view_tells_the_spa_what_a_custom_policy_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(
+        &file,
+        "[[rule]]\nmethods = [\"GET\"]\npath = \"/employees\"\nroles = [\"user\"]\n\n\
+         [[rule]]\nmethods = [\"*\"]\npath = \"/\"\nroles = [\"admin\"]\n",
+    )
+    .unwrap();
+    let app = spawn_with(|a| a.policy = Some(file.clone())).await;
+    let bob = app.logged_in("bob", &[Role::Editor]).await;
+    let mut res = app
+        .client
+        .get(format!("{}/auth/policy", app.url))
+        .bearer_auth(&bob.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "rules": [
+            { "methods": ["GET"], "path": "/employees", "allowed": true },
+            { "methods": ["*"], "path": "/", "allowed": false },
+        ]})
+    );
+    let mut res = app.get("/auth/policy").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(error_code(&mut res).await, "invalid_token");
 }

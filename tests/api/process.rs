@@ -337,3 +337,58 @@ async fn upstream_demo_serves_the_employee_api_on_its_own() {
     assert_eq!(err["field"], "department");
     assert_eq!(err["message"], "`department` must be a string.");
 }
+
+#[actix_web::test]
+async fn serve_without_a_static_folder_is_an_api_only_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = portcullis();
+    // run where there is no ./static and name none
+    cmd.current_dir(dir.path())
+        .arg("serve")
+        .env("DATABASE_URL", dir.path().join("p.db"))
+        .env("PORTCULLIS_BIND", "127.0.0.1:0")
+        .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
+        .env("PORTCULLIS_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "info");
+    let (_child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
+    assert!(
+        lines.iter().any(|l| l.contains("no SPA")),
+        "the missing SPA is said once in the log:\n{}",
+        lines.join("\n")
+    );
+    let port = lines.last().unwrap().rsplit(' ').next().unwrap();
+    let client = client();
+    let mut res = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .insert_header(("Accept", "text/html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(error_code(&mut res).await, "not_found");
+    let res = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // a folder named explicitly that does not exist stays exit 2, naming
+    // the resolved absolute path
+    let out = portcullis()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("DATABASE_URL", dir.path().join("p.db"))
+        .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
+        .env("PORTCULLIS_JWT_SECRET", SECRET)
+        .env("PORTCULLIS_STATIC_DIR", "public")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = dir.path().canonicalize().unwrap().join("public");
+    assert!(
+        stderr.contains("PORTCULLIS_STATIC_DIR") && stderr.contains(&*expected.to_string_lossy()),
+        "{stderr}"
+    );
+}

@@ -16,7 +16,7 @@ async fn echo(app: &TestApp, req: awc::ClientRequest) -> Value {
 
 #[actix_web::test]
 async fn identity_headers_are_added_and_spoofed_ones_removed() {
-    let app = spawn_app().await;
+    let app = spawn_proxied().await;
     let carol = app.add_user("carol", &[]);
     let session = app.login("carol").await;
     let req = app
@@ -54,9 +54,8 @@ async fn identity_headers_are_added_and_spoofed_ones_removed() {
 
 #[actix_web::test]
 async fn a_trusted_proxy_chain_is_kept_and_appended() {
-    let app = spawn_with(|a| a.trusted_proxies = "127.0.0.1".into()).await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied_with(|a| a.trusted_proxies = "127.0.0.1".into()).await;
+    let session = app.logged_in("carol", &[]).await;
     let req = app
         .client
         .get(format!("{}/api/x", app.url))
@@ -73,10 +72,9 @@ async fn a_trusted_proxy_chain_is_kept_and_appended() {
 
 #[actix_web::test]
 async fn the_refresh_cookie_never_authenticates_api_calls() {
-    let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
-    let before = app.upstream.hits();
+    let app = spawn_proxied().await;
+    let session = app.logged_in("carol", &[]).await;
+    let before = app.upstream().hits();
     let mut res = app
         .client
         .get(format!("{}/api/x", app.url))
@@ -86,12 +84,12 @@ async fn the_refresh_cookie_never_authenticates_api_calls() {
         .unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(error_code(&mut res).await, "invalid_token");
-    assert_eq!(app.upstream.hits(), before, "the upstream never saw it");
+    assert_eq!(app.upstream().hits(), before, "the upstream never saw it");
 }
 
 #[actix_web::test]
 async fn the_default_policy_applies_per_role_and_method() {
-    let app = spawn_app().await;
+    let app = spawn_proxied().await;
     app.add_user("alice", &[Role::Admin]);
     app.add_user("bob", &[Role::Editor]);
     app.add_user("carol", &[]);
@@ -123,7 +121,7 @@ async fn the_default_policy_applies_per_role_and_method() {
 
 #[actix_web::test]
 async fn a_policy_file_replaces_the_default() {
-    let app = spawn_with(|a| {
+    let app = spawn_proxied_with(|a| {
         let path = std::env::temp_dir().join(format!("policy-{}.toml", std::process::id()));
         std::fs::write(
             &path,
@@ -174,9 +172,8 @@ roles = ["user"]
 
 #[actix_web::test]
 async fn large_bodies_stream_both_ways() {
-    let app = spawn_with(|a| a.max_body_size = (60 << 20).to_string()).await;
-    app.add_user("bob", &[Role::Editor]);
-    let session = app.login("bob").await;
+    let app = spawn_proxied_with(|a| a.max_body_size = (60 << 20).to_string()).await;
+    let session = app.logged_in("bob", &[Role::Editor]).await;
     let size = 50 << 20;
     let mut res = app
         .client
@@ -203,10 +200,9 @@ async fn large_bodies_stream_both_ways() {
 
 #[actix_web::test]
 async fn an_oversized_body_is_refused_before_the_upstream_sees_it() {
-    let app = spawn_with(|a| a.max_body_size = "1024".into()).await;
-    app.add_user("bob", &[Role::Editor]);
-    let session = app.login("bob").await;
-    let before = app.upstream.hits();
+    let app = spawn_proxied_with(|a| a.max_body_size = "1024".into()).await;
+    let session = app.logged_in("bob", &[Role::Editor]).await;
+    let before = app.upstream().hits();
     let mut res = app
         .client
         .post(format!("{}/api/upload", app.url))
@@ -216,14 +212,13 @@ async fn an_oversized_body_is_refused_before_the_upstream_sees_it() {
         .unwrap();
     assert_eq!(res.status(), 413);
     assert_eq!(error_code(&mut res).await, "payload_too_large");
-    assert_eq!(app.upstream.hits(), before);
+    assert_eq!(app.upstream().hits(), before);
 }
 
 #[actix_web::test]
 async fn a_chunked_body_streams_and_is_cut_off_past_the_limit() {
-    let app = spawn_with(|a| a.max_body_size = "100000".into()).await;
-    app.add_user("bob", &[Role::Editor]);
-    let session = app.login("bob").await;
+    let app = spawn_proxied_with(|a| a.max_body_size = "100000".into()).await;
+    let session = app.logged_in("bob", &[Role::Editor]).await;
     let chunks =
         |n: usize| {
             futures_util::stream::iter((0..n).map(|_| {
@@ -255,9 +250,8 @@ async fn a_chunked_body_streams_and_is_cut_off_past_the_limit() {
 
 #[actix_web::test]
 async fn compressed_bodies_pass_through_untouched() {
-    let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied().await;
+    let session = app.logged_in("carol", &[]).await;
     let mut res = app
         .client
         .get(format!("{}/api/gzip", app.url))
@@ -280,9 +274,8 @@ async fn compressed_bodies_pass_through_untouched() {
 
 #[actix_web::test]
 async fn upstream_status_headers_and_redirects_come_back_as_they_are() {
-    let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied().await;
+    let session = app.logged_in("carol", &[]).await;
     let mut res = app.api("GET", "/teapot", &session.access).await;
     assert_eq!(res.status(), 418);
     assert_eq!(res.headers().get("x-upstream").unwrap(), "yes");
@@ -310,17 +303,16 @@ async fn a_dead_upstream_is_502_and_a_hanging_one_504() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_port = dead.local_addr().unwrap().port();
     drop(dead);
-    let app = spawn_with(|a| a.upstream = Some(format!("http://127.0.0.1:{dead_port}"))).await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app =
+        spawn_proxied_with(|a| a.upstream = Some(format!("http://127.0.0.1:{dead_port}"))).await;
+    let session = app.logged_in("carol", &[]).await;
     let mut res = app.api("GET", "/x", &session.access).await;
     assert_eq!(res.status(), 502);
     assert_eq!(error_code(&mut res).await, "upstream_unavailable");
     assert_eq!(app.get("/healthz").await.status(), 200);
 
-    let app = spawn_with(|a| a.upstream_timeout = "1".into()).await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied_with(|a| a.upstream_timeout = "1".into()).await;
+    let session = app.logged_in("carol", &[]).await;
     let start = std::time::Instant::now();
     let mut res = app.api("GET", "/slow", &session.access).await;
     assert_eq!(res.status(), 504);
@@ -332,12 +324,11 @@ async fn a_dead_upstream_is_502_and_a_hanging_one_504() {
 #[actix_web::test]
 async fn crafted_paths_never_reach_another_host_or_leave_the_base_path() {
     let canary = Upstream::spawn();
-    let app = spawn_with(|a| {
+    let app = spawn_proxied_with(|a| {
         a.upstream = a.upstream.as_ref().map(|u| format!("{u}/base"));
     })
     .await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[]).await;
     let c = canary.port;
     let crafted = [
         "/api/../auth/me".to_owned(),
@@ -350,7 +341,7 @@ async fn crafted_paths_never_reach_another_host_or_leave_the_base_path() {
         "/api/%5c%5chost/x".to_owned(),
         "/api/a%2f..%2f..%2fx".to_owned(),
     ];
-    let before = app.upstream.hits();
+    let before = app.upstream().hits();
     for path in &crafted {
         let mut res = app
             .client
@@ -363,7 +354,7 @@ async fn crafted_paths_never_reach_another_host_or_leave_the_base_path() {
         assert_eq!(error_code(&mut res).await, "invalid_input", "{path}");
     }
     assert_eq!(canary.hits(), 0, "the canary was contacted");
-    assert_eq!(app.upstream.hits(), before, "nothing was sent upstream");
+    assert_eq!(app.upstream().hits(), before, "nothing was sent upstream");
 
     // a normal path stays under the base path
     let seen = echo(
@@ -378,8 +369,8 @@ async fn crafted_paths_never_reach_another_host_or_leave_the_base_path() {
 
 #[actix_web::test]
 async fn cors_preflights_are_answered_without_a_token_or_the_upstream() {
-    let app = spawn_with(|a| a.cors_origins = "https://app.example.com".into()).await;
-    let before = app.upstream.hits();
+    let app = spawn_proxied_with(|a| a.cors_origins = "https://app.example.com".into()).await;
+    let before = app.upstream().hits();
     let res = app
         .client
         .request(
@@ -400,14 +391,13 @@ async fn cors_preflights_are_answered_without_a_token_or_the_upstream() {
         res.headers().get("access-control-allow-origin").unwrap(),
         "https://app.example.com"
     );
-    assert_eq!(app.upstream.hits(), before);
+    assert_eq!(app.upstream().hits(), before);
 }
 
 #[actix_web::test]
 async fn idle_pooled_connections_never_surface_as_errors() {
-    let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied().await;
+    let session = app.logged_in("carol", &[]).await;
     for round in 0..2 {
         for _ in 0..4 {
             assert_eq!(
@@ -427,7 +417,7 @@ async fn the_employee_service_works_through_the_gateway() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
-    let app = spawn_with(|a| a.upstream = Some(format!("http://127.0.0.1:{port}"))).await;
+    let app = spawn_proxied_with(|a| a.upstream = Some(format!("http://127.0.0.1:{port}"))).await;
     app.add_user("bob", &[Role::Editor]);
     app.add_user("alice", &[Role::Admin]);
     let bob = app.login("bob").await.access;
@@ -504,9 +494,8 @@ async fn the_employee_service_works_through_the_gateway() {
 
 #[actix_web::test]
 async fn a_spoofed_forwarded_host_never_reaches_the_upstream() {
-    let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied().await;
+    let session = app.logged_in("carol", &[]).await;
     let req = app
         .client
         .get(format!("{}/api/x", app.url))
@@ -526,7 +515,7 @@ async fn a_spoofed_forwarded_host_never_reaches_the_upstream() {
 
 #[actix_web::test]
 async fn policy_rules_cannot_be_dodged_by_spelling_the_path_differently() {
-    let app = spawn_with(|a| {
+    let app = spawn_proxied_with(|a| {
         let path =
             std::env::temp_dir().join(format!("policy-spelling-{}.toml", std::process::id()));
         std::fs::write(
@@ -540,14 +529,14 @@ async fn policy_rules_cannot_be_dodged_by_spelling_the_path_differently() {
     .await;
     app.add_user("carol", &[]);
     let carol = app.login("carol").await.access;
-    let before = app.upstream.hits();
+    let before = app.upstream().hits();
     for path in ["/reports/q1", "/%72eports/q1", "/Reports/q1", "/REPORTS"] {
         assert_eq!(app.api("GET", path, &carol).await.status(), 403, "{path}");
     }
     for path in ["/reports;x/q1", "/..;/reports/q1", "/x/..;/reports"] {
         assert_eq!(app.api("GET", path, &carol).await.status(), 400, "{path}");
     }
-    assert_eq!(app.upstream.hits(), before);
+    assert_eq!(app.upstream().hits(), before);
     // no rule matches POST: refused, not forwarded
     let mut res = app.api("POST", "/anything", &carol).await;
     assert_eq!(res.status(), 403);
@@ -565,10 +554,10 @@ async fn policy_rules_cannot_be_dodged_by_spelling_the_path_differently() {
 
 #[actix_web::test]
 async fn an_encoded_api_prefix_is_refused_not_forwarded_to_the_root() {
-    let app = spawn_app().await;
+    let app = spawn_proxied().await;
     app.add_user("carol", &[]);
     let carol = app.login("carol").await.access;
-    let before = app.upstream.hits();
+    let before = app.upstream().hits();
     let mut res = app
         .client
         .get(format!("{}/%61pi/x", app.url))
@@ -578,15 +567,14 @@ async fn an_encoded_api_prefix_is_refused_not_forwarded_to_the_root() {
         .unwrap();
     assert_ne!(res.status(), 200);
     error_code(&mut res).await;
-    assert_eq!(app.upstream.hits(), before);
+    assert_eq!(app.upstream().hits(), before);
 }
 
 #[actix_web::test]
 async fn headers_named_in_connection_are_not_forwarded() {
     use std::io::{Read, Write};
-    let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let app = spawn_proxied().await;
+    let session = app.logged_in("carol", &[]).await;
     let port = app.port;
     // a raw request: HTTP clients manage Connection themselves
     let raw = actix_web::rt::task::spawn_blocking(move || {

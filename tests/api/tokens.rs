@@ -45,8 +45,7 @@ async fn assert_refused(app: &TestApp, token: &str, what: &str) {
 #[actix_web::test]
 async fn forged_tokens_are_refused() {
     let app = spawn_app().await;
-    app.add_user("carol", &[]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[]).await;
     let claims = claims_of(&session);
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(kid_of(&session));
@@ -160,8 +159,7 @@ async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
         a.jwt_key_file = Some(key_file.clone());
     })
     .await;
-    app.add_user("carol", &[Role::User]);
-    let session = app.login("carol").await;
+    let session = app.logged_in("carol", &[Role::User]).await;
     let header = jsonwebtoken::decode_header(&session.access).unwrap();
     assert_eq!(header.alg, Algorithm::EdDSA);
 

@@ -1,4 +1,5 @@
-//! The `/auth` routes: register, login, refresh, logout, me.
+//! The `/auth` routes: register, login, refresh, logout, me, and the
+//! caller's view of the `/api` policy.
 //!
 //! Refresh and logout authenticate with the refresh cookie and therefore
 //! need the CSRF header; every 401 from refresh clears the cookie.
@@ -9,16 +10,15 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 
+use crate::accounts;
 use crate::auth::refresh::RefreshToken;
-use crate::auth::{Roles, password};
-use crate::clock;
+use crate::auth::{Roles, User};
 use crate::db::ledger::{self, ClientInfo, Grant, RotateOutcome};
-use crate::db::{self, users};
+use crate::db::users;
 use crate::http::AppState;
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
-use crate::sessions;
 
 #[derive(Deserialize)]
 pub struct CredentialsBody {
@@ -34,8 +34,8 @@ pub struct UserBody {
     roles: Vec<String>,
 }
 
-impl From<&users::User> for UserBody {
-    fn from(user: &users::User) -> Self {
+impl From<&User> for UserBody {
+    fn from(user: &User) -> Self {
         Self {
             id: user.id.clone(),
             username: user.username.clone(),
@@ -60,29 +60,20 @@ pub async fn register(
     if !state.allow_registration {
         return Err(ApiError::RegistrationDisabled);
     }
-    sessions::validate_username(&body.username).map_err(ApiError::InvalidInput)?;
-    sessions::validate_password(&body.password).map_err(ApiError::InvalidInput)?;
+    accounts::validate_username(&body.username)?;
+    accounts::validate_password(&body.password)?;
     let _permit = state
         .hashing
         .enter()
         .await
         .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
-    let hash = web::block(move || password::hash(&body.password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    let username = body.username;
-    let user = state
-        .db
-        .run(move |conn| users::create(conn, &username, &hash, &Roles::new([]), clock::now()))
-        .await
-        .map_err(|e| {
-            if db::is_unique_violation(&e) {
-                ApiError::UsernameTaken
-            } else {
-                e.into()
-            }
-        })?;
+    let db = state.db.clone();
+    let now = state.clock.now();
+    let user = web::block(move || {
+        accounts::register(&db, &body.username, &body.password, &Roles::new([]), now)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(HttpResponse::Created().json(serde_json::json!({ "user": UserBody::from(&user) })))
 }
 
@@ -93,10 +84,9 @@ pub async fn login(
     JsonBody(body): JsonBody<CredentialsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let addr = client_ip(&req, &state.trusted_proxies);
-    // a name that cannot exist is looked up nowhere and throttled in one
-    // shared bucket, so junk names cannot grow the throttle's memory
-    let well_formed = sessions::validate_username(&body.username).is_ok();
-    let key = if well_formed {
+    // a name that cannot exist is throttled in one shared bucket, so junk
+    // names cannot grow the throttle's memory
+    let key = if accounts::validate_username(&body.username).is_ok() {
         users::username_key(&body.username)
     } else {
         String::new()
@@ -111,23 +101,6 @@ pub async fn login(
         .await
         .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
 
-    let found = if well_formed {
-        let name = body.username;
-        state
-            .db
-            .run(move |c| users::find_by_username(c, &name))
-            .await?
-    } else {
-        None
-    };
-    let password = body.password;
-    let checked = web::block(move || sessions::check_password(found, &password))
-        .await
-        .map_err(ApiError::internal)?;
-    let Some((user, new_hash)) = checked else {
-        return Err(ApiError::InvalidCredentials);
-    };
-
     let client = ClientInfo {
         user_agent: req
             .headers()
@@ -136,20 +109,15 @@ pub async fn login(
             .map(|ua| ua.chars().take(256).collect()),
         client_addr: Some(addr.to_string()),
     };
-    let policy = state.session;
-    let grant = state
-        .db
-        .run(move |conn| {
-            sessions::open_session(
-                conn,
-                &user,
-                new_hash.as_deref(),
-                &client,
-                &policy,
-                clock::now(),
-            )
-        })
-        .await?;
+    let grant = accounts::login(
+        &state.db,
+        body.username,
+        body.password,
+        client,
+        state.session,
+        state.clock.now(),
+    )
+    .await?;
     state.throttle.succeeded(&key, addr);
     log::info!(
         "login: user {} session {}",
@@ -183,7 +151,7 @@ async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpRe
     let token = RefreshToken::parse(&value).ok_or(ApiError::InvalidRefreshToken)?;
     let key = state.tokens.successor_key().clone();
     let policy = state.session;
-    let now = clock::now();
+    let now = state.clock.now();
     let outcome = state
         .db
         .run(move |conn| ledger::rotate(conn, &token, &key, &policy, now))
@@ -213,7 +181,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     require_csrf_header(&req)?;
     if let Some(token) = cookies::read(&req, &state.cookie).and_then(|v| RefreshToken::parse(&v)) {
-        let now = clock::now();
+        let now = state.clock.now();
         let revoked = state
             .db
             .run(move |conn| ledger::revoke_by_token(conn, &token, "logout", now))
@@ -236,9 +204,20 @@ pub async fn me(Authenticated(claims): Authenticated) -> HttpResponse {
     })
 }
 
+/// `GET /auth/policy` → the `/api` rules in order, each with whether the
+/// caller's roles pass it, so a SPA shows only the controls the gateway
+/// will allow (see the README).
+pub async fn policy(
+    state: web::Data<AppState>,
+    Authenticated(claims): Authenticated,
+) -> HttpResponse {
+    let roles = Roles::new(claims.roles.iter().filter_map(|r| r.parse().ok()));
+    HttpResponse::Ok().json(serde_json::json!({ "rules": state.policy.view_for(&roles) }))
+}
+
 /// 200 TokenResponse with the grant's refresh token in the cookie.
 fn grant_response(state: &AppState, grant: &Grant) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let issued = state
         .tokens
         .sign(

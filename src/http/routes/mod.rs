@@ -1,4 +1,5 @@
-//! Route handlers, one module per area.
+//! The handlers, one module per route group.
 
+pub mod api;
 pub mod auth;
 pub mod health;

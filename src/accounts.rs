@@ -1,0 +1,372 @@
+//! Account use cases, each one transaction over `db::users` and
+//! `db::ledger`, shared by the HTTP routes and the command line: create an
+//! account, check a password and open a session (login), set a password,
+//! disable or enable, set roles. "Disabling ends every session" and "a new
+//! password ends the other sessions" are written here once.
+//!
+//! The transactional functions take a connection and block; argon2 never
+//! runs while a connection is held. The `async` wrappers run them on the
+//! blocking pool for request handlers. Knows nothing of HTTP.
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::password::{self, Verdict};
+use crate::auth::{Roles, User};
+use crate::db::ledger::{self, ClientInfo, Grant, SessionPolicy};
+use crate::db::users::{self, Credentials, UserRef};
+use crate::db::{self, Conn, Db, DbError};
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A username or password of the wrong shape; the text says which.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("no such user")]
+    UnknownUser,
+    /// Unknown user, wrong password or disabled user: one outcome on purpose.
+    #[error("unknown user or wrong password")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AccountError {
+    fn from(e: diesel::result::Error) -> Self {
+        AccountError::Db(e.into())
+    }
+}
+
+/// Usernames: 3–32 of `[A-Za-z0-9_.-]`.
+pub fn validate_username(username: &str) -> Result<(), AccountError> {
+    let ok = (3..=32).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::InvalidInput(
+            "A username is 3 to 32 letters, digits, '_', '.' or '-'.".into(),
+        ))
+    }
+}
+
+/// Passwords: 8–256 characters, taken exactly as sent.
+pub fn validate_password(password: &str) -> Result<(), AccountError> {
+    let n = password.chars().count();
+    if (password::MIN_LEN..=password::MAX_LEN).contains(&n) {
+        Ok(())
+    } else {
+        Err(AccountError::InvalidInput(format!(
+            "A password is {} to {} characters.",
+            password::MIN_LEN,
+            password::MAX_LEN
+        )))
+    }
+}
+
+/// Creates an account with an already hashed password; a taken name (in
+/// any letter case) is [`AccountError::UsernameTaken`].
+pub fn create(
+    conn: &mut Conn,
+    username: &str,
+    password_hash: &str,
+    roles: &Roles,
+    now: DateTime<Utc>,
+) -> Result<User, AccountError> {
+    validate_username(username)?;
+    users::create(conn, username, password_hash, roles, now).map_err(|e| {
+        if db::is_unique_violation(&e) {
+            AccountError::UsernameTaken
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Validates and hashes a new password, then creates the account. Blocks
+/// for the hash; the connection is taken only afterwards.
+pub fn register(
+    db: &Db,
+    username: &str,
+    password: &str,
+    roles: &Roles,
+    now: DateTime<Utc>,
+) -> Result<User, AccountError> {
+    validate_username(username)?;
+    validate_password(password)?;
+    let hash = password::hash(password)?;
+    db.with_conn(|c| Ok(create(c, username, &hash, roles, now)))?
+}
+
+/// Checks a password against the user found (or a dummy hash when none
+/// was, so an unknown user takes as long). CPU only: run it on the blocking
+/// pool without holding a database connection. `Some((user, new_hash))`
+/// carries a re-hash when the stored one is weak.
+pub fn check_password(
+    found: Option<Credentials>,
+    password: &str,
+) -> Option<(User, Option<String>)> {
+    let Some(found) = found else {
+        password::verify_dummy(password);
+        return None;
+    };
+    let Verdict::Valid { rehash } = password::verify(password, &found.password_hash) else {
+        return None;
+    };
+    if found.user.disabled {
+        return None;
+    }
+    let new_hash = rehash.then(|| password::hash(password)).and_then(|r| {
+        r.map_err(|e| log::warn!("re-hashing a weak password hash failed: {e}"))
+            .ok()
+    });
+    Some((found.user, new_hash))
+}
+
+/// Opens a session for a user whose password was just checked, storing
+/// the upgraded hash if there is one, in one transaction.
+pub fn open_session(
+    conn: &mut Conn,
+    user: &User,
+    new_hash: Option<&str>,
+    client: &ClientInfo,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Grant, DbError> {
+    db::write_tx(conn, |conn| {
+        if let Some(hash) = new_hash {
+            users::update_hash(conn, &user.id, hash, now)?;
+        }
+        ledger::issue(conn, user, client, policy, now)
+    })
+}
+
+/// Login: look the user up, check the password on the blocking pool with no
+/// connection held, open a session. A name that cannot exist is looked up
+/// nowhere but still costs a (dummy) hash.
+pub async fn login(
+    db: &Db,
+    username: String,
+    password: String,
+    client: ClientInfo,
+    policy: SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Grant, AccountError> {
+    let found = if validate_username(&username).is_ok() {
+        db.run(move |c| users::find_by_username(c, &username))
+            .await?
+    } else {
+        None
+    };
+    let checked = tokio::task::spawn_blocking(move || check_password(found, &password))
+        .await
+        .map_err(|_| DbError::Blocking)?;
+    let (user, new_hash) = checked.ok_or(AccountError::InvalidCredentials)?;
+    Ok(db
+        .run(move |c| open_session(c, &user, new_hash.as_deref(), &client, &policy, now))
+        .await?)
+}
+
+/// Sets a new (already hashed) password and ends every session of the
+/// user but `keep`. Returns the user and the sessions ended.
+pub fn set_password(
+    conn: &mut Conn,
+    who: UserRef<'_>,
+    password_hash: &str,
+    keep: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(User, Vec<String>), AccountError> {
+    db::write_tx(conn, |conn| {
+        let Some(found) = users::find(conn, who)? else {
+            return Err(AccountError::UnknownUser);
+        };
+        users::update_hash(conn, &found.user.id, password_hash, now)?;
+        let ended =
+            ledger::revoke_all_for_user(conn, &found.user.id, keep, "password_changed", now)?;
+        Ok((found.user, ended))
+    })
+}
+
+/// Disables (ending every session) or enables a user. Returns the user and
+/// the sessions ended.
+pub fn set_disabled(
+    conn: &mut Conn,
+    who: UserRef<'_>,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> Result<(User, Vec<String>), AccountError> {
+    db::write_tx(conn, |conn| {
+        let Some(found) = users::find(conn, who)? else {
+            return Err(AccountError::UnknownUser);
+        };
+        users::set_disabled(conn, &found.user.id, disabled, now)?;
+        let ended = if disabled {
+            ledger::revoke_all_for_user(conn, &found.user.id, None, "user_disabled", now)?
+        } else {
+            Vec::new()
+        };
+        let user = User {
+            disabled,
+            ..found.user
+        };
+        Ok((user, ended))
+    })
+}
+
+/// Replaces a user's roles; they reach access tokens from the next refresh.
+pub fn set_roles(
+    conn: &mut Conn,
+    who: UserRef<'_>,
+    roles: &Roles,
+    now: DateTime<Utc>,
+) -> Result<User, AccountError> {
+    db::write_tx(conn, |conn| {
+        let Some(found) = users::find(conn, who)? else {
+            return Err(AccountError::UnknownUser);
+        };
+        users::set_roles(conn, &found.user.id, roles, now)?;
+        Ok(User {
+            roles: roles.clone(),
+            ..found.user
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn db() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        db.migrate().unwrap();
+        (db, dir)
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn policy() -> SessionPolicy {
+        SessionPolicy {
+            ttl: chrono::Duration::days(1),
+            idle_ttl: chrono::Duration::days(1),
+            grace: chrono::Duration::seconds(5),
+        }
+    }
+
+    fn session(db: &Db, user: &User) -> Grant {
+        db.with_conn(|c| open_session(c, user, None, &ClientInfo::default(), &policy(), t0()))
+            .unwrap()
+    }
+
+    fn live(db: &Db, id: &str) -> bool {
+        db.with_conn(|c| ledger::find_session(c, id))
+            .unwrap()
+            .revoked_at
+            .is_none()
+    }
+
+    #[test]
+    fn usernames_follow_the_contract() {
+        assert!(validate_username("al").is_err());
+        assert!(validate_username("alice.b-c_d").is_ok());
+        assert!(validate_username(&"a".repeat(33)).is_err());
+        assert!(validate_username("al ice").is_err());
+        assert!(validate_username("ålice").is_err());
+    }
+
+    #[test]
+    fn passwords_count_characters_not_bytes() {
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password("ééééééé").is_err());
+        assert!(validate_password(&"é".repeat(256)).is_ok());
+        assert!(validate_password(&"x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn a_taken_name_in_any_case_is_username_taken() {
+        let (db, _dir) = db();
+        db.with_conn(|c| Ok(create(c, "alice", "h", &Roles::new([]), t0())))
+            .unwrap()
+            .unwrap();
+        let again = db
+            .with_conn(|c| Ok(create(c, "ALICE", "h", &Roles::new([]), t0())))
+            .unwrap();
+        assert!(matches!(again, Err(AccountError::UsernameTaken)));
+    }
+
+    #[test]
+    fn disabling_ends_every_session_and_enabling_ends_none() {
+        let (db, _dir) = db();
+        let user = db
+            .with_conn(|c| Ok(create(c, "bob", "h", &Roles::new([]), t0())))
+            .unwrap()
+            .unwrap();
+        let a = session(&db, &user);
+        let b = session(&db, &user);
+        let (disabled, ended) = db
+            .with_conn(|c| Ok(set_disabled(c, UserRef::Name("BOB"), true, t0())))
+            .unwrap()
+            .unwrap();
+        assert!(disabled.disabled);
+        assert_eq!(ended.len(), 2);
+        assert!(!live(&db, &a.session.id) && !live(&db, &b.session.id));
+        let c = session(&db, &user);
+        let (_, ended) = db
+            .with_conn(|c| Ok(set_disabled(c, UserRef::Id(&user.id), false, t0())))
+            .unwrap()
+            .unwrap();
+        assert!(ended.is_empty());
+        assert!(live(&db, &c.session.id));
+    }
+
+    #[test]
+    fn a_new_password_ends_the_other_sessions_only() {
+        let (db, _dir) = db();
+        let user = db
+            .with_conn(|c| Ok(create(c, "carol", "h", &Roles::new([]), t0())))
+            .unwrap()
+            .unwrap();
+        let mine = session(&db, &user);
+        let other = session(&db, &user);
+        let (_, ended) = db
+            .with_conn(|c| {
+                Ok(set_password(
+                    c,
+                    UserRef::Id(&user.id),
+                    "h2",
+                    Some(&mine.session.id),
+                    t0(),
+                ))
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(ended, vec![other.session.id.clone()]);
+        assert!(live(&db, &mine.session.id));
+        assert!(!live(&db, &other.session.id));
+    }
+
+    #[test]
+    fn unknown_users_are_reported_not_created() {
+        let (db, _dir) = db();
+        let r = db
+            .with_conn(|c| {
+                Ok(set_roles(
+                    c,
+                    UserRef::Name("nobody"),
+                    &Roles::new([Role::Admin]),
+                    t0(),
+                ))
+            })
+            .unwrap();
+        assert!(matches!(r, Err(AccountError::UnknownUser)));
+    }
+}

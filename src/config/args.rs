@@ -1,0 +1,148 @@
+//! The command-line flags of `serve` (and the database flag every command
+//! shares), each also read from its environment variable, with the
+//! defaults written once. Values stay text: [`super::Config`] parses them.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+/// Defaults, shared by clap and [`ServeArgs::default`].
+pub mod defaults {
+    pub const DATABASE_URL: &str = "portcullis.db";
+    pub const BIND: &str = "127.0.0.1:8080";
+    pub const ACCESS_TTL: &str = "900";
+    pub const SESSION_TTL: &str = "2592000";
+    pub const SESSION_IDLE_TTL: &str = "604800";
+    pub const REFRESH_GRACE: &str = "5";
+    pub const COOKIE_SECURE: &str = "true";
+    pub const COOKIE_NAME: &str = "portcullis_refresh";
+    pub const ALLOW_REGISTRATION: &str = "false";
+    /// The SPA folder used when `PORTCULLIS_STATIC_DIR` is unset, if it exists.
+    pub const STATIC_DIR: &str = "static";
+    pub const UPSTREAM_TIMEOUT: &str = "30";
+    pub const ISSUER: &str = "portcullis";
+    pub const AUDIENCE: &str = "portcullis-api";
+    pub const MAX_BODY_SIZE: &str = "10485760";
+}
+
+/// The database flag, shared by every command that opens the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// SQLite path (or sqlite://PATH); postgres://… selects PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", default_value = defaults::DATABASE_URL)]
+    pub database_url: String,
+}
+
+impl Default for DbArgs {
+    fn default() -> Self {
+        Self {
+            database_url: defaults::DATABASE_URL.into(),
+        }
+    }
+}
+
+/// Flags of `portcullis serve`; each is also read from the variable named.
+/// Values stay text here so that [`super::Config::from_args`] can report every
+/// problem at once.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Listen address.
+    #[arg(long, env = "PORTCULLIS_BIND", default_value = defaults::BIND)]
+    pub bind: String,
+    /// Base URL of the upstream API (may contain a path).
+    #[arg(long, env = "PORTCULLIS_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// HS256 secret, at least 32 bytes.
+    #[arg(long, env = "PORTCULLIS_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<SecretString>,
+    /// Ed25519 PKCS#8 PEM private key; selects EdDSA.
+    #[arg(long, env = "PORTCULLIS_JWT_KEY_FILE")]
+    pub jwt_key_file: Option<PathBuf>,
+    /// Extra Ed25519 key files still accepted and published (comma-separated).
+    #[arg(long, env = "PORTCULLIS_JWT_VERIFY_KEYS", default_value = "")]
+    pub jwt_verify_keys: String,
+    /// Access-token lifetime (seconds, or a form like 15m).
+    #[arg(long, env = "PORTCULLIS_ACCESS_TTL", default_value = defaults::ACCESS_TTL)]
+    pub access_ttl: String,
+    /// Absolute session lifetime.
+    #[arg(long, env = "PORTCULLIS_SESSION_TTL", default_value = defaults::SESSION_TTL)]
+    pub session_ttl: String,
+    /// A session unused this long expires.
+    #[arg(long, env = "PORTCULLIS_SESSION_IDLE_TTL", default_value = defaults::SESSION_IDLE_TTL)]
+    pub session_idle_ttl: String,
+    /// How long a just-rotated refresh token may be presented again.
+    #[arg(long, env = "PORTCULLIS_REFRESH_GRACE", default_value = defaults::REFRESH_GRACE)]
+    pub refresh_grace: String,
+    /// The Secure attribute of the refresh cookie.
+    #[arg(long, env = "PORTCULLIS_COOKIE_SECURE", default_value = defaults::COOKIE_SECURE)]
+    pub cookie_secure: String,
+    #[arg(long, env = "PORTCULLIS_COOKIE_NAME", default_value = defaults::COOKIE_NAME)]
+    pub cookie_name: String,
+    /// Whether POST /auth/register is open.
+    #[arg(long, env = "PORTCULLIS_ALLOW_REGISTRATION", default_value = defaults::ALLOW_REGISTRATION)]
+    pub allow_registration: String,
+    /// Comma-separated origins allowed to call with credentials.
+    #[arg(long, env = "PORTCULLIS_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    /// The SPA's folder [default: ./static if it exists, else no SPA].
+    #[arg(long, env = "PORTCULLIS_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+    /// Seconds before an upstream call answers 504.
+    #[arg(long, env = "PORTCULLIS_UPSTREAM_TIMEOUT", default_value = defaults::UPSTREAM_TIMEOUT)]
+    pub upstream_timeout: String,
+    #[arg(long, env = "PORTCULLIS_ISSUER", default_value = defaults::ISSUER)]
+    pub issuer: String,
+    #[arg(long, env = "PORTCULLIS_AUDIENCE", default_value = defaults::AUDIENCE)]
+    pub audience: String,
+    /// Addresses or CIDRs whose X-Forwarded-For is believed (comma-separated).
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// A TOML file of route rules replacing the default policy.
+    #[arg(long, env = "PORTCULLIS_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// A separate address for /metrics.
+    #[arg(long, env = "PORTCULLIS_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// Largest proxied request body, in bytes.
+    #[arg(long, env = "PORTCULLIS_MAX_BODY_SIZE", default_value = defaults::MAX_BODY_SIZE)]
+    pub max_body_size: String,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "PORTCULLIS_WORKERS")]
+    pub workers: Option<String>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            db: DbArgs::default(),
+            bind: defaults::BIND.into(),
+            upstream: None,
+            jwt_secret: None,
+            jwt_key_file: None,
+            jwt_verify_keys: String::new(),
+            access_ttl: defaults::ACCESS_TTL.into(),
+            session_ttl: defaults::SESSION_TTL.into(),
+            session_idle_ttl: defaults::SESSION_IDLE_TTL.into(),
+            refresh_grace: defaults::REFRESH_GRACE.into(),
+            cookie_secure: defaults::COOKIE_SECURE.into(),
+            cookie_name: defaults::COOKIE_NAME.into(),
+            allow_registration: defaults::ALLOW_REGISTRATION.into(),
+            cors_origins: String::new(),
+            static_dir: None,
+            upstream_timeout: defaults::UPSTREAM_TIMEOUT.into(),
+            issuer: defaults::ISSUER.into(),
+            audience: defaults::AUDIENCE.into(),
+            trusted_proxies: String::new(),
+            policy: None,
+            metrics_bind: None,
+            max_body_size: defaults::MAX_BODY_SIZE.into(),
+            workers: None,
+        }
+    }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}

@@ -1,0 +1,405 @@
+//! One typed [`Config`] for `serve`, built from the flags and their
+//! environment variables ([`args`]) by pure parsers ([`parse`]). The
+//! collector reports every problem at once, each naming the variable and
+//! what is wrong (the CLI exits 2), and builds a `Config` only when every
+//! field parsed: there are no placeholder values. Key files are read and
+//! parsed once, here; start-up reuses the result.
+
+pub mod args;
+pub mod parse;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use args::{DbArgs, ServeArgs, defaults};
+use parse::{
+    cookie_name_ok, non_empty, parse_bind, parse_bool, parse_count, parse_net, parse_origin,
+    parse_secs, read_file, split_list,
+};
+
+use crate::auth::tokens::{KeyError, SigningKey, Tokens};
+use crate::db::ledger::SessionPolicy;
+use crate::proxy::Upstream;
+use crate::proxy::policy::Policy;
+
+/// The refresh cookie's settings.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub name: String,
+    pub secure: bool,
+}
+
+/// Everything `serve` needs, validated.
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    pub upstream: Upstream,
+    /// The signer and verifier, keys loaded.
+    pub tokens: Tokens,
+    pub access_ttl: Duration,
+    pub session: SessionPolicy,
+    pub cookie: CookieSettings,
+    pub allow_registration: bool,
+    pub cors_origins: Vec<String>,
+    /// The SPA's folder; `None` when unset and `./static` does not exist.
+    pub static_dir: Option<PathBuf>,
+    pub upstream_timeout: StdDuration,
+    pub trusted_proxies: Vec<IpNet>,
+    pub policy: Policy,
+    pub metrics_bind: Option<String>,
+    pub max_body_size: usize,
+    pub workers: usize,
+}
+
+/// Collects problems, one line each, naming the variable.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    /// The value, or `None` with the problem noted.
+    fn take<T>(&mut self, var: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.0.push(format!("{var}: {e}"))).ok()
+    }
+
+    fn check(&mut self, var: &str, ok: Result<(), String>) {
+        self.take(var, ok);
+    }
+}
+
+impl Config {
+    /// Validates `args`; `Err` holds one line per problem.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, Vec<String>> {
+        let mut p = Problems::default();
+
+        let database_url = args.db.database_url.trim().to_owned();
+        p.check("DATABASE_URL", non_empty(&database_url));
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            p.check(
+                "DATABASE_URL",
+                Err("PostgreSQL is not supported by this build yet; use a SQLite path".into()),
+            );
+        }
+        p.check("PORTCULLIS_BIND", parse_bind(&args.bind));
+        let upstream = p.take(
+            "PORTCULLIS_UPSTREAM",
+            args.upstream
+                .as_deref()
+                .ok_or_else(|| "required: the base URL of the upstream API".to_owned())
+                .and_then(Upstream::parse),
+        );
+
+        let signing_key = signing_key(args)
+            .map_err(|(var, e)| p.0.push(format!("{var}: {e}")))
+            .ok();
+        let verify_keys = p.take(
+            "PORTCULLIS_JWT_VERIFY_KEYS",
+            split_list(&args.jwt_verify_keys)
+                .map(|path| read_file(Path::new(path)))
+                .collect::<Result<Vec<_>, _>>(),
+        );
+        let access_ttl = p.take("PORTCULLIS_ACCESS_TTL", parse_secs(&args.access_ttl, 1));
+        let ttl = p.take("PORTCULLIS_SESSION_TTL", parse_secs(&args.session_ttl, 1));
+        let idle_ttl = p.take(
+            "PORTCULLIS_SESSION_IDLE_TTL",
+            parse_secs(&args.session_idle_ttl, 1),
+        );
+        let grace = p.take(
+            "PORTCULLIS_REFRESH_GRACE",
+            parse_secs(&args.refresh_grace, 0).and_then(|g| {
+                if g > Duration::seconds(60) {
+                    Err("at most 60 seconds; longer windows weaken reuse detection".into())
+                } else {
+                    Ok(g)
+                }
+            }),
+        );
+        if let (Some(access), Some(ttl)) = (access_ttl, ttl)
+            && access >= ttl
+        {
+            p.check(
+                "PORTCULLIS_ACCESS_TTL",
+                Err(format!(
+                    "must be shorter than PORTCULLIS_SESSION_TTL ({}s >= {}s)",
+                    access.num_seconds(),
+                    ttl.num_seconds()
+                )),
+            );
+        }
+
+        let secure = p.take("PORTCULLIS_COOKIE_SECURE", parse_bool(&args.cookie_secure));
+        let cookie_name = args.cookie_name.trim().to_owned();
+        p.check(
+            "PORTCULLIS_COOKIE_NAME",
+            cookie_name_ok(&cookie_name, secure.unwrap_or(true)),
+        );
+        let allow_registration = p.take(
+            "PORTCULLIS_ALLOW_REGISTRATION",
+            parse_bool(&args.allow_registration),
+        );
+        let cors_origins = p.take(
+            "PORTCULLIS_CORS_ORIGINS",
+            split_list(&args.cors_origins)
+                .map(parse_origin)
+                .collect::<Result<Vec<_>, _>>(),
+        );
+        let static_dir = p.take(
+            "PORTCULLIS_STATIC_DIR",
+            static_dir(args.static_dir.as_deref()),
+        );
+        let upstream_timeout = p.take(
+            "PORTCULLIS_UPSTREAM_TIMEOUT",
+            parse_secs(&args.upstream_timeout, 1).map(|d| d.to_std().unwrap_or_default()),
+        );
+        let issuer = args.issuer.trim().to_owned();
+        p.check("PORTCULLIS_ISSUER", non_empty(&issuer));
+        let audience = args.audience.trim().to_owned();
+        p.check("PORTCULLIS_AUDIENCE", non_empty(&audience));
+        let trusted_proxies = p.take(
+            "PORTCULLIS_TRUSTED_PROXIES",
+            split_list(&args.trusted_proxies)
+                .map(parse_net)
+                .collect::<Result<Vec<_>, _>>(),
+        );
+        let policy = p.take(
+            "PORTCULLIS_POLICY",
+            match &args.policy {
+                None => Ok(Policy::default()),
+                Some(path) => read_file(path).and_then(|text| {
+                    Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+                }),
+            },
+        );
+        if let Some(addr) = &args.metrics_bind {
+            p.check("PORTCULLIS_METRICS_BIND", parse_bind(addr));
+        }
+        let max_body_size = p.take(
+            "PORTCULLIS_MAX_BODY_SIZE",
+            parse_count(&args.max_body_size, 1..=usize::MAX, "a number of bytes"),
+        );
+        let workers = p.take(
+            "PORTCULLIS_WORKERS",
+            match &args.workers {
+                None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get())),
+                Some(n) => parse_count(n, 1..=256, "a number"),
+            },
+        );
+
+        let tokens = match (&signing_key, &verify_keys, access_ttl) {
+            (Some(key), Some(extra), Some(ttl)) => {
+                match Tokens::new(key, extra, &issuer, &audience, ttl) {
+                    Ok(tokens) => Some(tokens),
+                    Err(e @ KeyError::BadVerifyKey(_)) => {
+                        p.take("PORTCULLIS_JWT_VERIFY_KEYS", Err(e.to_string()))
+                    }
+                    Err(e) => p.take("PORTCULLIS_JWT_KEY_FILE", Err(e.to_string())),
+                }
+            }
+            _ => None,
+        };
+
+        let (
+            Some(upstream),
+            Some(tokens),
+            Some(access_ttl),
+            Some(ttl),
+            Some(idle_ttl),
+            Some(grace),
+            Some(secure),
+            Some(allow_registration),
+            Some(cors_origins),
+            Some(static_dir),
+            Some(upstream_timeout),
+            Some(trusted_proxies),
+            Some(policy),
+            Some(max_body_size),
+            Some(workers),
+        ) = (
+            upstream,
+            tokens,
+            access_ttl,
+            ttl,
+            idle_ttl,
+            grace,
+            secure,
+            allow_registration,
+            cors_origins,
+            static_dir,
+            upstream_timeout,
+            trusted_proxies,
+            policy,
+            max_body_size,
+            workers,
+        )
+        else {
+            return Err(p.0);
+        };
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(Self {
+            database_url,
+            bind: args.bind.trim().to_owned(),
+            upstream,
+            tokens,
+            access_ttl,
+            session: SessionPolicy {
+                ttl,
+                idle_ttl,
+                grace,
+            },
+            cookie: CookieSettings {
+                name: cookie_name,
+                secure,
+            },
+            allow_registration,
+            cors_origins,
+            static_dir,
+            upstream_timeout,
+            trusted_proxies,
+            policy,
+            metrics_bind: args.metrics_bind.clone(),
+            max_body_size,
+            workers,
+        })
+    }
+}
+
+/// The SPA folder: a named one must exist (its absolute path is named when
+/// it does not); unnamed, `./static` if it exists, else none.
+fn static_dir(named: Option<&Path>) -> Result<Option<PathBuf>, String> {
+    match named {
+        Some(dir) if dir.is_dir() => Ok(Some(dir.to_owned())),
+        Some(dir) => {
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+            Err(format!("{} is not a directory", shown.display()))
+        }
+        None => {
+            let default = PathBuf::from(defaults::STATIC_DIR);
+            Ok(default.is_dir().then_some(default))
+        }
+    }
+}
+
+/// The signing key, or the variable to blame and what is wrong.
+fn signing_key(args: &ServeArgs) -> Result<SigningKey, (&'static str, String)> {
+    const SECRET: &str = "PORTCULLIS_JWT_SECRET";
+    const KEY_FILE: &str = "PORTCULLIS_JWT_KEY_FILE";
+    match (&args.jwt_secret, &args.jwt_key_file) {
+        (Some(_), Some(_)) => Err((
+            SECRET,
+            format!("set either {SECRET} or {KEY_FILE}, not both"),
+        )),
+        (None, None) => Err((
+            SECRET,
+            format!("a signing key is required: set {SECRET} (32+ bytes) or {KEY_FILE}"),
+        )),
+        (Some(secret), None) if secret.expose_secret().len() < 32 => Err((
+            SECRET,
+            format!(
+                "must be at least 32 bytes (got {}); generate one with `openssl rand -base64 48`",
+                secret.expose_secret().len()
+            ),
+        )),
+        (Some(secret), None) => Ok(SigningKey::Hs256(secret.clone())),
+        (None, Some(path)) => read_file(path)
+            .map(|pem| SigningKey::EdDsa(SecretString::from(pem)))
+            .map_err(|e| (KEY_FILE, e)),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No key material, ever.
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("bind", &self.bind)
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs {
+            upstream: Some("http://127.0.0.1:9000/base".into()),
+            jwt_secret: Some("0123456789abcdef0123456789abcdef".into()),
+            static_dir: Some(".".into()),
+            ..ServeArgs::default()
+        }
+    }
+
+    #[test]
+    fn defaults_with_a_secret_and_upstream_are_valid() {
+        let config = Config::from_args(&args()).unwrap();
+        assert_eq!(config.access_ttl, Duration::seconds(900));
+        assert_eq!(config.session.ttl, Duration::days(30));
+        assert!(config.cookie.secure);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_naming_the_variable() {
+        let errors = Config::from_args(&ServeArgs {
+            jwt_secret: Some("short".into()),
+            upstream: None,
+            access_ttl: "40d".into(),
+            cors_origins: "*".into(),
+            trusted_proxies: "not-an-ip".into(),
+            cookie_secure: "maybe".into(),
+            ..args()
+        })
+        .unwrap_err();
+        let all = errors.join("\n");
+        for var in [
+            "PORTCULLIS_JWT_SECRET",
+            "PORTCULLIS_UPSTREAM",
+            "PORTCULLIS_ACCESS_TTL",
+            "PORTCULLIS_CORS_ORIGINS",
+            "PORTCULLIS_TRUSTED_PROXIES",
+            "PORTCULLIS_COOKIE_SECURE",
+        ] {
+            assert!(all.contains(var), "{var} missing from:\n{all}");
+        }
+        assert!(!all.contains("short\""), "the secret is echoed:\n{all}");
+    }
+
+    #[test]
+    fn both_or_neither_signing_key_is_refused() {
+        let both = ServeArgs {
+            jwt_key_file: Some("key.pem".into()),
+            ..args()
+        };
+        assert!(Config::from_args(&both).is_err());
+        let neither = ServeArgs {
+            jwt_secret: None,
+            ..args()
+        };
+        assert!(Config::from_args(&neither).is_err());
+    }
+
+    #[test]
+    fn a_missing_named_static_folder_is_an_error_naming_its_absolute_path() {
+        let errors = Config::from_args(&ServeArgs {
+            static_dir: Some("no-such-folder".into()),
+            ..args()
+        })
+        .unwrap_err();
+        let line = errors.join("\n");
+        assert!(line.starts_with("PORTCULLIS_STATIC_DIR: /"), "{line}");
+        assert!(line.contains("no-such-folder"), "{line}");
+    }
+
+    #[test]
+    fn an_unnamed_static_folder_is_optional() {
+        assert_eq!(
+            static_dir(None).unwrap().is_some(),
+            Path::new("static").is_dir()
+        );
+    }
+}

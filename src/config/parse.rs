@@ -1,0 +1,183 @@
+//! Pure parsers for configuration values: each takes text and returns the
+//! typed value or one sentence saying what is wrong. No environment, no
+//! defaults, no I/O beyond reading a named file.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::Duration;
+use ipnet::IpNet;
+
+pub fn read_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+pub fn non_empty(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+pub fn parse_bind(value: &str) -> Result<(), String> {
+    let value = value.trim();
+    let valid = value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("{value:?} is not an address like 127.0.0.1:8080"))
+    }
+}
+
+/// Seconds as a plain number, or a humantime form (`15m`, `1h 30m`).
+pub fn parse_secs(value: &str, min: i64) -> Result<Duration, String> {
+    let value = value.trim();
+    let secs = match value.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) => humantime::parse_duration(value)
+            .map_err(|e| format!("{value:?} is not a duration ({e})"))?
+            .as_secs()
+            .try_into()
+            .map_err(|_| format!("{value:?} is too long"))?,
+    };
+    if secs < min {
+        return Err(format!("{value:?} must be at least {min} second(s)"));
+    }
+    if secs > 10 * 365 * 86_400 {
+        return Err(format!("{value:?} is longer than ten years"));
+    }
+    Ok(Duration::seconds(secs))
+}
+
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{value:?} is not true or false")),
+    }
+}
+
+pub fn cookie_name_ok(name: &str, secure: bool) -> Result<(), String> {
+    // RFC 6265 §4.1.1: a cookie name is an RFC 2616 token.
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token {
+        return Err(format!("{name:?} is not a valid cookie name"));
+    }
+    if !secure && (name.starts_with("__Host-") || name.starts_with("__Secure-")) {
+        return Err("a __Host- or __Secure- cookie needs PORTCULLIS_COOKIE_SECURE=true".into());
+    }
+    Ok(())
+}
+
+pub fn parse_origin(value: &str) -> Result<String, String> {
+    let bad = || {
+        format!("{value:?} is not an origin like https://app.example.com (no wildcard, no path)")
+    };
+    let (scheme, rest) = value.split_once("://").ok_or_else(bad)?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if !(scheme == "http" || scheme == "https") || !host_ok {
+        return Err(bad());
+    }
+    Ok(value.trim_end_matches('/').to_ascii_lowercase())
+}
+
+pub fn parse_net(value: &str) -> Result<IpNet, String> {
+    IpNet::from_str(value)
+        .or_else(|_| IpAddr::from_str(value).map(IpNet::from))
+        .map_err(|_| format!("{value:?} is not an IP address or CIDR"))
+}
+
+/// A positive count within `range`, e.g. workers or a byte limit.
+pub fn parse_count(
+    value: &str,
+    range: std::ops::RangeInclusive<usize>,
+    what: &str,
+) -> Result<usize, String> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            format!(
+                "{value:?} is not {what} from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_seconds_and_humantime() {
+        assert_eq!(parse_secs("900", 1), Ok(Duration::seconds(900)));
+        assert_eq!(parse_secs("15m", 1), Ok(Duration::seconds(900)));
+        assert!(parse_secs("0", 1).is_err());
+        assert!(parse_secs("soon", 1).is_err());
+    }
+
+    #[test]
+    fn booleans_take_the_usual_words_and_nothing_else() {
+        assert_eq!(parse_bool(" Yes "), Ok(true));
+        assert_eq!(parse_bool("off"), Ok(false));
+        assert!(parse_bool("maybe").is_err());
+    }
+
+    #[test]
+    fn cookie_names_are_tokens_and_host_prefixes_need_secure() {
+        assert!(cookie_name_ok("portcullis_refresh", false).is_ok());
+        assert!(cookie_name_ok("a b", true).is_err());
+        assert!(cookie_name_ok("__Host-x", false).is_err());
+        assert!(cookie_name_ok("__Host-x", true).is_ok());
+    }
+
+    #[test]
+    fn origins_have_no_wildcard_and_no_path() {
+        assert_eq!(
+            parse_origin("https://App.example.com"),
+            Ok("https://app.example.com".into())
+        );
+        assert!(parse_origin("*").is_err());
+        assert!(parse_origin("https://a.example/path").is_err());
+        assert!(parse_origin("ftp://a.example").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        assert_eq!(parse_net("10.0.0.1"), Ok("10.0.0.1/32".parse().unwrap()));
+        assert_eq!(parse_net("fd00::/8"), Ok("fd00::/8".parse().unwrap()));
+        assert!(parse_net("proxy.local").is_err());
+    }
+
+    #[test]
+    fn bind_addresses_need_a_host_and_a_port() {
+        assert!(parse_bind("127.0.0.1:8080").is_ok());
+        assert!(parse_bind("[::]:0").is_ok());
+        assert!(parse_bind(":8080").is_err());
+        assert!(parse_bind("localhost").is_err());
+    }
+
+    #[test]
+    fn counts_stay_in_their_range() {
+        assert_eq!(parse_count(" 4 ", 1..=256, "a number"), Ok(4));
+        assert!(parse_count("0", 1..=256, "a number").is_err());
+        assert!(parse_count("x", 1..=256, "a number").is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! `ANY /api/<rest>`: verify the bearer token, apply the role policy, and
+//! stream the request to the configured upstream with the user's identity
+//! attached (header rules in `proxy::headers`), and the answer back.
+//! Redirects are passed back, never followed; no request can make the
+//! gateway contact another host.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::body::SizedStream;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use awc::error::{ConnectError, SendRequestError};
+use futures_util::StreamExt;
+
+use crate::auth::Roles;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Authenticated, authenticate, is_trusted, peer_ip};
+use crate::proxy::policy::{Decision, Policy};
+use crate::proxy::{headers, path};
+
+/// Idle upstream connections are dropped after this, below actix's (and
+/// most servers') 5-second keep-alive, so a pooled connection is never one
+/// the upstream has already closed.
+const POOL_KEEP_ALIVE: Duration = Duration::from_secs(3);
+/// How long a response body may take to stream once its headers arrived.
+const BODY_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// One pooled client per worker, with keep-alive to the upstream.
+pub fn client(timeout: Duration) -> awc::Client {
+    awc::Client::builder()
+        .connector(
+            awc::Connector::new()
+                .timeout(timeout)
+                .conn_keep_alive(POOL_KEEP_ALIVE)
+                .limit(256),
+        )
+        .timeout(timeout)
+        .disable_redirects()
+        .no_default_headers()
+        .finish()
+}
+
+/// `ANY /api/<rest>`.
+pub async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+) -> Result<HttpResponse, ApiError> {
+    // the router matched a decoded path: "/%61pi/x" lands here too
+    let rest = req
+        .uri()
+        .path()
+        .strip_prefix("/api")
+        .ok_or_else(|| ApiError::InvalidInput("The API path must start with /api/.".into()))?;
+    let path = path::validate(rest).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    let path = path.as_str();
+
+    let claims = match state.policy.decide(req.method().as_str(), path) {
+        Decision::Public => None,
+        Decision::Refused => {
+            authenticate(&req)?;
+            return Err(ApiError::Forbidden);
+        }
+        Decision::NeedsToken(needed) => {
+            let Authenticated(claims) = authenticate(&req)?;
+            let roles = Roles::new(claims.roles.iter().filter_map(|r| r.parse().ok()));
+            if !Policy::allows(&needed, &roles) {
+                return Err(ApiError::Forbidden);
+            }
+            Some(claims)
+        }
+    };
+
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > state.max_body_size as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+
+    let identity = claims.as_ref().map(|c| headers::Identity {
+        id: &c.sub,
+        name: &c.name,
+        roles: &c.roles,
+    });
+    let peer = peer_ip(&req);
+    let request_id = headers::request_id(req.headers());
+    // the Host the client sent; never actix's connection_info, which
+    // believes a client's X-Forwarded-Host
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let origin = headers::Origin {
+        peer,
+        peer_trusted: is_trusted(&peer, &state.trusted_proxies),
+        host: host.as_deref(),
+        proto: "http",
+        request_id: &request_id,
+    };
+    let outgoing = headers::to_upstream(req.headers(), identity.as_ref(), &origin);
+    let url = state.upstream.url(path, req.uri().query());
+    let build = || {
+        let mut upstream_req = client.request(req.method().clone(), url.as_str());
+        *upstream_req.headers_mut() = outgoing.clone();
+        upstream_req
+    };
+
+    let too_large = Rc::new(Cell::new(false));
+    let body = limited(payload, state.max_body_size, too_large.clone());
+    let sent = match (declared_len, chunked) {
+        (Some(len), _) if len > 0 => build().send_body(SizedStream::new(len, body)).await,
+        (_, true) => build().send_stream(body).await,
+        _ => {
+            let first = build().send().await;
+            match first {
+                // A pooled connection the upstream closed: nothing of this
+                // request was processed, so one retry is safe.
+                Err(SendRequestError::Send(_) | SendRequestError::Response(_))
+                    if is_idempotent(req.method()) =>
+                {
+                    log::debug!(
+                        "retrying {} once on a fresh upstream connection",
+                        req.method()
+                    );
+                    build().send().await
+                }
+                other => other,
+            }
+        }
+    };
+    if too_large.get() {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let upstream_res = sent.map_err(|e| upstream_error(&e))?;
+
+    let mut res = HttpResponse::build(upstream_res.status());
+    for (name, value) in &headers::to_client(upstream_res.headers()) {
+        res.append_header((name.clone(), value.clone()));
+    }
+    if !upstream_res.headers().contains_key("x-request-id") {
+        res.insert_header(("x-request-id", request_id.as_str()));
+    }
+    let len = upstream_res
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = upstream_res.timeout(BODY_TIMEOUT);
+    Ok(match len {
+        Some(len) => res.body(SizedStream::new(len, body)),
+        None => res.streaming(body),
+    })
+}
+
+/// The request body, cut off with an error past `limit` bytes (and
+/// `tripped` set, so the caller answers 413 rather than 502).
+fn limited(
+    payload: web::Payload,
+    limit: usize,
+    tripped: Rc<Cell<bool>>,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    let mut seen = 0usize;
+    payload.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen > limit {
+            tripped.set(true);
+            return Err(ApiError::PayloadTooLarge.into());
+        }
+        Ok(chunk)
+    })
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+fn upstream_error(e: &SendRequestError) -> ApiError {
+    match e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            log::warn!("upstream timeout: {e}");
+            ApiError::UpstreamTimeout
+        }
+        _ => {
+            log::warn!("upstream unavailable: {e}");
+            ApiError::UpstreamUnavailable
+        }
+    }
+}
