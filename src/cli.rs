@@ -1,19 +1,24 @@
 //! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
-//! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (one
-//! line per problem, naming the flag or variable); 1 any other failure.
+//! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
+//! usage for a bad command line; one line per problem, naming the flag or
+//! variable, for a bad configuration); 1 any other failure.
+
+mod env;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::accounts::{self, AccountError};
-use crate::auth::{Roles, password, tokens};
+use crate::auth::{Role, Roles, password, tokens};
 use crate::clock::{self, Clock};
+use crate::config::parse::database_dir_exists;
 use crate::config::{Config, DbArgs, ServeArgs};
-use crate::db::Db;
 use crate::db::users::{self, UserRef};
+use crate::db::{Db, DbError};
 use crate::demo::{self, DemoError};
 use crate::files::write_private_file;
 use crate::startup::Application;
@@ -22,7 +27,11 @@ use crate::startup::Application;
 #[command(
     name = "portcullis",
     version,
-    about = "A session gateway for single-page apps in front of legacy HTTP APIs"
+    about = "A session gateway for single-page apps in front of legacy HTTP APIs",
+    arg_required_else_help = true,
+    after_help = "Try it: `portcullis demo`, then open http://127.0.0.1:8080/.\n\
+                  Every flag of `serve` can also be set by the variable shown beside it, \
+                  or in a .env file in the working directory (the environment wins)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,25 +40,32 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the gateway (applies migrations first).
+    /// Run the gateway (applies pending migrations first).
     Serve(Box<ServeArgs>),
-    /// Run a self-contained demo: employee service, gateway, SPA and users.
+    /// Run a self-contained demo: employee service, gateway, SPA and three
+    /// users with generated passwords, on throwaway data removed at exit.
     Demo {
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// The gateway's listen address (the employee service takes a free
+        /// loopback port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         bind: String,
     },
-    /// Run only the bundled demo employee service (the "legacy API").
+    /// Run only the bundled demo employee service (the "legacy API"). It
+    /// trusts identity headers blindly: never expose it.
     UpstreamDemo {
+        /// Listen address.
         #[arg(
             long,
+            value_name = "ADDR",
             env = "PORTCULLIS_UPSTREAM_DEMO_BIND",
             default_value = "127.0.0.1:8081"
         )]
         bind: String,
     },
-    /// Apply pending migrations and exit.
+    /// Apply pending migrations, say how many, and exit.
     Migrate(DbArgs),
-    /// User administration.
+    /// User administration (works beside a running gateway).
+    #[command(arg_required_else_help = true)]
     User {
         #[command(flatten)]
         db: DbArgs,
@@ -58,40 +74,70 @@ enum Command {
     },
     /// Write a new Ed25519 private key (PKCS#8 PEM) for EdDSA signing.
     Keygen {
-        #[arg(long)]
+        /// The file to create, owner-only (0600); an existing file is never
+        /// overwritten. Its directory must exist.
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
 }
 
+/// Where a user name's rules are told, once.
+const NAME_HELP: &str = "The user name: 3 to 32 letters, digits, '_', '.' or '-'";
+
 #[derive(Debug, Subcommand)]
 enum UserCommand {
-    /// Create a user (every user has the `user` role).
+    /// Create a user; prompts for the password twice unless --password-stdin.
     Add {
+        #[arg(help = NAME_HELP)]
         name: String,
-        #[arg(long = "role")]
-        roles: Vec<String>,
-        /// Read the password from one line of standard input.
+        /// A role beyond `user`, which every user has; repeat for more.
+        #[arg(long = "role", value_name = "ROLE", value_parser = role())]
+        roles: Vec<Role>,
+        /// Read the password (8 to 256 characters) from one line of
+        /// standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Set a new password (revokes the user's sessions).
     Passwd {
+        #[arg(help = NAME_HELP)]
         name: String,
+        /// Read the password from one line of standard input instead of
+        /// prompting.
         #[arg(long)]
         password_stdin: bool,
     },
-    /// List users.
+    /// List users: name, roles, state, id (never password hashes).
     List,
-    /// Replace a user's roles (they apply from the next refresh).
+    /// Replace a user's roles (they apply from the user's next refresh).
     Roles {
+        #[arg(help = NAME_HELP)]
         name: String,
-        #[arg(long)]
-        set: String,
+        /// The new roles, comma-separated; `user` is always kept.
+        #[arg(
+            long,
+            value_name = "ROLE,…",
+            value_delimiter = ',',
+            required = true,
+            value_parser = role()
+        )]
+        set: Vec<Role>,
     },
-    /// Disable a user (revokes their sessions).
-    Disable { name: String },
+    /// Disable a user (revokes their sessions at once).
+    Disable {
+        #[arg(help = NAME_HELP)]
+        name: String,
+    },
     /// Enable a disabled user.
-    Enable { name: String },
+    Enable {
+        #[arg(help = NAME_HELP)]
+        name: String,
+    },
+}
+
+/// A role, with the possible values listed in `--help` and in errors.
+fn role() -> impl TypedValueParser<Value = Role> {
+    PossibleValuesParser::new(Role::ALL.map(Role::as_str)).try_map(|name| name.parse::<Role>())
 }
 
 /// How a command failed.
@@ -127,25 +173,24 @@ fn account_failure(e: AccountError, name: &str) -> Failure {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let dotenv = dotenvy::dotenv();
-    let cli = match Cli::try_parse() {
+    let dotenv = env::DotEnv::load();
+    let cli = match parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{line}");
+            // clap's own rendering: usage, "did you mean", `--help` on stdout
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let dotenv = match dotenv {
+        Ok(dotenv) => dotenv,
+        Err(line) => {
+            eprintln!("error: {line}");
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = dotenv
-        && !e.not_found()
-    {
-        eprintln!("error: .env: {e}");
-        return ExitCode::from(2);
+    for note in dotenv.notes() {
+        eprintln!("{note}");
     }
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("info,actix_server=warn"),
@@ -155,15 +200,22 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(lines)) => {
             for line in lines {
-                eprintln!("error: {line}");
+                eprintln!("error: {}", dotenv.annotate(&line));
             }
             ExitCode::from(2)
         }
         Err(Failure::Other(cause)) => {
-            eprintln!("error: {cause}");
+            eprintln!("error: {}", dotenv.annotate(&cause));
             ExitCode::from(1)
         }
     }
+}
+
+/// The command line, with empty variables counting as unset.
+fn parse() -> Result<Cli, clap::Error> {
+    let mut cmd = env::empty_means_unset(Cli::command());
+    let mut matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
 }
 
 fn run(command: Command) -> Result<(), Failure> {
@@ -179,25 +231,51 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Demo { bind } => demo::run(&bind).map_err(demo_failure),
         Command::UpstreamDemo { bind } => demo::employees::run(&bind).map_err(demo_failure),
-        Command::Migrate(db) => {
-            let n = open(&db)?.migrate()?;
-            println!("applied {n} migration(s)");
+        Command::Migrate(args) => {
+            let n = connect(&args)?.migrate()?;
+            let url = args.database_url.trim();
+            if n == 0 {
+                println!("{url} is up to date: no migration to apply");
+            } else {
+                println!("applied {n} migration(s) to {url}");
+            }
             Ok(())
         }
-        Command::User { db, command } => user(&open(&db)?, command),
+        Command::User { db: args, command } => {
+            let db = connect(&args)?;
+            let n = db.migrate()?;
+            if n > 0 {
+                eprintln!(
+                    "note: applied {n} migration(s) to {} first",
+                    args.database_url.trim()
+                );
+            }
+            user(&db, command)
+        }
         Command::Keygen { out } => keygen(&out),
     }
 }
 
-fn open(db: &DbArgs) -> Result<Db, Failure> {
-    let db = Db::connect(&db.database_url)
-        .map_err(|e| Failure::Usage(vec![format!("DATABASE_URL: {e}")]))?;
-    db.migrate()?;
-    Ok(db)
+/// Opens the database named by `args`, migrating nothing: each command
+/// says what it applies.
+fn connect(args: &DbArgs) -> Result<Db, Failure> {
+    let url = args.database_url.trim();
+    let usage = |e: String| Failure::Usage(vec![format!("DATABASE_URL: {e}")]);
+    database_dir_exists(url).map_err(usage)?;
+    Db::connect(url).map_err(|e| match e {
+        DbError::Unsupported(cause) => usage(cause),
+        other => Failure::Other(other.to_string()),
+    })
 }
 
 fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
     let now = clock::now();
+    // Is `name` taken? Asked before any password prompt.
+    let exists = |name: &str| -> Result<bool, Failure> {
+        Ok(db
+            .with_conn(|c| users::find(c, UserRef::Name(name)))?
+            .is_some())
+    };
     match command {
         UserCommand::Add {
             name,
@@ -205,8 +283,10 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             password_stdin,
         } => {
             accounts::validate_username(&name).map_err(|e| account_failure(e, &name))?;
-            let roles = Roles::parse(&roles.join(","))
-                .map_err(|e| Failure::Usage(vec![format!("--role: {e}")]))?;
+            if exists(&name)? {
+                return Err(account_failure(AccountError::UsernameTaken, &name));
+            }
+            let roles = Roles::new(roles);
             let hash = password::hash(&read_password(password_stdin)?)?;
             let user = db
                 .with_conn(|c| Ok(accounts::create(c, &name, &hash, &roles, now)))?
@@ -217,6 +297,9 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             name,
             password_stdin,
         } => {
+            if !exists(&name)? {
+                return Err(account_failure(AccountError::UnknownUser, &name));
+            }
             let hash = password::hash(&read_password(password_stdin)?)?;
             db.with_conn(|c| {
                 Ok(accounts::set_password(
@@ -237,8 +320,7 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             }
         }
         UserCommand::Roles { name, set } => {
-            let roles =
-                Roles::parse(&set).map_err(|e| Failure::Usage(vec![format!("--set: {e}")]))?;
+            let roles = Roles::new(set);
             db.with_conn(|c| Ok(accounts::set_roles(c, UserRef::Name(&name), &roles, now)))?
                 .map_err(|e| account_failure(e, &name))?;
             println!("{name} now has roles {roles} (from their next refresh)");
@@ -257,24 +339,50 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-/// One line from stdin (without its line ending), or a no-echo prompt twice.
+/// One line from stdin (without its line ending), or the no-echo prompt.
 fn read_password(from_stdin: bool) -> Result<String, Failure> {
-    let password = if from_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        line.strip_suffix('\r').unwrap_or(line).to_owned()
-    } else {
-        let first = rpassword::prompt_password("Password: ")?;
-        let second = rpassword::prompt_password("Repeat password: ")?;
-        if first != second {
-            return Err(Failure::Other("the passwords do not match".into()));
-        }
-        first
-    };
-    accounts::validate_password(&password)
-        .map_err(|e| Failure::Usage(vec![format!("password: {e}")]))?;
+    if !from_stdin {
+        return prompt_new_password(
+            |prompt| {
+                rpassword::prompt_password(prompt).map_err(|e| {
+                    Failure::Other(format!(
+                        "cannot prompt for the password ({e}); pipe it in with --password-stdin"
+                    ))
+                })
+            },
+            |note| eprintln!("{note}"),
+        );
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    let password = line.strip_suffix('\r').unwrap_or(line).to_owned();
+    check_password(&password)?;
     Ok(password)
+}
+
+/// Asks for a new password, then for it again. A password that breaks the
+/// rules stops at once; a mismatch is said and may be retried once.
+fn prompt_new_password(
+    mut ask: impl FnMut(&str) -> Result<String, Failure>,
+    mut say: impl FnMut(&str),
+) -> Result<String, Failure> {
+    for attempt in 1..=2 {
+        let first = ask("Password: ")?;
+        check_password(&first)?;
+        if ask("Repeat password: ")? == first {
+            return Ok(first);
+        }
+        if attempt == 1 {
+            say("The passwords do not match; try again.");
+        }
+    }
+    Err(Failure::Other("the passwords do not match".into()))
+}
+
+fn check_password(password: &str) -> Result<(), Failure> {
+    accounts::validate_password(password)
+        .map_err(|e| Failure::Usage(vec![format!("password: {e}")]))
 }
 
 fn keygen(out: &Path) -> Result<(), Failure> {
@@ -283,4 +391,91 @@ fn keygen(out: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out.display())))?;
     println!("wrote an Ed25519 private key to {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Runs the prompt logic against typed `answers`; returns its result and
+    /// what it said.
+    fn prompt(answers: &[&str]) -> (Result<String, Failure>, Vec<String>) {
+        let mut answers = answers.iter();
+        let said = RefCell::new(Vec::new());
+        let result = prompt_new_password(
+            |p| {
+                said.borrow_mut().push(p.to_owned());
+                answers
+                    .next()
+                    .map(|a| (*a).to_owned())
+                    .ok_or_else(|| Failure::Other("asked once too often".into()))
+            },
+            |note| said.borrow_mut().push(note.to_owned()),
+        );
+        (result, said.into_inner())
+    }
+
+    #[test]
+    fn matching_passwords_are_asked_for_twice() {
+        let (result, said) = prompt(&["a fine password", "a fine password"]);
+        assert_eq!(result.unwrap(), "a fine password");
+        assert_eq!(said, ["Password: ", "Repeat password: "]);
+    }
+
+    #[test]
+    fn a_mismatch_is_said_and_retried_once() {
+        let (result, said) = prompt(&[
+            "a fine password",
+            "a fine passwrod",
+            "second try ok",
+            "second try ok",
+        ]);
+        assert_eq!(result.unwrap(), "second try ok");
+        assert_eq!(said[2], "The passwords do not match; try again.");
+    }
+
+    #[test]
+    fn a_second_mismatch_fails() {
+        let (result, said) = prompt(&["a fine password", "x", "a fine password", "y"]);
+        assert!(
+            matches!(&result, Err(Failure::Other(m)) if m.contains("do not match")),
+            "{result:?}"
+        );
+        assert_eq!(said.len(), 5, "{said:?}");
+    }
+
+    #[test]
+    fn a_short_password_stops_before_the_repeat() {
+        let (result, said) = prompt(&["short"]);
+        assert!(matches!(result, Err(Failure::Usage(_))), "{result:?}");
+        assert_eq!(said, ["Password: "]);
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_describes_every_command_and_argument() {
+        fn check(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" {
+                    assert!(arg.get_help().is_some(), "{path} {id} is undescribed");
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                assert!(
+                    sub.get_about().is_some(),
+                    "{path} {} is undescribed",
+                    sub.get_name()
+                );
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&Cli::command(), "portcullis");
+    }
 }

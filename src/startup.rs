@@ -50,7 +50,10 @@ impl Application {
     /// in production, a [`Clock::test`] that tests advance.
     pub fn build(config: Config, clock: Clock) -> Result<Self, StartupError> {
         let db = Db::connect(&config.database_url)?;
-        db.migrate()?;
+        let applied = db.migrate()?;
+        if applied > 0 {
+            log::info!("applied {applied} database migration(s)");
+        }
         let revoked = Arc::new(RevocationList::new(
             config.access_ttl + chrono::Duration::seconds(LEEWAY_SECS),
         ));

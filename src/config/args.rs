@@ -29,7 +29,7 @@ pub mod defaults {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
     /// SQLite path (or sqlite://PATH); postgres://… selects PostgreSQL.
-    #[arg(long, env = "DATABASE_URL", default_value = defaults::DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, default_value = defaults::DATABASE_URL)]
     pub database_url: String,
 }
 
@@ -78,6 +78,7 @@ pub struct ServeArgs {
     /// The Secure attribute of the refresh cookie.
     #[arg(long, env = "PORTCULLIS_COOKIE_SECURE", default_value = defaults::COOKIE_SECURE)]
     pub cookie_secure: String,
+    /// The refresh cookie's name.
     #[arg(long, env = "PORTCULLIS_COOKIE_NAME", default_value = defaults::COOKIE_NAME)]
     pub cookie_name: String,
     /// Whether POST /auth/register is open.
@@ -92,8 +93,10 @@ pub struct ServeArgs {
     /// Seconds before an upstream call answers 504.
     #[arg(long, env = "PORTCULLIS_UPSTREAM_TIMEOUT", default_value = defaults::UPSTREAM_TIMEOUT)]
     pub upstream_timeout: String,
+    /// The `iss` of access tokens, checked on verify.
     #[arg(long, env = "PORTCULLIS_ISSUER", default_value = defaults::ISSUER)]
     pub issuer: String,
+    /// The `aud` of access tokens, checked on verify.
     #[arg(long, env = "PORTCULLIS_AUDIENCE", default_value = defaults::AUDIENCE)]
     pub audience: String,
     /// Addresses or CIDRs whose X-Forwarded-For is believed (comma-separated).

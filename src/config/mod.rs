@@ -17,8 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use args::{DbArgs, ServeArgs, defaults};
 use parse::{
-    cookie_name_ok, non_empty, parse_bind, parse_bool, parse_count, parse_net, parse_origin,
-    parse_secs, read_file, split_list,
+    cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_count, parse_net,
+    parse_origin, parse_secs, read_file, split_list,
 };
 
 use crate::auth::tokens::{KeyError, SigningKey, Tokens};
@@ -77,6 +77,7 @@ impl Config {
 
         let database_url = args.db.database_url.trim().to_owned();
         p.check("DATABASE_URL", non_empty(&database_url));
+        p.check("DATABASE_URL", database_dir_exists(&database_url));
         if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
             p.check(
                 "DATABASE_URL",

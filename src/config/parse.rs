@@ -13,6 +13,29 @@ pub fn read_file(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
+/// For a SQLite `DATABASE_URL` (a path, `sqlite://PATH` or `sqlite:PATH`),
+/// that the file's directory exists: SQLite creates the file, never the
+/// directory. Other URLs pass.
+pub fn database_dir_exists(url: &str) -> Result<(), String> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.contains("://") {
+        return Ok(());
+    }
+    match Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+            Err(format!(
+                "directory {} does not exist (create it, or name another file)",
+                shown.display()
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn non_empty(value: &str) -> Result<(), String> {
     if value.is_empty() {
         Err("must not be empty".into())

@@ -35,7 +35,7 @@ pub enum DbError {
     Blocking,
     #[error("applying migrations failed: {0}")]
     Migration(String),
-    #[error("unsupported DATABASE_URL: {0}")]
+    #[error("DATABASE_URL: {0}")]
     Unsupported(String),
 }
 
@@ -67,6 +67,7 @@ impl Db {
     /// Opens the pool for `database_url` (a SQLite path or `sqlite://PATH`).
     pub fn connect(database_url: &str) -> Result<Self, DbError> {
         let path = sqlite_path(database_url)?;
+        create_owner_only(&path)?;
         // WAL lets readers run beside the one writer. It is a property of
         // the file, set here by one connection: the pool's connections
         // opening at once would otherwise race for the switch.
@@ -117,6 +118,21 @@ impl Db {
         self.run(|conn| Ok(conn.batch_execute("SELECT 1")?))
             .await
             .is_ok()
+    }
+}
+
+/// Creates a new SQLite file owner-only (0600) before SQLite opens it: it
+/// holds password hashes and session data. SQLite gives the `-wal` and
+/// `-shm` files it creates beside it the same mode. An existing file is
+/// left as it is.
+fn create_owner_only(path: &str) -> Result<(), DbError> {
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    match crate::files::write_private_file(std::path::Path::new(path), b"") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(DbError::Unsupported(format!("cannot create {path}: {e}"))),
     }
 }
 

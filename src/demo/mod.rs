@@ -8,6 +8,7 @@ pub mod employees;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::task::Poll;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -87,8 +88,17 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
     let config = Config::from_args(&args).map_err(DemoError::Config)?;
 
     actix_web::rt::System::new().block_on(async move {
-        let employees = employees::server(upstream)?;
+        let employees = actix_web::rt::spawn(employees::server(upstream)?);
         let app = Application::build(config, Clock::system())?;
+        let port = app.port();
+        let mut server = std::pin::pin!(app.run());
+        // The server starts, and with it its SIGINT/SIGTERM handling, on its
+        // first poll: only then is the demo ready to be stopped cleanly.
+        let first = std::future::poll_fn(|cx| Poll::Ready(server.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            employees.abort();
+            return Ok(result?);
+        }
         let mut out = std::io::stdout().lock();
         for line in &credentials {
             writeln!(out, "{line}")?;
@@ -97,7 +107,7 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
             out,
             "portcullis demo: open http://{}:{}/",
             url_host(bind),
-            app.port()
+            port
         )?;
         writeln!(
             out,
@@ -106,8 +116,7 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
         )?;
         out.flush()?;
         drop(out);
-        let employees = actix_web::rt::spawn(employees);
-        let result = app.run().await;
+        let result = server.await;
         employees.abort();
         result?;
         Ok(())

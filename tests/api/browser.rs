@@ -458,7 +458,17 @@ async fn the_app_works_from_the_keyboard_on_a_phone_width_screen() {
 
 #[actix_web::test]
 async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
-    let Some((browser, app)) = fixture(|_| {}).await else {
+    // signed with an Ed25519 key, as `portcullis demo` does
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("signing-key.pem");
+    let pem = portcullis::auth::tokens::generate_ed25519_pem().unwrap();
+    std::fs::write(&key_file, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
+    let Some((browser, app)) = fixture(|a| {
+        a.jwt_secret = None;
+        a.jwt_key_file = Some(key_file);
+    })
+    .await
+    else {
         return;
     };
     app.add_user("alice", &[Role::Admin]);
@@ -473,6 +483,9 @@ async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     browser.wait_for("#session-panel", Is::Shown, WAIT).await;
     browser
         .wait_for("#token-claims", Is::Text("\"name\": \"alice\""), WAIT)
+        .await;
+    browser
+        .wait_for("#token-header", Is::Text("\"alg\": \"EdDSA\""), WAIT)
         .await;
     browser
         .wait_for("#token-countdown", Is::Text(" s"), WAIT)

@@ -6,6 +6,7 @@
 
 mod auth;
 mod browser;
+mod cli;
 mod helpers;
 mod http;
 mod process;

@@ -2,9 +2,10 @@
 //! sessions surviving a restart.
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -78,14 +79,19 @@ fn bad_configuration_exits_2_naming_every_variable() {
     assert!(!stderr.contains("too-short"), "the secret is echoed");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
 
+    // a bad command line gets clap's usage; its first line names the flag
     let out = portcullis()
         .args(["serve", "--no-such-flag"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--no-such-flag"));
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: ") && first.contains("--no-such-flag"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: portcullis serve"), "{stderr}");
 }
 
 #[test]
@@ -227,11 +233,56 @@ async fn sessions_survive_a_restart() {
     assert_eq!(body["user"]["username"], "carol");
 }
 
-#[actix_web::test]
-async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
+/// Starts `portcullis demo` on a free port; returns it, the lines it
+/// printed and its throwaway data directory.
+fn start_demo() -> (Running, Vec<String>, PathBuf) {
     let mut cmd = portcullis();
     cmd.args(["demo", "--bind", "127.0.0.1:0"]);
-    let (_demo, lines) = start_until(cmd, false, |l| l.contains("http://127.0.0.1:"));
+    let (demo, lines) = start_until(cmd, false, |l| l.contains("throwaway data in"));
+    let dir = lines
+        .last()
+        .and_then(|l| l.split_once("throwaway data in ")?.1.split_once(';'))
+        .map(|(dir, _)| PathBuf::from(dir))
+        .unwrap();
+    assert!(
+        dir.join("signing-key.pem").is_file(),
+        "{}",
+        lines.join("\n")
+    );
+    (demo, lines, dir)
+}
+
+/// Sends `signal` (INT or TERM) to the demo, waits for it to exit, and
+/// checks that it exited cleanly and took its data directory with it.
+fn stop_demo(mut demo: Running, signal: &str, dir: &Path) {
+    let pid = demo.0.id().to_string();
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the demo is still running 30 s after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIG{signal}: {status:?}");
+    assert!(
+        !dir.exists(),
+        "SIG{signal} left the demo's data behind: {}",
+        dir.display()
+    );
+}
+
+#[actix_web::test]
+async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
+    let (demo, lines, dir) = start_demo();
     let creds: Vec<(String, String, String)> = lines
         .iter()
         .filter_map(|l| {
@@ -246,7 +297,7 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
         .collect();
     let names: Vec<_> = creds.iter().map(|(n, _, r)| format!("{n}:{r}")).collect();
     assert_eq!(names, ["alice:admin", "bob:editor", "carol:user"]);
-    let url = lines.last().unwrap();
+    let url = lines.iter().find(|l| l.contains("http://")).unwrap();
     let url = &url[url.find("http://").unwrap()..]
         .trim_end_matches('/')
         .to_owned();
@@ -274,6 +325,15 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
     assert!(!employees.is_empty());
     let res = client.get(format!("{url}/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+
+    // Ctrl-C stops it and removes the throwaway data (the signing key too)
+    stop_demo(demo, "INT", &dir);
+}
+
+#[test]
+fn a_terminated_demo_removes_its_data_too() {
+    let (demo, _, dir) = start_demo();
+    stop_demo(demo, "TERM", &dir);
 }
 
 #[test]
@@ -302,8 +362,12 @@ fn a_dotenv_file_is_read_and_the_real_environment_wins() {
         "the .env upstream was read:\n{stderr}"
     );
     assert!(
-        !stderr.contains("PORTCULLIS_ACCESS_TTL"),
+        !stderr.contains("error: PORTCULLIS_ACCESS_TTL"),
         "the environment wins:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("note: PORTCULLIS_ACCESS_TTL from the environment is used"),
+        "the overridden .env value is pointed out:\n{stderr}"
     );
 }
 

@@ -1,0 +1,288 @@
+//! The command line as a newcomer meets it: usage and suggestions, help
+//! for every argument, errors that say what to do (a missing database
+//! directory, a value from `.env`), what `migrate` applied, a taken name
+//! refused before any password prompt, and database files only their owner
+//! can read.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::helpers::*;
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_bare_command_or_a_typo_gets_clap_usage_and_a_suggestion_with_exit_2() {
+    let out = portcullis().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("Usage: portcullis <COMMAND>"), "{text}");
+    for command in ["serve", "demo", "migrate", "user", "keygen"] {
+        assert!(text.contains(command), "{command} missing from:\n{text}");
+    }
+
+    let out = portcullis().arg("serv").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("tip:") && text.contains("'serve'"), "{text}");
+    assert!(text.contains("Usage:"), "{text}");
+
+    let out = portcullis()
+        .args(["user", "add", "alice", "--rol", "admin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("--role"), "no suggestion in:\n{text}");
+
+    let out = portcullis()
+        .args(["user", "roles", "alice", "--set", "editor,root"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(
+        text.contains("'root'") && text.contains("user, editor, admin"),
+        "{text}"
+    );
+
+    let out = portcullis().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "help is not an error");
+}
+
+#[test]
+fn help_lists_the_roles_and_names_the_arguments() {
+    let out = portcullis()
+        .args(["user", "add", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = stdout(&out);
+    assert!(
+        help.contains("<NAME>") && help.contains("[possible values: user, editor, admin]"),
+        "{help}"
+    );
+    let out = portcullis()
+        .args(["user", "roles", "--help"])
+        .output()
+        .unwrap();
+    let help = stdout(&out);
+    assert!(help.contains("--set <ROLE,…>"), "{help}");
+}
+
+#[test]
+fn a_missing_database_directory_exits_2_saying_so_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let url = missing.join("p.db").display().to_string();
+    let expected = format!("directory {} does not exist", missing.display());
+    let runs: [&[&str]; 3] = [&["serve"], &["migrate"], &["user", "list"]];
+    for args in runs {
+        let out = portcullis()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
+            .env("PORTCULLIS_JWT_SECRET", SECRET)
+            .env("PORTCULLIS_STATIC_DIR", dir.path())
+            .output()
+            .unwrap();
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(&expected), "{args:?}: {text}");
+        assert_eq!(
+            text.matches("DATABASE_URL").count(),
+            1,
+            "{args:?}: one line naming the variable once:\n{text}"
+        );
+        assert!(!missing.exists(), "nothing was created");
+    }
+}
+
+#[test]
+fn migrate_reports_what_it_applied_and_other_commands_say_when_they_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let out = cli(&db, &["migrate"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    let applied: usize = said
+        .strip_prefix("applied ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(applied > 0, "a fresh database gets every migration: {said}");
+
+    let out = cli(&db, &["migrate"], "");
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+
+    // a user command on a fresh database migrates it, and says so
+    let fresh = dir.path().join("q.db").display().to_string();
+    let out = cli(&fresh, &["user", "list"], "");
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("applied {applied} migration(s)")),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&fresh, &["user", "list"], "");
+    assert_eq!(stderr(&out), "", "nothing to say the second time");
+    let out = cli(&fresh, &["migrate"], "");
+    assert!(stdout(&out).contains("up to date"));
+}
+
+#[test]
+fn a_taken_name_or_an_unknown_user_is_refused_before_the_password_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let out = cli(
+        &db,
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // no password on stdin: had it been read first, it would be the error
+    let out = cli(&db, &["user", "add", "ALICE", "--password-stdin"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is taken"), "{}", stderr(&out));
+    let out = cli(&db, &["user", "passwd", "nobody", "--password-stdin"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no user named"), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn database_files_are_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.db");
+    let out = cli(
+        file.to_str().unwrap(),
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&file), 0o600, "the database file");
+
+    // while a gateway has it open, its WAL and shared-memory files too
+    let file = dir.path().join("live.db");
+    let url = file.display().to_string();
+    let db = portcullis::db::Db::connect(&url).unwrap();
+    db.migrate().unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = dir.path().join(format!("live.db{suffix}"));
+        assert!(path.exists(), "{} missing", path.display());
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_value_from_dotenv_is_named_as_such_and_an_empty_one_counts_as_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.pem");
+    let out = portcullis()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dotenv = dir.path().join(".env");
+    let serve = || {
+        portcullis()
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("PORTCULLIS_STATIC_DIR", dir.path())
+            .env("DATABASE_URL", dir.path().join("p.db"))
+            .output()
+            .unwrap()
+    };
+
+    // conflicting with the environment: the key file is set there, the
+    // secret in .env
+    std::fs::write(
+        &dotenv,
+        format!("PORTCULLIS_UPSTREAM=http://127.0.0.1:9\nPORTCULLIS_JWT_SECRET={SECRET}\n"),
+    )
+    .unwrap();
+    let out = portcullis()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PORTCULLIS_STATIC_DIR", dir.path())
+        .env("PORTCULLIS_JWT_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("not both"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let shown = dotenv.canonicalize().unwrap();
+    assert!(
+        line.contains(&format!("from {}: PORTCULLIS_JWT_SECRET", shown.display())),
+        "{line}"
+    );
+    assert!(!text.contains(SECRET), "the secret is echoed:\n{text}");
+
+    // invalid in .env
+    std::fs::write(
+        &dotenv,
+        "PORTCULLIS_UPSTREAM=http://127.0.0.1:9\nPORTCULLIS_ACCESS_TTL=soon\n",
+    )
+    .unwrap();
+    let text = stderr(&serve());
+    let line = text
+        .lines()
+        .find(|l| l.contains("PORTCULLIS_ACCESS_TTL"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(".env: PORTCULLIS_ACCESS_TTL"), "{line}");
+
+    // empty means unset: no "not both", and the default TTL instead of an
+    // unparsable empty one; only the missing upstream remains
+    std::fs::write(
+        &dotenv,
+        format!(
+            "PORTCULLIS_JWT_SECRET=\nPORTCULLIS_JWT_KEY_FILE={}\nPORTCULLIS_ACCESS_TTL=\nPORTCULLIS_UPSTREAM=\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let out = serve();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("error: PORTCULLIS_UPSTREAM: required")
+            && text.contains("PORTCULLIS_UPSTREAM (empty there, so unset)"),
+        "{text}"
+    );
+
+    // an empty variable in the real environment is unset too, and still
+    // wins over .env
+    std::fs::write(
+        &dotenv,
+        format!("PORTCULLIS_UPSTREAM=http://127.0.0.1:9\nPORTCULLIS_JWT_SECRET={SECRET}\n"),
+    )
+    .unwrap();
+    let out = portcullis()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PORTCULLIS_STATIC_DIR", dir.path())
+        .env("PORTCULLIS_JWT_SECRET", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("a signing key is required"), "{text}");
+    assert!(
+        text.contains("note: PORTCULLIS_JWT_SECRET from the environment is used"),
+        "{text}"
+    );
+}
