@@ -29,7 +29,13 @@ pub mod defaults {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
     /// SQLite path (or sqlite://PATH); postgres://… selects PostgreSQL.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, default_value = defaults::DATABASE_URL)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        default_value = defaults::DATABASE_URL
+    )]
     pub database_url: String,
 }
 

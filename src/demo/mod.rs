@@ -82,7 +82,7 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
         jwt_key_file: Some(key_file),
         // the demo is plain http on loopback
         cookie_secure: "false".into(),
-        static_dir: Some(static_dir()),
+        static_dir: static_dir(),
         ..ServeArgs::default()
     };
     let config = Config::from_args(&args).map_err(DemoError::Config)?;
@@ -152,12 +152,13 @@ fn generate_password() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `./static` when run from the repository, else the one it was built from.
-fn static_dir() -> PathBuf {
-    let local = PathBuf::from("static");
-    if local.join("index.html").is_file() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
-    }
+/// `./static` when run from the repository, else the one it was built from;
+/// none (an API-only demo, said once in the log) when that is gone too.
+fn static_dir() -> Option<PathBuf> {
+    [
+        PathBuf::from("static"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
+    ]
+    .into_iter()
+    .find(|dir| dir.join("index.html").is_file())
 }
