@@ -1,8 +1,8 @@
 //! The command line as a newcomer meets it: usage and suggestions, help
 //! for every argument, errors that say what to do (a missing database
 //! directory, a value from `.env`), what `migrate` applied, a taken name
-//! refused before any password prompt, and database files only their owner
-//! can read.
+//! refused before any password prompt, one retry at the prompt, and
+//! database files only their owner can read.
 
 use std::path::Path;
 use std::process::Output;
@@ -285,4 +285,62 @@ fn a_value_from_dotenv_is_named_as_such_and_an_empty_one_counts_as_unset() {
         text.contains("note: PORTCULLIS_JWT_SECRET from the environment is used"),
         "{text}"
     );
+}
+
+/// Runs `portcullis ARGS…` on a pseudo-terminal (util-linux `script`), typing
+/// `input`; `None` where `script` is not available.
+fn on_a_terminal(database_url: &str, args: &str, input: &str) -> Option<Output> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let binary = env!("CARGO_BIN_EXE_portcullis");
+    let mut child = std::process::Command::new("script")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir())
+        .args(["-qec", &format!("{binary} {args}"), "/dev/null"])
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    Some(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_mismatched_password_at_the_prompt_gets_one_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let Some(out) = on_a_terminal(
+        &db,
+        "user add alice",
+        "a fine password\nanother password\nsecond try ok\nsecond try ok\n",
+    ) else {
+        return;
+    };
+    // on a terminal, stdout and stderr both come through the one pty
+    let text = stdout(&out);
+    assert!(text.contains("do not match; try again"), "{text}");
+    assert!(text.contains("created alice"), "{text}");
+    let out = cli(&db, &["user", "list"], "");
+    assert!(stdout(&out).starts_with("alice\t"));
+
+    let Some(out) = on_a_terminal(
+        &db,
+        "user add bob",
+        "one password\nanother\nx password\ny password\n",
+    ) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("the passwords do not match"));
 }
