@@ -1,8 +1,9 @@
 //! Account use cases, each one transaction over `db::users` and
 //! `db::ledger`, shared by the HTTP routes and the command line: create an
-//! account, check a password and open a session (login), set a password,
-//! disable or enable, set roles. "Disabling ends every session" and "a new
-//! password ends the other sessions" are written here once.
+//! account, check a password and open a session (login), set or change a
+//! password, disable or enable, set roles, end sessions. "Disabling ends
+//! every session" and "a new password ends the other sessions" are written
+//! here once, and so is "an admin cannot lock themselves out".
 //!
 //! The transactional functions take a connection and block; argon2 never
 //! runs while a connection is held. The `async` wrappers run them on the
@@ -11,7 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::password::{self, Verdict};
-use crate::auth::{Roles, User};
+use crate::auth::{Role, Roles, User};
 use crate::db::ledger::{self, ClientInfo, Grant, SessionPolicy};
 use crate::db::users::{self, Credentials, UserRef};
 use crate::db::{self, Conn, Db, DbError};
@@ -238,6 +239,97 @@ pub fn set_roles(
     })
 }
 
+/// Changes the caller's own password: the new one is validated, the
+/// current one checked on the blocking pool with no connection held (a
+/// wrong one costs as much as a failed login), then the new hash is stored
+/// and every session but `keep` (the caller's) ends. Returns the sessions
+/// ended.
+pub async fn change_password(
+    db: &Db,
+    user_id: String,
+    keep: String,
+    current: String,
+    new: String,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, AccountError> {
+    validate_password(&new)?;
+    let id = user_id.clone();
+    let found = db.run(move |c| users::find(c, UserRef::Id(&id))).await?;
+    let hashed = tokio::task::spawn_blocking(move || {
+        check_password(found, &current).map(|_| password::hash(&new))
+    })
+    .await
+    .map_err(|_| DbError::Blocking)?;
+    let hash = hashed.ok_or(AccountError::InvalidCredentials)??;
+    let (_, ended) = db
+        .run(move |c| {
+            Ok(set_password(
+                c,
+                UserRef::Id(&user_id),
+                &hash,
+                Some(&keep),
+                now,
+            ))
+        })
+        .await??;
+    Ok(ended)
+}
+
+/// Ends every session of a user, for `reason`. Returns the sessions ended.
+pub fn end_all_sessions(
+    conn: &mut Conn,
+    who: UserRef<'_>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, AccountError> {
+    db::write_tx(conn, |conn| {
+        let Some(found) = users::find(conn, who)? else {
+            return Err(AccountError::UnknownUser);
+        };
+        Ok(ledger::revoke_all_for_user(
+            conn,
+            &found.user.id,
+            None,
+            reason,
+            now,
+        )?)
+    })
+}
+
+/// [`set_disabled`] on behalf of the admin `actor`, who may not disable
+/// their own account.
+pub fn set_disabled_by(
+    conn: &mut Conn,
+    actor: &str,
+    target: &str,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> Result<(User, Vec<String>), AccountError> {
+    if disabled && actor == target {
+        return Err(AccountError::InvalidInput(
+            "You cannot disable your own account.".into(),
+        ));
+    }
+    set_disabled(conn, UserRef::Id(target), disabled, now)
+}
+
+/// [`set_roles`] on behalf of the admin `actor`, who may not remove their
+/// own `admin` role.
+pub fn set_roles_by(
+    conn: &mut Conn,
+    actor: &str,
+    target: &str,
+    roles: &Roles,
+    now: DateTime<Utc>,
+) -> Result<User, AccountError> {
+    if actor == target && !roles.contains(Role::Admin) {
+        return Err(AccountError::InvalidInput(
+            "You cannot remove your own admin role.".into(),
+        ));
+    }
+    set_roles(conn, UserRef::Id(target), roles, now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +444,41 @@ mod tests {
         assert_eq!(ended, vec![other.session.id.clone()]);
         assert!(live(&db, &mine.session.id));
         assert!(!live(&db, &other.session.id));
+    }
+
+    #[test]
+    fn an_admin_cannot_lock_themselves_out() {
+        let (db, _dir) = db();
+        let admin = db
+            .with_conn(|c| Ok(create(c, "root", "h", &Roles::new([Role::Admin]), t0())))
+            .unwrap()
+            .unwrap();
+        let other = db
+            .with_conn(|c| Ok(create(c, "dave", "h", &Roles::new([Role::Admin]), t0())))
+            .unwrap()
+            .unwrap();
+        let me = admin.id.as_str();
+        let r = db
+            .with_conn(|c| Ok(set_disabled_by(c, me, me, true, t0())))
+            .unwrap();
+        assert!(matches!(r, Err(AccountError::InvalidInput(_))));
+        let r = db
+            .with_conn(|c| Ok(set_roles_by(c, me, me, &Roles::new([Role::Editor]), t0())))
+            .unwrap();
+        assert!(matches!(r, Err(AccountError::InvalidInput(_))));
+        // keeping admin, enabling oneself, or acting on another admin is fine
+        let r = db
+            .with_conn(|c| Ok(set_roles_by(c, me, me, &Roles::new([Role::Admin]), t0())))
+            .unwrap();
+        assert!(r.is_ok());
+        let r = db
+            .with_conn(|c| Ok(set_disabled_by(c, me, me, false, t0())))
+            .unwrap();
+        assert!(r.is_ok());
+        let r = db
+            .with_conn(|c| Ok(set_disabled_by(c, me, &other.id, true, t0())))
+            .unwrap();
+        assert!(r.unwrap().0.disabled);
     }
 
     #[test]

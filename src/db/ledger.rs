@@ -5,12 +5,17 @@
 //! - [`rotate`]: an unspent token is spent and its successor stored, exactly
 //!   once; a token spent within the grace period yields the same successor
 //!   again; a token spent before that is reuse and revokes the session;
-//! - [`revoke_session`], [`revoke_by_token`], [`revoke_all_for_user`];
+//! - [`revoke_session`], [`revoke_by_token`], [`revoke_all_for_user`],
+//!   [`revoke_session_of_user`];
+//! - [`live_sessions`], [`live_session_counts`]: what a user or an admin
+//!   sees of them;
 //! - [`revoked_since`]: feeds the in-memory revocation list.
 //!
 //! Rotation is one [`super::write_tx`]: SQLite takes the write lock
 //! before the read, so of N concurrent rotations one wins and the others see
 //! its result.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -62,6 +67,18 @@ impl Session {
         let now = now.naive_utc();
         now >= self.expires_at || now >= self.last_used_at + policy.idle_ttl
     }
+}
+
+/// A live session as its owner sees it in a list of their devices.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub user_agent: Option<String>,
+    pub client_addr: Option<String>,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -296,6 +313,73 @@ pub fn revoke_all_for_user(
         ))
         .execute(conn)?;
     Ok(ids)
+}
+
+/// Sessions that are neither revoked nor past their absolute or idle
+/// expiry at `now`: the filter behind every "live" query below.
+#[diesel::dsl::auto_type]
+fn is_live(now: NaiveDateTime, idle_since: NaiveDateTime) -> _ {
+    sessions::revoked_at
+        .is_null()
+        .and(sessions::expires_at.gt(now))
+        .and(sessions::last_used_at.gt(idle_since))
+}
+
+/// A user's live sessions, newest first.
+pub fn live_sessions(
+    conn: &mut Conn,
+    user_id: &str,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionInfo>, DbError> {
+    let now = now.naive_utc();
+    Ok(sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(is_live(now, now - policy.idle_ttl))
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        .select(SessionInfo::as_select())
+        .load(conn)?)
+}
+
+/// How many live sessions each user has; users without one are absent.
+pub fn live_session_counts(
+    conn: &mut Conn,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>, DbError> {
+    let now = now.naive_utc();
+    let rows: Vec<(String, i64)> = sessions::table
+        .filter(is_live(now, now - policy.idle_ttl))
+        .group_by(sessions::user_id)
+        .select((sessions::user_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Revokes one live session if it belongs to `user_id`; returns whether it
+/// did. Another user's session, an unknown id and an ended session are
+/// all `false`, so a caller cannot tell them apart.
+pub fn revoke_session_of_user(
+    conn: &mut Conn,
+    user_id: &str,
+    session_id: &str,
+    reason: &str,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let naive = now.naive_utc();
+    let changed = diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::user_id.eq(user_id))
+            .filter(is_live(naive, naive - policy.idle_ttl)),
+    )
+    .set((
+        sessions::revoked_at.eq(naive),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
 }
 
 /// Sessions revoked at or after `since`, with when.
@@ -620,6 +704,81 @@ mod tests {
             f.rotate(&grant.refresh, f.t0),
             RotateOutcome::Invalid
         ));
+    }
+
+    #[test]
+    fn live_sessions_are_listed_newest_first_without_ended_ones() {
+        let f = fixture();
+        let old = f.issue();
+        let dead = f.issue();
+        let new =
+            f.db.with_conn(|c| {
+                issue(
+                    c,
+                    &f.user,
+                    &ClientInfo {
+                        user_agent: Some("UA".into()),
+                        client_addr: Some("192.0.2.1".into()),
+                    },
+                    &f.policy,
+                    f.t0 + Duration::seconds(10),
+                )
+            })
+            .unwrap();
+        f.db.with_conn(|c| revoke_session(c, &dead.session.id, "logout", f.t0))
+            .unwrap();
+        let at = f.t0 + Duration::seconds(20);
+        let list =
+            f.db.with_conn(|c| live_sessions(c, &f.user.id, &f.policy, at))
+                .unwrap();
+        let ids: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, [new.session.id.as_str(), old.session.id.as_str()]);
+        assert_eq!(list[0].user_agent.as_deref(), Some("UA"));
+        assert_eq!(list[0].client_addr.as_deref(), Some("192.0.2.1"));
+        let counts =
+            f.db.with_conn(|c| live_session_counts(c, &f.policy, at))
+                .unwrap();
+        assert_eq!(counts.get(&f.user.id), Some(&2));
+    }
+
+    #[test]
+    fn idle_and_expired_sessions_are_not_live() {
+        let f = fixture();
+        f.issue();
+        let idle = f.t0 + f.policy.idle_ttl;
+        let list =
+            f.db.with_conn(|c| live_sessions(c, &f.user.id, &f.policy, idle))
+                .unwrap();
+        assert!(list.is_empty());
+        let counts =
+            f.db.with_conn(|c| live_session_counts(c, &f.policy, idle))
+                .unwrap();
+        assert!(counts.is_empty());
+    }
+
+    #[test]
+    fn a_user_can_revoke_only_their_own_live_session() {
+        let f = fixture();
+        let other =
+            f.db.with_conn(|c| users::create(c, "mallory", "x", &Roles::new([]), f.t0))
+                .unwrap();
+        let grant = f.issue();
+        let id = grant.session.id.as_str();
+        let revoke = |user: &str, session: &str| {
+            f.db.with_conn(|c| {
+                revoke_session_of_user(c, user, session, "ended_by_user", &f.policy, f.t0)
+            })
+            .unwrap()
+        };
+        assert!(!revoke(&other.id, id), "another user's session");
+        assert!(!revoke(&f.user.id, "no-such-session"));
+        assert!(f.session(id).revoked_at.is_none());
+        assert!(revoke(&f.user.id, id));
+        assert_eq!(
+            f.session(id).revoked_reason.as_deref(),
+            Some("ended_by_user")
+        );
+        assert!(!revoke(&f.user.id, id), "already ended");
     }
 
     #[test]

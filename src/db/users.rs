@@ -112,6 +112,18 @@ pub fn list(conn: &mut Conn) -> Result<Vec<User>, DbError> {
         .collect())
 }
 
+/// Every user with when the account was created, by username.
+pub fn list_with_created(conn: &mut Conn) -> Result<Vec<(User, DateTime<Utc>)>, DbError> {
+    let rows: Vec<(UserRow, chrono::NaiveDateTime)> = users::table
+        .order(users::username_key)
+        .select((UserRow::as_select(), users::created_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, at)| (row.into_credentials().user, at.and_utc()))
+        .collect())
+}
+
 /// Replaces a password hash. Sessions are the caller's business.
 pub fn update_hash(
     conn: &mut Conn,

@@ -1,5 +1,7 @@
-//! Request extractors: the bearer-token identity, the JSON body of the auth
-//! routes, the client address, and the CSRF header check.
+//! Request extractors: the bearer-token identity ([`Authenticated`]), the
+//! admin check ([`Admin`]), the JSON body of the auth routes, the client
+//! address, and the CSRF header check. Who may call what is decided here
+//! and nowhere else.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -14,6 +16,8 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::tokens::Claims;
+use crate::auth::{Role, User};
+use crate::db::users;
 
 /// Largest JSON body the auth routes read.
 pub const JSON_LIMIT: usize = 64 * 1024;
@@ -49,6 +53,40 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         return Err(ApiError::InvalidToken);
     }
     Ok(Authenticated(claims))
+}
+
+/// A caller who is an admin *now*: the bearer token is verified as for
+/// [`Authenticated`], then the user's roles and disabled flag are read
+/// again from the database, so a demoted or disabled admin is refused at
+/// once (`403 forbidden`), not at their next refresh.
+pub struct Admin {
+    pub claims: Claims,
+    /// The admin as the database has them at this request.
+    pub user: User,
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = authenticate(req).and_then(|Authenticated(claims)| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal("AppState missing"))?;
+            Ok((claims, state.db.clone()))
+        });
+        Box::pin(async move {
+            let (claims, db) = checked?;
+            let id = claims.sub.clone();
+            match db.run(move |c| users::find_by_id(c, &id)).await? {
+                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => {
+                    Ok(Admin { claims, user })
+                }
+                _ => Err(ApiError::Forbidden),
+            }
+        })
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {

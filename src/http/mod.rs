@@ -5,6 +5,7 @@
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod routes;
 pub mod spa;
 
@@ -31,8 +32,8 @@ use crate::db::Db;
 use crate::db::ledger::SessionPolicy;
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
-use error::{method_not_allowed, not_found};
-use routes::{api, auth, health};
+use error::not_found;
+use routes::{admin, api, auth, health, sessions};
 
 /// Everything a handler may need, shared by every worker.
 pub struct AppState {
@@ -119,6 +120,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>) {
             .service(post_only("/logout", auth::logout))
             .service(get_only("/me", auth::me))
             .service(get_only("/policy", auth::policy))
+            .service(get_only("/sessions", sessions::list))
+            .service(only(
+                "/sessions/{id}",
+                "DELETE",
+                web::delete().to(sessions::end),
+            ))
+            .service(post_only("/logout-all", sessions::logout_all))
+            .service(post_only("/password", sessions::change_password))
+            .service(get_only("/admin/users", admin::users))
+            .service(only(
+                "/admin/users/{id}/roles",
+                "PUT",
+                web::put().to(admin::set_roles),
+            ))
+            .service(post_only("/admin/users/{id}/disable", admin::disable))
+            .service(post_only("/admin/users/{id}/enable", admin::enable))
+            .service(only(
+                "/admin/users/{id}/sessions",
+                "DELETE",
+                web::delete().to(admin::end_sessions),
+            ))
             .default_service(web::to(not_found)),
     )
     .service(web::scope("/api").default_service(web::to(api::forward)))
@@ -127,10 +149,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>) {
             .service(get_only("/jwks.json", health::jwks))
             .default_service(web::to(not_found)),
     )
+    .service(get_only("/openapi.json", openapi::openapi_json))
     .service(get_only("/healthz", health::healthz))
     .service(get_only("/readyz", health::readyz));
     if let Some(dir) = static_dir {
-        cfg.service(spa::service(dir).guard(guard::Any(guard::Get()).or(guard::Head())));
+        // `/` is a resource too: other methods get 405, not 404
+        cfg.service(
+            web::resource("/")
+                .guard(guard::Not(get_or_head()))
+                .default_service(web::to(|| allow_only(GET_HEAD))),
+        );
+        cfg.service(spa::service(dir).guard(get_or_head()));
     }
     cfg.default_service(web::to(not_found));
 }
@@ -143,10 +172,15 @@ where
 {
     only(
         path,
-        web::route()
-            .guard(guard::Any(guard::Get()).or(guard::Head()))
-            .to(handler),
+        GET_HEAD,
+        web::route().guard(get_or_head()).to(handler),
     )
+}
+
+const GET_HEAD: &str = "GET, HEAD";
+
+fn get_or_head() -> guard::AnyGuard {
+    guard::Any(guard::Get()).or(guard::Head())
 }
 
 fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
@@ -155,12 +189,20 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    only(path, web::post().to(handler))
+    only(path, "POST", web::post().to(handler))
 }
 
-/// A resource with one route; other methods get 405 JSON.
-fn only(path: &str, route: actix_web::Route) -> actix_web::Resource {
+/// A resource with one route whose methods are `allow`; other methods get
+/// 405 JSON with that `Allow` header (RFC 9110 §15.5.6).
+fn only(path: &str, allow: &'static str, route: actix_web::Route) -> actix_web::Resource {
     web::resource(path)
         .route(route)
-        .default_service(web::to(method_not_allowed))
+        .default_service(web::to(move || allow_only(allow)))
+}
+
+async fn allow_only(allow: &'static str) -> actix_web::HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(&error::ApiError::MethodNotAllowed);
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
 }

@@ -11,4 +11,5 @@ mod helpers;
 mod http;
 mod process;
 mod proxy;
+mod sessions;
 mod tokens;

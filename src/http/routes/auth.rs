@@ -9,6 +9,7 @@ use std::time::Instant;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::accounts;
 use crate::auth::refresh::RefreshToken;
@@ -19,18 +20,22 @@ use crate::http::AppState;
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
+use crate::http::openapi::{ErrorBody, PolicyView, RoleName};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CredentialsBody {
     username: String,
     password: String,
 }
 
 /// The contract's `User`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserBody {
     id: String,
     username: String,
+    /// Always contains `user`.
+    #[schema(value_type = Vec<RoleName>)]
     roles: Vec<String>,
 }
 
@@ -44,15 +49,51 @@ impl From<&User> for UserBody {
     }
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
     access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, pattern = "^Bearer$")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: i64,
     user: UserBody,
 }
 
+/// `POST /auth/register`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    user: UserBody,
+}
+
+/// `POST /auth/register`'s body, as the route validates it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterBody {
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,32}$")]
+    username: String,
+    #[schema(min_length = 8, max_length = 256)]
+    password: String,
+}
+
 /// `POST /auth/register` → 201 `{"user": User}`; no tokens.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The account is created; no tokens are issued.", body = Registered),
+        (status = 400, description = "`invalid_input`: malformed body, or a username or password of the wrong shape.", body = ErrorBody),
+        (status = 403, description = "`registration_disabled`.", body = ErrorBody),
+        (status = 409, description = "`username_taken` (in any letter case).", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: every password hasher is busy.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: the database does not answer.", body = ErrorBody),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<CredentialsBody>,
@@ -74,10 +115,29 @@ pub async fn register(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "user": UserBody::from(&user) })))
+    Ok(HttpResponse::Created().json(Registered {
+        user: UserBody::from(&user),
+    }))
 }
 
 /// `POST /auth/login` → 200 TokenResponse and the refresh cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = CredentialsBody,
+    responses(
+        (status = 200, description = "Logged in; the refresh cookie is set.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The refresh cookie."))),
+        (status = 400, description = "`invalid_input`: malformed body.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: unknown user, wrong password or disabled user, alike.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failures for this username or address.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: the database does not answer.", body = ErrorBody),
+    )
+)]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -128,6 +188,19 @@ pub async fn login(
 }
 
 /// `POST /auth/refresh`: rotates the cookie's token (see [`ledger::rotate`]).
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    security(("refresh_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "A new access token; the rotated refresh token is in the cookie.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The rotated refresh cookie."))),
+        (status = 401, description = "`missing_refresh_token`, `invalid_refresh_token`, `refresh_token_reused` or `session_expired`; the cookie is cleared.", body = ErrorBody),
+        (status = 403, description = "`csrf_check_failed`: the header `X-CSRF: 1` is missing.", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the database does not answer.", body = ErrorBody),
+    )
+)]
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -175,6 +248,17 @@ async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpRe
 
 /// `POST /auth/logout` → 204, the session revoked, the cookie cleared;
 /// also 204 without a cookie or with a dead one.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    security(("csrf" = [], "refresh_cookie" = []), ("csrf" = [])),
+    responses(
+        (status = 204, description = "The cookie's session (if any) has ended; the cookie is cleared."),
+        (status = 403, description = "`csrf_check_failed`: the header `X-CSRF: 1` is missing.", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the database does not answer.", body = ErrorBody),
+    )
+)]
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -196,6 +280,16 @@ pub async fn logout(
 }
 
 /// `GET /auth/me` → the token's user.
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user the access token was issued to.", body = UserBody),
+        (status = 401, description = "`invalid_token`: the access token is missing, invalid, expired or revoked.", body = ErrorBody),
+    )
+)]
 pub async fn me(Authenticated(claims): Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(UserBody {
         id: claims.sub,
@@ -207,6 +301,16 @@ pub async fn me(Authenticated(claims): Authenticated) -> HttpResponse {
 /// `GET /auth/policy` → the `/api` rules in order, each with whether the
 /// caller's roles pass it, so a SPA shows only the controls the gateway
 /// will allow (see the README).
+#[utoipa::path(
+    get,
+    path = "/auth/policy",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The `/api` rules in order, each with whether the caller passes it.", body = PolicyView),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+    )
+)]
 pub async fn policy(
     state: web::Data<AppState>,
     Authenticated(claims): Authenticated,

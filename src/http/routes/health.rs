@@ -5,13 +5,29 @@ use serde_json::json;
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::openapi::{ErrorBody, Jwks, Status};
 
 /// 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}` while the process runs.", body = Status))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// 200 when the database answers, else 503.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers.", body = Status),
+        (status = 503, description = "`unavailable`: the database does not answer.", body = ErrorBody),
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.db.ping().await {
         Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
@@ -21,6 +37,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// The public keys access tokens are verified with (empty for HS256).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "operations",
+    responses((status = 200, description = "The public keys (empty in HS256 mode).", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=N`, N at most the access TTL."))))
+)]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))

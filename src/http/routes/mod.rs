@@ -1,5 +1,7 @@
 //! The handlers, one module per route group.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod health;
+pub mod sessions;

@@ -1,0 +1,254 @@
+//! The admin console's routes under `/auth/admin`: list users, set roles,
+//! disable or enable, end every session of a user.
+//!
+//! Every handler takes [`Admin`], which re-reads the caller's roles from the
+//! database, so a just-demoted admin can do nothing more. The rules
+//! ("disabling ends every session", "an admin cannot lock themselves out")
+//! live in `accounts`, shared with the command line; sessions ended here
+//! go into the revocation list at once.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts;
+use crate::auth::{Role, Roles};
+use crate::db::ledger;
+use crate::db::users::{self, UserRef};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Admin, JsonBody};
+use crate::http::openapi::{ErrorBody, RoleName};
+use crate::http::routes::auth::UserBody;
+use crate::http::routes::sessions::{revoked_now, rfc3339};
+
+/// A user as the admin console lists them.
+#[derive(Serialize, ToSchema)]
+pub struct AdminUser {
+    id: String,
+    username: String,
+    #[schema(value_type = Vec<RoleName>)]
+    roles: Vec<String>,
+    disabled: bool,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// How many live sessions the user has.
+    #[schema(minimum = 0)]
+    sessions: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminUserList {
+    /// By username.
+    users: Vec<AdminUser>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RolesBody {
+    /// The new roles; `user` is always kept.
+    #[schema(value_type = Vec<RoleName>)]
+    roles: Vec<String>,
+}
+
+/// Parses role names exactly as the contract spells them.
+fn parse_roles(names: &[String]) -> Result<Roles, ApiError> {
+    names
+        .iter()
+        .map(|name| Role::ALL.into_iter().find(|r| r.as_str() == name))
+        .collect::<Option<Vec<Role>>>()
+        .map(Roles::new)
+        .ok_or_else(|| ApiError::InvalidInput("Roles are user, editor and admin.".into()))
+}
+
+/// Every user, with their live session count.
+#[utoipa::path(
+    get,
+    path = "/auth/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every user, by username.", body = AdminUserList),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller is not an admin (as the database says now).", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
+    let policy = state.session;
+    let now = state.clock.now();
+    let (all, counts) = state
+        .db
+        .run(move |c| {
+            Ok((
+                users::list_with_created(c)?,
+                ledger::live_session_counts(c, &policy, now)?,
+            ))
+        })
+        .await?;
+    let users = all
+        .into_iter()
+        .map(|(user, created_at)| AdminUser {
+            sessions: counts.get(&user.id).copied().unwrap_or(0),
+            roles: user.roles.names(),
+            disabled: user.disabled,
+            created_at: rfc3339(created_at.naive_utc()),
+            id: user.id,
+            username: user.username,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AdminUserList { users }))
+}
+
+/// Replaces a user's roles; they reach the user's access tokens from the
+/// next refresh, and the admin routes at once.
+#[utoipa::path(
+    put,
+    path = "/auth/admin/users/{id}/roles",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    request_body = RolesBody,
+    responses(
+        (status = 200, description = "The user with the new roles.", body = UserBody),
+        (status = 400, description = "`invalid_input`: malformed body, an unknown role, or an admin removing their own admin role.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller is not an admin.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no user has this id.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn set_roles(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody<RolesBody>,
+) -> Result<HttpResponse, ApiError> {
+    let roles = parse_roles(&body.roles)?;
+    let now = state.clock.now();
+    let actor = admin.user.id;
+    let user = state
+        .db
+        .run(move |c| Ok(accounts::set_roles_by(c, &actor, &id, &roles, now)))
+        .await??;
+    log::info!(
+        "roles of {} set to {} by {}",
+        user.username,
+        user.roles,
+        admin.user.username
+    );
+    Ok(HttpResponse::Ok().json(UserBody::from(&user)))
+}
+
+/// Disables a user; every session of theirs ends.
+#[utoipa::path(
+    post,
+    path = "/auth/admin/users/{id}/disable",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "The user is disabled and every session of theirs has ended."),
+        (status = 400, description = "`invalid_input`: an admin cannot disable themselves.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller is not an admin.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no user has this id.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn disable(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(state, admin, id.into_inner(), true).await
+}
+
+/// Enables a disabled user again.
+#[utoipa::path(
+    post,
+    path = "/auth/admin/users/{id}/enable",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "The user may log in again."),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller is not an admin.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no user has this id.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn enable(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(state, admin, id.into_inner(), false).await
+}
+
+async fn set_disabled(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: String,
+    disabled: bool,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let actor = admin.user.id;
+    let (user, ended) = state
+        .db
+        .run(move |c| Ok(accounts::set_disabled_by(c, &actor, &id, disabled, now)))
+        .await??;
+    let verb = if disabled { "disabled" } else { "enabled" };
+    log::info!(
+        "{} {verb} by {}; {} sessions revoked: user_disabled",
+        user.username,
+        admin.user.username,
+        ended.len()
+    );
+    revoked_now(&state, ended);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of a user.
+#[utoipa::path(
+    delete,
+    path = "/auth/admin/users/{id}/sessions",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Every session of the user has ended."),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller is not an admin.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no user has this id.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn end_sessions(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let ended = state
+        .db
+        .run(move |c| {
+            Ok(accounts::end_all_sessions(
+                c,
+                UserRef::Id(&id),
+                "ended_by_admin",
+                now,
+            ))
+        })
+        .await??;
+    log::info!(
+        "{} sessions revoked by {}: ended_by_admin",
+        ended.len(),
+        admin.user.username
+    );
+    revoked_now(&state, ended);
+    Ok(HttpResponse::NoContent().finish())
+}
