@@ -1,6 +1,8 @@
 /**
- * app.js — wires the page together: login view, employees view, session panel,
- * and a tiny client-side router (/, /employees/new, /employees/{id}).
+ * app.js — wires the page together: login view, the employees view with its
+ * session panel, the sessions, password and (for admins) users views, and a
+ * tiny client-side router (/, /employees/new, /employees/{id}, /sessions,
+ * /password, /admin/users).
  *
  * All session logic lives in auth-client.js; this file only reacts to its
  * onChange events. document.body.dataset.state is "loading", "logged-in" or
@@ -12,6 +14,10 @@ import { createStatus } from './status.js';
 import { createSessionPanel } from './session-panel.js';
 import { createEmployeesView } from './employees-view.js';
 import { loadPermissions } from './permissions.js';
+import { accountApi } from './account-api.js';
+import { createSessionsView } from './sessions-view.js';
+import { createPasswordView } from './password-view.js';
+import { createUsersView } from './users-view.js';
 
 function $(selector) {
   return document.querySelector(selector);
@@ -32,6 +38,14 @@ const el = {
   roles: $('#roles'),
   logout: $('#logout'),
   refreshNow: $('#refresh-now'),
+  navUsers: $('#nav-users'),
+  nav: $('.app-nav'),
+  views: {
+    employees: $('#employees-view'),
+    sessions: $('#sessions-view'),
+    password: $('#password-view'),
+    users: $('#users-view'),
+  },
 };
 
 /** What the login screen says after a session ended, by AuthClient reason. */
@@ -39,9 +53,11 @@ const END_MESSAGES = {
   session_expired: 'Your session expired, please sign in again.',
   refresh_token_reused:
     'This session was ended because its refresh token was used twice — possibly stolen. Please sign in again.',
-  session_ended: 'Your session has ended. Please sign in again.',
+  session_ended:
+    'You were signed out: this session was ended from another device, by a password change, or by an administrator. Please sign in again.',
   logout: 'You have signed out.',
   logout_elsewhere: 'You signed out in another tab.',
+  logout_everywhere: 'You have signed out on every device.',
 };
 
 const auth = new AuthClient();
@@ -54,11 +70,31 @@ const employees = createEmployeesView({
   navigate,
 });
 
+const account = accountApi(auth);
+const sessions = createSessionsView({
+  api: account,
+  status,
+  isLoggedIn: () => auth.user !== null,
+  logoutEverywhere: () => auth.logoutEverywhere(),
+});
+const password = createPasswordView({ api: account, status });
+const users = createUsersView({
+  api: account,
+  status,
+  isLoggedIn: () => auth.user !== null,
+  me: () => auth.user,
+  // the new roles reach this tab's token at its next renewal: renew now
+  onOwnRolesChanged: () => auth.refresh().catch(() => {}),
+});
+
 let currentUserId = null; // null while logged out
 
 // --- routing -----------------------------------------------------------------
 
 function parseRoute(pathname) {
+  if (pathname === '/sessions') return { name: 'sessions' };
+  if (pathname === '/password') return { name: 'password' };
+  if (pathname === '/admin/users') return { name: 'users' };
   if (pathname === '/employees/new') return { name: 'new' };
   const match = pathname.match(/^\/employees\/([^/]+)\/?$/);
   if (match) return { name: 'edit', id: decodeURIComponent(match[1]) };
@@ -71,8 +107,41 @@ function navigate(path, { replace = false } = {}) {
   else history.pushState(null, '', path);
 }
 
+const isAdmin = () => Boolean(auth.user?.roles.includes('admin'));
+
+/**
+ * Shows the view a route names; the employee routes go to the employees view,
+ * which applies them itself unless `employeesRoute` is false (its list is
+ * not loaded yet).
+ */
+function showRoute(route, { employeesRoute = true } = {}) {
+  let view = ['sessions', 'password', 'users'].includes(route.name) ? route.name : 'employees';
+  if (view === 'users' && !isAdmin()) {
+    view = 'employees';
+    navigate('/', { replace: true });
+  }
+  for (const [name, node] of Object.entries(el.views)) node.hidden = name !== view;
+  for (const link of el.nav.querySelectorAll('a')) {
+    if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  document.body.dataset.view = view;
+  if (view === 'employees' && employeesRoute) employees.showRoute(route);
+  else if (view === 'sessions') sessions.reload();
+  else if (view === 'users') users.reload();
+}
+
 window.addEventListener('popstate', () => {
-  if (currentUserId !== null) employees.showRoute(parseRoute(location.pathname));
+  if (currentUserId !== null) showRoute(parseRoute(location.pathname));
+});
+
+el.nav.addEventListener('click', (event) => {
+  const link = event.target.closest('a');
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  status.clear(); // news from the view being left
+  navigate(link.getAttribute('href'));
+  showRoute(parseRoute(location.pathname));
 });
 
 // --- views -------------------------------------------------------------------
@@ -107,6 +176,7 @@ function showApp(user) {
   el.account.hidden = false;
   el.whoami.textContent = user.username;
   el.roles.textContent = user.roles.join(', ');
+  el.navUsers.hidden = !user.roles.includes('admin');
 }
 
 /** Which controls the gateway's policy allows this user, asked once per change of roles. */
@@ -138,9 +208,15 @@ auth.onChange((state) => {
       showLoginMessage('');
       el.password.value = ''; // e.g. another tab logged in while this one had the form open
       employees.reset();
-      permissions.then(() => employees.reload({ announce: true })).then(() => {
-        if (currentUserId !== null) employees.showRoute(parseRoute(location.pathname));
+      showRoute(parseRoute(location.pathname), { employeesRoute: false });
+      permissions.then(() => employees.reload({ announce: document.body.dataset.view === 'employees' })).then(() => {
+        if (currentUserId !== null && document.body.dataset.view === 'employees') {
+          employees.showRoute(parseRoute(location.pathname));
+        }
       });
+    } else if (document.body.dataset.view === 'users' && !isAdmin()) {
+      navigate('/', { replace: true }); // demoted meanwhile
+      showRoute({ name: 'list' });
     }
     return;
   }
@@ -150,6 +226,10 @@ auth.onChange((state) => {
   permissionsFor = null;
   employees.setPermissions({ canEdit: false, canDelete: false });
   employees.reset();
+  sessions.reset();
+  password.reset();
+  users.reset();
+  el.navUsers.hidden = true;
   if (wasLoggedIn) {
     status.clear();
     navigate('/', { replace: true });

@@ -22,6 +22,7 @@
  *
  *     const res = await auth.fetchApi('/api/employees');   // adds the bearer token
  *     await auth.logout();                                  // every tab logs out
+ *     await auth.logoutEverywhere();                        // every device too
  *
  * How the tokens are kept
  * - The refresh token is an httpOnly cookie scoped to `/auth`: scripts, this one
@@ -43,6 +44,13 @@
  *   for the lock checks for such a token before calling the server.
  * - Logging out in one tab posts `{type:'logout'}` and every tab drops its token.
  *
+ * Sessions ended elsewhere
+ * - While logged in and visible, each tab asks `GET /auth/me` every few
+ *   seconds (`watchInterval`). When the session was ended from another device,
+ *   by a password change or by an administrator, the token is refused, the
+ *   refresh fails, and listeners hear 'session_ended' within seconds rather
+ *   than at the next click.
+ *
  * `onChange` listeners receive `{user, accessToken, expiresAt, lastRefresh,
  * refreshCount, reason, error}`. `reason` is one of:
  *   'restore'              init() found a live session (refresh cookie)
@@ -56,11 +64,13 @@
  *   'unavailable'          init() could not reach the server
  *   'logout'               logout() in this tab
  *   'logout_elsewhere'     logout in another tab
+ *   'logout_everywhere'    logoutEverywhere() in this tab
  *   'session_expired'      the server says the session has expired
  *   'refresh_token_reused' the server revoked the session because a refresh
  *                          token was presented twice (possible theft)
  *   'session_ended'        the refresh was refused for another reason while
- *                          logged in (revoked, user disabled, cookie gone)
+ *                          logged in (ended from another device, password
+ *                          changed, user disabled, cookie gone)
  *
  * Errors: every failed call rejects with an `AuthError` carrying `status` (0 for
  * a network failure), `code` (the JSON `error` field of the gateway's answer),
@@ -83,6 +93,8 @@ const DEFAULT_OPTIONS = Object.freeze({
    * message reaches waiting tabs before they get the lock and refresh again.
    */
   handoffDelay: 100,
+  /** Milliseconds between checks that the session is still live (0: never). */
+  watchInterval: 3000,
   /** Injected for tests; defaults to the global fetch. */
   fetch: undefined,
 });
@@ -180,6 +192,7 @@ export class AuthClient {
   #generation = 0; // bumped whenever the token is set or cleared
   #endedAt = 0; // when this tab last dropped its session
   #timer = null;
+  #watch = null;
   #retryDelay = 0;
   #inflight = null;
   #initPromise = null;
@@ -302,9 +315,34 @@ export class AuthClient {
   }
 
   /**
-   * `fetch` with `Authorization: Bearer <access token>`. On a 401 it refreshes
-   * once and retries once, so `init.body` must be replayable (a string, Blob,
-   * FormData or URLSearchParams, not a stream). Resolves with the Response,
+   * Ends every session of this user, on every device, this one included
+   * (`POST /auth/logout-all`), and logs every tab out. Rejects with an
+   * AuthError if the server refused; the local state is cleared anyway.
+   */
+  async logoutEverywhere() {
+    this.#start();
+    let failure = null;
+    try {
+      const res = await this.fetchApi('/auth/logout-all', { method: 'POST' });
+      // 401: the session had already ended
+      if (!res.ok && res.status !== 401) failure = await AuthError.fromResponse(res);
+    } catch (err) {
+      failure = err;
+    }
+    await this.#exclusive(async () => {
+      this.#clearSession('logout_everywhere');
+      await this.#broadcastAndHold({ type: 'logout', at: Date.now() });
+    });
+    if (failure) throw failure;
+  }
+
+  /**
+   * `fetch` with `Authorization: Bearer <access token>`. When the gateway
+   * refuses the token itself (401 with `WWW-Authenticate: Bearer
+   * error="invalid_token"`) it refreshes once and retries once, so
+   * `init.body` must be replayable (a string, Blob, FormData or
+   * URLSearchParams, not a stream); other 401s (a wrong password, an
+   * upstream's own) come back as they are. Resolves with the Response,
    * whatever its status; rejects only when fetch itself does.
    */
   async fetchApi(path, init = {}) {
@@ -314,7 +352,7 @@ export class AuthClient {
     }
     const sent = this.#token;
     const res = await this.#fetchWithToken(path, init, sent);
-    if (res.status !== 401) return res;
+    if (res.status !== 401 || !/invalid_token/.test(res.headers.get('WWW-Authenticate') ?? '')) return res;
 
     // Another tab may already have handed us a newer token; else refresh once.
     let renewed = this.#token !== null && this.#token !== sent;
@@ -345,6 +383,8 @@ export class AuthClient {
   /** Stops timers and the channel; for tests and single-page teardown. */
   destroy() {
     this.#clearTimer();
+    clearInterval(this.#watch);
+    this.#watch = null;
     this.#channel?.close();
     this.#channel = null;
     this.#listeners.clear();
@@ -370,14 +410,35 @@ export class AuthClient {
       document.addEventListener('visibilitychange', this.#onWake);
     }
     if (typeof window !== 'undefined') window.addEventListener('online', this.#onWake);
+    if (this.#options.watchInterval > 0) {
+      this.#watch = setInterval(() => this.#checkSession(), this.#options.watchInterval);
+    }
   }
 
   #onWake = () => {
     if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
     if (this.#token && this.#refreshDueAt !== null && Date.now() >= this.#refreshDueAt) {
       this.#silentRefresh();
+    } else {
+      this.#checkSession();
     }
   };
+
+  #checking = false;
+
+  /** Asks the gateway whether the token still stands; fetchApi handles a refusal. */
+  async #checkSession() {
+    if (!this.#token || this.#checking || this.#inflight) return;
+    if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
+    this.#checking = true;
+    try {
+      await this.fetchApi('/auth/me', { cache: 'no-store' });
+    } catch {
+      // offline: the next check, or the next call, will tell
+    } finally {
+      this.#checking = false;
+    }
+  }
 
   async #refreshExclusive() {
     this.#start();

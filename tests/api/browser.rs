@@ -512,6 +512,396 @@ async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     }
 }
 
+#[actix_web::test]
+async fn ending_another_session_signs_that_browser_out_within_seconds() {
+    let Some((laptop, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    let phone = Browser::start().await.expect("a second browser");
+    app.add_user("alice", &[]);
+    laptop.log_in(&app, "alice").await;
+    phone.log_in(&app, "alice").await;
+
+    laptop.open_view("#nav-sessions", "/sessions").await;
+    laptop.wait_for_sessions(2).await;
+    assert_eq!(
+        laptop
+            .count_shown(".session-item[data-current=\"true\"] .badge")
+            .await,
+        1,
+        "this device is marked"
+    );
+    assert_eq!(
+        laptop.count_shown(".session-item .end-session").await,
+        1,
+        "only the other session can be ended here"
+    );
+    let device = laptop
+        .text(".session-item[data-current=\"false\"] .device")
+        .await;
+    assert_eq!(device, "Chrome on Linux", "the user agent, shortened");
+    let address = laptop
+        .text(".session-item[data-current=\"false\"] .address")
+        .await;
+    assert_eq!(address, "127.0.0.1");
+
+    // the first press only arms the button
+    laptop.click(".session-item .end-session").await;
+    laptop
+        .wait_for(".session-item .end-session", Is::Text("Confirm"), WAIT)
+        .await;
+    assert_eq!(phone.state().await, "logged-in");
+    laptop.click(".session-item .end-session").await;
+    let ended = Instant::now();
+    laptop.wait_for_sessions(1).await;
+
+    phone
+        .wait_for(
+            "body",
+            Is::Attr("data-state", "logged-out"),
+            Duration::from_secs(8),
+        )
+        .await;
+    eprintln!(
+        "the other browser was signed out after {:?}",
+        ended.elapsed()
+    );
+    phone
+        .wait_for(
+            "#login-message",
+            Is::Text("ended from another device"),
+            WAIT,
+        )
+        .await;
+    // the session is over on the server too
+    phone.reload().await;
+    phone.wait_state("logged-out").await;
+    assert_eq!(laptop.state().await, "logged-in");
+    laptop.reload_list_in_view().await;
+}
+
+#[actix_web::test]
+async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
+    let Some((laptop, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    let phone = Browser::start().await.expect("a second browser");
+    app.add_user("alice", &[]);
+    laptop.log_in(&app, "alice").await;
+    phone.log_in(&app, "alice").await;
+
+    laptop.open_view("#nav-sessions", "/sessions").await;
+    laptop.wait_for_sessions(2).await;
+    laptop.click("#logout-everywhere").await;
+    laptop
+        .wait_for("#logout-everywhere", Is::Text("Confirm"), WAIT)
+        .await;
+    laptop.click("#logout-everywhere").await;
+    laptop.wait_state("logged-out").await;
+    laptop
+        .wait_for("#login-message", Is::Text("every device"), WAIT)
+        .await;
+    phone
+        .wait_for(
+            "body",
+            Is::Attr("data-state", "logged-out"),
+            Duration::from_secs(8),
+        )
+        .await;
+    // nothing survives a reload in either browser
+    for browser in [&laptop, &phone] {
+        browser.reload().await;
+        browser.wait_state("logged-out").await;
+    }
+}
+
+#[actix_web::test]
+async fn a_password_change_signs_out_the_other_browser_and_says_so() {
+    let Some((laptop, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    let phone = Browser::start().await.expect("a second browser");
+    app.add_user("alice", &[]);
+    laptop.log_in(&app, "alice").await;
+    phone.log_in(&app, "alice").await;
+    laptop.open_view("#nav-password", "/password").await;
+
+    // errors are shown beside the field they are about
+    laptop.fill("#current-password", "not my password").await;
+    laptop.fill("#new-password", "short").await;
+    laptop.click("#password-submit").await;
+    laptop
+        .wait_for("#new-password-error", Is::Text("8 to 256"), WAIT)
+        .await;
+    laptop
+        .fill("#new-password", "a much better passphrase")
+        .await;
+    laptop.click("#password-submit").await;
+    laptop
+        .wait_for(
+            "#current-password-error",
+            Is::Text("not your current password"),
+            WAIT,
+        )
+        .await;
+    assert!(!laptop.is_shown("#new-password-error").await);
+    assert_eq!(phone.state().await, "logged-in", "nothing changed yet");
+
+    laptop.fill("#current-password", PASSWORD).await;
+    laptop
+        .fill("#new-password", "a much better passphrase")
+        .await;
+    laptop.click("#password-submit").await;
+    laptop
+        .wait_for(
+            "#password-success",
+            Is::Text("other sessions were signed out"),
+            WAIT,
+        )
+        .await;
+    assert!(!laptop.is_shown("#current-password-error").await);
+    assert_eq!(
+        laptop.value("#current-password").await,
+        "",
+        "the form is cleared"
+    );
+
+    phone
+        .wait_for(
+            "body",
+            Is::Attr("data-state", "logged-out"),
+            Duration::from_secs(8),
+        )
+        .await;
+    phone
+        .wait_for("#login-message", Is::Text("password change"), WAIT)
+        .await;
+    // this browser stays signed in, and the new password is the one that works
+    assert_eq!(laptop.state().await, "logged-in");
+    laptop.reload().await;
+    laptop.wait_state("logged-in").await;
+    assert_eq!(app.login_raw("alice", PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.login_raw("alice", "a much better passphrase")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[actix_web::test]
+async fn an_admin_disables_a_user_signed_in_elsewhere_and_their_page_explains() {
+    let Some((admin, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    let other = Browser::start().await.expect("a second browser");
+    app.add_user("alice", &[Role::Admin]);
+    let bob = app.add_user("bob", &[]);
+    admin.log_in(&app, "alice").await;
+    other.log_in(&app, "bob").await;
+
+    admin.open_view("#nav-users", "/admin/users").await;
+    admin
+        .wait_for("#users", Is::AttrAtLeast("data-loaded", 1), WAIT)
+        .await;
+    let row = format!("#users tbody tr[data-id=\"{}\"]", bob.id);
+    admin
+        .wait_for(&format!("{row} td.sessions"), Is::Text("1"), WAIT)
+        .await;
+    // the admin cannot disable themselves or drop their own admin role here
+    let me = "#users tbody tr:has(.badge)";
+    assert_eq!(admin.count_shown(&format!("{me} .disable")).await, 0);
+    assert_eq!(
+        admin
+            .attr(&format!("{me} input.role[data-role=\"admin\"]"), "disabled")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+
+    // roles are editable: bob becomes an editor
+    admin
+        .click(&format!("{row} input.role[data-role=\"editor\"]"))
+        .await;
+    admin.click(&format!("{row} .save-roles")).await;
+    admin
+        .wait_for("#status", Is::Text("now has the roles"), WAIT)
+        .await;
+    let saved = app
+        .db()
+        .with_conn(|c| portcullis::db::users::find_by_id(c, &bob.id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.roles.names(), ["user", "editor"]);
+
+    // disabling asks for a second press, then signs bob out everywhere
+    admin.click(&format!("{row} .disable")).await;
+    admin
+        .wait_for(&format!("{row} .disable"), Is::Text("Confirm"), WAIT)
+        .await;
+    assert_eq!(other.state().await, "logged-in");
+    admin.click(&format!("{row} .disable")).await;
+    admin
+        .wait_for(&format!("{row} .state"), Is::Text("Disabled"), WAIT)
+        .await;
+    other
+        .wait_for(
+            "body",
+            Is::Attr("data-state", "logged-out"),
+            Duration::from_secs(8),
+        )
+        .await;
+    other
+        .wait_for("#login-message", Is::Text("by an administrator"), WAIT)
+        .await;
+    assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 401);
+
+    // enabling lets bob back in
+    admin.click(&format!("{row} .enable")).await;
+    admin
+        .wait_for(&format!("{row} .state"), Is::Text("Active"), WAIT)
+        .await;
+    assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_non_admin_never_sees_the_users_view_and_the_api_refuses_them_anyway() {
+    let Some((browser, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    app.add_user("carol", &[Role::Editor]);
+    browser.log_in(&app, "carol").await;
+    assert!(!browser.is_shown("#nav-users").await);
+    assert!(browser.is_shown("#nav-sessions").await);
+
+    // asking for it by URL falls back to the employee list
+    browser.goto(&format!("{}/admin/users", app.url)).await;
+    browser.wait_state("logged-in").await;
+    browser
+        .wait_js(
+            "return location.pathname === '/'",
+            vec![],
+            WAIT,
+            "/admin/users to fall back to / for a non-admin",
+        )
+        .await;
+    assert!(!browser.is_shown("#users-view").await);
+    assert!(!browser.is_shown("#nav-users").await);
+
+    // carol's own page calls the admin route anyway: refused
+    let answer = browser
+        .js(
+            r#"return (async () => {
+                const { AuthClient } = await import('/js/auth-client.js');
+                const auth = new AuthClient({ watchInterval: 0 });
+                try {
+                    await auth.init();
+                    const res = await auth.fetchApi('/auth/admin/users');
+                    return { status: res.status, body: await res.json() };
+                } finally {
+                    auth.destroy();
+                }
+            })()"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(answer["status"], 403, "{answer}");
+    assert_eq!(answer["body"]["error"], "forbidden", "{answer}");
+}
+
+#[actix_web::test]
+async fn a_screenshot_of_the_sessions_view_is_saved_for_the_docs() {
+    // behind a proxy the gateway trusts, so each device has its own address
+    let Some((browser, app)) = fixture(|a| a.trusted_proxies = "127.0.0.1".into()).await else {
+        return;
+    };
+    app.add_user("alice", &[Role::Admin]);
+    // two other devices, as real browsers name themselves, signed in a
+    // while ago
+    for (ua, addr, hours) in [
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+            "198.51.100.23",
+            50,
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+            "203.0.113.7",
+            6,
+        ),
+    ] {
+        let mut res = app
+            .client
+            .post(format!("{}/auth/login", app.url))
+            .insert_header(("User-Agent", ua))
+            .insert_header(("X-Forwarded-For", addr))
+            .send_json(&json!({ "username": "alice", "password": PASSWORD }))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
+            .unwrap()
+            .claims;
+        backdate_session(&app, claims["sid"].as_str().unwrap(), hours);
+    }
+    browser.log_in(&app, "alice").await;
+    browser.open_view("#nav-sessions", "/sessions").await;
+    browser.wait_for_sessions(3).await;
+    let devices = browser
+        .js(
+            "return [...document.querySelectorAll('.session-item .device strong')].map(e => e.textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        devices,
+        json!(["Chrome on Linux", "Firefox on Windows", "Safari on iOS"]),
+        "newest first, shortened"
+    );
+    let addresses = browser
+        .js(
+            "return [...document.querySelectorAll('.session-item .address')].map(e => e.textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        addresses,
+        json!(["127.0.0.1", "203.0.113.7", "198.51.100.23"]),
+        "the client address as the trusted-proxy rule resolves it"
+    );
+    browser
+        .js(
+            "document.activeElement?.blur(); window.scrollTo(0, 0);",
+            vec![],
+        )
+        .await;
+    browser.client.set_window_size(1100, 760).await.unwrap();
+    browser.save_screenshot("sessions.png").await;
+}
+
+/// Moves a session's login (and so its expiry) `hours` into the past, and
+/// its last use half as far, for a screenshot that looks lived in.
+fn backdate_session(app: &TestApp, id: &str, hours: i64) {
+    use diesel::prelude::*;
+    use portcullis::db::schema::sessions;
+    let now = app.clock.now().naive_utc();
+    let created = now - chrono::Duration::hours(hours);
+    app.db()
+        .with_conn(|c| {
+            diesel::update(sessions::table.find(id))
+                .set((
+                    sessions::created_at.eq(created),
+                    sessions::expires_at.eq(created + chrono::Duration::days(30)),
+                    sessions::last_used_at.eq(now - chrono::Duration::hours(hours / 2)),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
 // --- the gateway -------------------------------------------------------------
 
 /// The one fixture: a headless browser and the gateway (in front of the
@@ -920,6 +1310,63 @@ impl Browser {
             "{}",
             self.describe().await
         );
+    }
+
+    /** Opens a view from the navigation and waits for its path. */
+    async fn open_view(&self, link: &str, path: &str) {
+        self.click(link).await;
+        self.wait_js(
+            "return location.pathname === arguments[0]",
+            vec![json!(path)],
+            WAIT,
+            &format!("the path {path}"),
+        )
+        .await;
+    }
+
+    /// Waits until the sessions list shows `n` sessions after a load.
+    async fn wait_for_sessions(&self, n: usize) {
+        self.wait_js(
+            "return Number(document.querySelector('#session-list').dataset.loaded) > 0
+                 && document.querySelectorAll('#session-list .session-item').length === arguments[0]",
+            vec![json!(n)],
+            WAIT,
+            &format!("{n} sessions listed"),
+        )
+        .await;
+    }
+
+    /// Clicks the open view's Reload and checks it loads without an error.
+    async fn reload_list_in_view(&self) {
+        let loaded = self.number("#session-list", "data-loaded").await;
+        self.click("#reload-sessions").await;
+        self.wait_for(
+            "#session-list",
+            Is::AttrAtLeast("data-loaded", loaded + 1),
+            WAIT,
+        )
+        .await;
+        assert!(
+            !self.has_class("#status", "error").await,
+            "{}",
+            self.describe().await
+        );
+    }
+
+    /// Saves a PNG of the page under target/screenshots; also in docs/
+    /// with `PORTCULLIS_UPDATE_SCREENSHOT` set.
+    async fn save_screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+        // Every run saves one under target/; the README's copy in docs/ is
+        // replaced only when asked, so a test run leaves the tree clean.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = root.join("target/screenshots");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join(name), &png).unwrap();
+        if std::env::var_os("PORTCULLIS_UPDATE_SCREENSHOT").is_some() {
+            std::fs::write(root.join("docs").join(name), &png).unwrap();
+        }
     }
 
     async fn log_out(&self) {

@@ -1,0 +1,197 @@
+/**
+ * users-view.js — the admin's "Users" view: roles (editable, saved per
+ * row), active or disabled, live sessions, created; disable or enable, and
+ * end every session of a user. Destructive actions ask for a second press.
+ * Shown only to admins, but the gateway decides: it re-reads the caller's
+ * roles on every admin call.
+ */
+import { confirmed } from './confirm.js';
+import { timeElement } from './time.js';
+
+const EDITABLE_ROLES = ['editor', 'admin'];
+
+function $(selector) {
+  return document.querySelector(selector);
+}
+
+/**
+ * @param {{api: ReturnType<import('./account-api.js').accountApi>, status: object,
+ *          isLoggedIn: () => boolean, me: () => object|null,
+ *          onOwnRolesChanged: () => Promise<unknown>}} deps
+ */
+export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged }) {
+  const el = {
+    table: $('#users'),
+    tbody: $('#users tbody'),
+    count: $('#user-count'),
+    reload: $('#reload-users'),
+  };
+  let users = new Map();
+  let seq = 0;
+  let loaded = 0;
+
+  function cell(className, ...children) {
+    const td = document.createElement('td');
+    td.className = className;
+    td.append(...children);
+    return td;
+  }
+
+  function button(className, label, ariaLabel) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = `button small-button ${className}`;
+    b.textContent = label;
+    b.setAttribute('aria-label', ariaLabel);
+    return b;
+  }
+
+  function badge(text) {
+    const span = document.createElement('span');
+    span.className = 'badge';
+    span.textContent = text;
+    return span;
+  }
+
+  function rolesCell(user, isMe) {
+    const wrap = document.createElement('div');
+    wrap.className = 'roles-edit';
+    const fixed = document.createElement('span');
+    fixed.className = 'muted';
+    fixed.textContent = 'user';
+    wrap.append(fixed);
+    for (const role of EDITABLE_ROLES) {
+      const label = document.createElement('label');
+      label.className = 'role-choice';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.className = 'role';
+      box.dataset.role = role;
+      box.checked = user.roles.includes(role);
+      box.setAttribute('aria-label', `${role} role for ${user.username}`);
+      // the gateway refuses it anyway: an admin cannot drop their own admin role
+      if (isMe && role === 'admin') box.disabled = true;
+      label.append(box, ` ${role}`);
+      wrap.append(label);
+    }
+    const save = button('secondary save-roles', 'Save', `Save roles of ${user.username}`);
+    save.disabled = true;
+    wrap.append(save);
+    return cell('roles', wrap);
+  }
+
+  function rowFor(user) {
+    const isMe = user.id === me()?.id;
+    const tr = document.createElement('tr');
+    tr.dataset.id = user.id;
+    tr.dataset.disabled = String(user.disabled);
+    const name = document.createElement('span');
+    name.textContent = user.username;
+    const state = document.createElement('span');
+    state.className = user.disabled ? 'state disabled' : 'state';
+    state.textContent = user.disabled ? 'Disabled' : 'Active';
+    const actions = [];
+    if (user.disabled) {
+      actions.push(button('secondary enable', 'Enable', `Enable ${user.username}`));
+    } else if (!isMe) {
+      actions.push(button('danger disable', 'Disable', `Disable ${user.username}`));
+    }
+    if (user.sessions > 0) {
+      actions.push(button('danger end-sessions', 'End sessions', `End every session of ${user.username}`));
+    }
+    tr.append(
+      cell('username', name, ...(isMe ? [' ', badge('you')] : [])),
+      rolesCell(user, isMe),
+      cell('state-cell', state),
+      cell('sessions', String(user.sessions)),
+      cell('created', timeElement(user.created_at, { absolute: true })),
+      cell('actions', ...actions),
+    );
+    return tr;
+  }
+
+  async function reload({ announce = false } = {}) {
+    const mine = ++seq;
+    el.table.setAttribute('aria-busy', 'true');
+    el.reload.disabled = true;
+    try {
+      const list = await api.users();
+      if (mine !== seq) return;
+      users = new Map(list.map((u) => [u.id, u]));
+      el.tbody.replaceChildren(...list.map(rowFor));
+      el.count.textContent = `${list.length} user${list.length === 1 ? '' : 's'}`;
+      if (announce) status.say(`Loaded ${list.length} user${list.length === 1 ? '' : 's'}.`);
+    } catch (err) {
+      if (mine === seq && isLoggedIn()) status.error(`Could not load the users: ${err.message}`);
+    } finally {
+      if (mine === seq) {
+        el.table.removeAttribute('aria-busy');
+        el.reload.disabled = false;
+        loaded += 1;
+        el.table.dataset.loaded = String(loaded);
+      }
+    }
+  }
+
+  function chosenRoles(tr) {
+    return ['user', ...[...tr.querySelectorAll('input.role:checked')].map((b) => b.dataset.role)];
+  }
+
+  /** Runs an action for a row, says what happened, and redraws the list. */
+  async function act(target, run, done) {
+    target.disabled = true;
+    try {
+      await run();
+      status.say(done);
+    } catch (err) {
+      status.error(err.message);
+    }
+    await reload();
+  }
+
+  el.tbody.addEventListener('change', (event) => {
+    const box = event.target.closest('input.role');
+    if (!box) return;
+    const tr = box.closest('tr');
+    const user = users.get(tr.dataset.id);
+    const now = chosenRoles(tr).sort().join(',');
+    const before = [...user.roles].sort().join(',');
+    tr.querySelector('.save-roles').disabled = now === before;
+  });
+
+  el.tbody.addEventListener('click', async (event) => {
+    const target = event.target.closest('button');
+    const tr = target?.closest('tr');
+    if (!target || !tr) return;
+    const user = users.get(tr.dataset.id);
+    if (!user) return;
+    const name = user.username;
+    if (target.classList.contains('save-roles')) {
+      const roles = chosenRoles(tr);
+      const isMe = user.id === me()?.id;
+      await act(target, () => api.setRoles(user.id, roles), `${name} now has the roles ${roles.join(', ')}.`);
+      if (isMe) await onOwnRolesChanged();
+    } else if (target.classList.contains('enable')) {
+      await act(target, () => api.enable(user.id), `${name} is enabled and may sign in again.`);
+    } else if (target.classList.contains('disable')) {
+      if (!confirmed(target, { confirmLabel: 'Confirm disable', what: `disable ${name} and sign them out everywhere`, status })) return;
+      await act(target, () => api.disable(user.id), `${name} is disabled and signed out everywhere.`);
+    } else if (target.classList.contains('end-sessions')) {
+      if (!confirmed(target, { confirmLabel: 'Confirm end sessions', what: `sign ${name} out everywhere`, status })) return;
+      await act(target, () => api.endSessions(user.id), `${name} is signed out everywhere.`);
+    }
+  });
+
+  el.reload.addEventListener('click', () => reload({ announce: true }));
+
+  return {
+    reload,
+    /** Forgets everything shown, so the next user sees none of it. */
+    reset() {
+      seq += 1;
+      users = new Map();
+      el.tbody.replaceChildren();
+      el.count.textContent = '';
+    },
+  };
+}
