@@ -4,11 +4,15 @@
 //! A request's path through the crate:
 //!
 //! - [`startup`] builds the server from a [`config::Config`];
-//! - [`http`] routes it: `/auth/*` to [`http::routes::auth`], `/api/*` to
-//!   [`http::routes::api`], everything else to the SPA ([`http::spa`]);
+//! - [`http`] routes it: `/auth/*` to [`http::routes::auth`] (the caller's
+//!   sessions and password to [`http::routes::sessions`], `/auth/admin/*`
+//!   to [`http::routes::admin`]), `/api/*` to [`http::routes::api`],
+//!   `/openapi.json` to [`http::openapi`], everything else to the SPA
+//!   ([`http::spa`]); [`http::extract`] decides who may call what;
 //!   [`http::error`] gives every failure the contract's JSON shape;
-//! - account use cases (register, login, new password, disable, roles) are
-//!   [`accounts`] operations, one transaction each, shared with the CLI;
+//! - account use cases (register, login, new password, disable, roles,
+//!   ending sessions) are [`accounts`] operations, one transaction each,
+//!   shared with the CLI;
 //! - the domain below knows no HTTP: passwords, access tokens, refresh
 //!   tokens, throttling and the revocation list in [`auth`]; the
 //!   refresh-token ledger and users in [`db`]; the upstream URL, header
