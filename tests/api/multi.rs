@@ -1,0 +1,330 @@
+//! §7: several gateway instances on one PostgreSQL database behave as one
+//! gateway. Each test starts two or three real instances (in-process
+//! `Application`s, or `portcullis serve` processes where one must die) on a
+//! fresh database; without PostgreSQL they skip, saying so.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use portcullis::auth::refresh::RefreshToken;
+use portcullis::auth::{Role, Roles, password};
+use portcullis::clock;
+use portcullis::db::Db;
+use portcullis::db::schema::{refresh_tokens, sessions};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Three instances on one fresh PostgreSQL database, or `None` (skipped).
+async fn three_instances(test: &str) -> Option<[TestApp; 3]> {
+    three_instances_with(test, |_| {}).await
+}
+
+async fn three_instances_with(
+    test: &str,
+    adjust: impl Fn(&mut portcullis::config::ServeArgs),
+) -> Option<[TestApp; 3]> {
+    let admin = postgres_or_skip(test)?;
+    let database = Arc::new(TestDatabase::postgres(&admin));
+    let a = spawn_on(&database, &adjust).await;
+    let b = spawn_beside(&a, &adjust).await;
+    let c = spawn_beside(&a, &adjust).await;
+    Some([a, b, c])
+}
+
+fn sid_of(access: &str) -> String {
+    jsonwebtoken::dangerous::insecure_decode::<Value>(access)
+        .unwrap()
+        .claims["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The refresh cookie a response set.
+fn cookie_of(res: &Response) -> String {
+    set_cookie(res, COOKIE)
+        .expect("a refresh cookie")
+        .value()
+        .to_owned()
+}
+
+/// Hashes of the session's refresh tokens, and how many are unspent.
+fn ledger_of(app: &TestApp, sid: &str) -> (HashSet<String>, usize) {
+    ledger_in(app.db(), sid)
+}
+
+fn ledger_in(db: &Db, sid: &str) -> (HashSet<String>, usize) {
+    let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = db
+        .with_conn(|c| {
+            Ok(refresh_tokens::table
+                .filter(refresh_tokens::session_id.eq(sid))
+                .select((refresh_tokens::token_hash, refresh_tokens::spent_at))
+                .load(c)?)
+        })
+        .unwrap();
+    let unspent = rows.iter().filter(|(_, spent)| spent.is_none()).count();
+    (rows.into_iter().map(|(hash, _)| hash).collect(), unspent)
+}
+
+fn hash_of(cookie: &str) -> String {
+    RefreshToken::parse(cookie).unwrap().hash()
+}
+
+#[actix_web::test]
+async fn sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once() {
+    let name = "sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once";
+    let Some(apps) = three_instances(name).await else {
+        return;
+    };
+    let session = apps[0].logged_in("alice", &[Role::User]).await;
+    let sid = sid_of(&session.access);
+
+    let calls = (0..16).map(|i| apps[i % 3].refresh(&session.refresh));
+    let responses = futures_util::future::join_all(calls).await;
+    let mut cookies = HashSet::new();
+    for res in &responses {
+        assert_eq!(res.status(), 200, "every concurrent refresh succeeds");
+        cookies.insert(cookie_of(res));
+    }
+    assert_eq!(cookies.len(), 1, "all converge on one successor");
+
+    let (hashes, unspent) = ledger_of(&apps[0], &sid);
+    assert_eq!(hashes.len(), 2, "the login token and exactly one successor");
+    assert_eq!(unspent, 1);
+    let successor = cookies.into_iter().next().unwrap();
+    assert!(hashes.contains(&hash_of(&successor)));
+    // and the successor rotates on any instance
+    assert_eq!(apps[2].refresh(&successor).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_token_rotated_on_one_instance_and_replayed_on_another_after_grace_is_reuse() {
+    let name = "a_token_rotated_on_one_instance_and_replayed_on_another_after_grace_is_reuse";
+    let Some([a, b, _c]) = three_instances(name).await else {
+        return;
+    };
+    let session = a.logged_in("alice", &[Role::User]).await;
+    let mut res = a.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200);
+    let successor = cookie_of(&res);
+    let body: Value = res.json().await.unwrap();
+    let fresh_access = body["access_token"].as_str().unwrap().to_owned();
+
+    a.advance(6.0); // past the 5 s grace, for both: they share the clock
+    let mut res = b.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 401);
+    assert_cookie_cleared(&res);
+    assert_eq!(error_code(&mut res).await, "refresh_token_reused");
+
+    // the whole session is gone, on both instances
+    for app in [&a, &b] {
+        let mut res = app.refresh(&successor).await;
+        assert_eq!(res.status(), 401);
+        assert_eq!(error_code(&mut res).await, "invalid_refresh_token");
+        app.wait_until_refused(&fresh_access, Duration::from_secs(2))
+            .await;
+    }
+}
+
+#[actix_web::test]
+async fn a_logout_through_one_instance_is_refused_by_the_others_within_two_seconds() {
+    let name = "a_logout_through_one_instance_is_refused_by_the_others_within_two_seconds";
+    let Some([a, b, c]) = three_instances(name).await else {
+        return;
+    };
+    let session = a.logged_in("alice", &[Role::User]).await;
+    for app in [&b, &c] {
+        assert_eq!(app.me(&session.access).await.status(), 200);
+    }
+    assert_eq!(a.logout(&session.refresh).await.status(), 204);
+    let (b_took, c_took) = futures_util::future::join(
+        b.wait_until_refused(&session.access, Duration::from_secs(2)),
+        c.wait_until_refused(&session.access, Duration::from_secs(2)),
+    )
+    .await;
+    eprintln!("revocation reached B in {b_took:?}, C in {c_took:?}");
+}
+
+#[actix_web::test]
+async fn brute_force_spread_over_instances_hits_one_shared_throttle() {
+    let name = "brute_force_spread_over_instances_hits_one_shared_throttle";
+    let Some(apps) = three_instances(name).await else {
+        return;
+    };
+    apps[0].add_user("alice", &[]);
+    // five failures for alice are allowed in all, not five per instance
+    for i in 0..5 {
+        let mut res = apps[i % 3].login_raw("alice", "wrong guess").await;
+        assert_eq!(res.status(), 401, "attempt {i}");
+        assert_eq!(error_code(&mut res).await, "invalid_credentials");
+    }
+    for app in &apps {
+        let mut res = app.login_raw("alice", PASSWORD).await;
+        assert_eq!(res.status(), 429, "even the right password waits");
+        let retry: u64 = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .expect("Retry-After");
+        assert!((1..=300).contains(&retry), "{retry}");
+        assert_eq!(error_code(&mut res).await, "too_many_attempts");
+    }
+    // the window ends for every instance at once
+    apps[0].advance(301.0);
+    assert_eq!(apps[2].login_raw("alice", PASSWORD).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_grace_replay_on_an_instance_signing_with_another_key_gets_the_same_successor() {
+    let name = "a_grace_replay_on_an_instance_signing_with_another_key_gets_the_same_successor";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = Arc::new(TestDatabase::postgres(&admin));
+    let a = spawn_on(&database, |_| {}).await;
+    let b = spawn_beside(&a, |args| {
+        args.jwt_secret = Some("another-secret-of-at-least-32-bytes!!".into());
+    })
+    .await;
+    let session = a.logged_in("alice", &[Role::User]).await;
+    let res = a.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200);
+    let successor = cookie_of(&res);
+
+    // the first response was "lost"; the retry lands on B within the grace
+    let mut res = b.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200, "{:?}", res.body().await);
+    assert_eq!(cookie_of(&res), successor, "the same successor");
+    assert_eq!(b.refresh(&successor).await.status(), 200);
+}
+
+/// One client of the storm: refreshes its session over and over, spread
+/// over the instances, keeping the last cookie it was answered with.
+struct StormClient {
+    sid: String,
+    cookie: String,
+    answered: Vec<String>,
+    /// A 401 ends the client's session: its code.
+    ended: Option<String>,
+}
+
+async fn storm(client: &mut StormClient, urls: &[String], until: Instant, http: &awc::Client) {
+    let mut i = 0;
+    while Instant::now() < until && client.ended.is_none() {
+        let url = &urls[i % urls.len()];
+        i += 1;
+        let sent = http
+            .post(format!("{url}/auth/refresh"))
+            .insert_header(("X-CSRF", "1"))
+            .insert_header(("Cookie", format!("{COOKIE}={}", client.cookie)))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        // a killed instance answers nothing: keep the cookie, try another
+        let Ok(mut res) = sent else { continue };
+        match res.status().as_u16() {
+            200 => {
+                client.cookie = cookie_of(&res);
+                client.answered.push(client.cookie.clone());
+            }
+            401 => {
+                let body: Value = res.json().await.unwrap();
+                client.ended = Some(body["error"].as_str().unwrap().to_owned());
+            }
+            other => panic!("a refresh answered {other}: {:?}", res.body().await),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() {
+    let name = "an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = TestDatabase::postgres(&admin);
+    let a = ServeProcess::start(&database.url, &[]).unwrap();
+    let b = ServeProcess::start(&database.url, &[]).unwrap();
+    let mut victim = ServeProcess::start(&database.url, &[]).unwrap();
+    let db = Db::connect(&database.url).unwrap();
+    let hash = password::hash(PASSWORD).unwrap();
+    let http = client();
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        let user = format!("user{i}");
+        db.with_conn(|c| {
+            Ok(portcullis::accounts::create(
+                c,
+                &user,
+                &hash,
+                &Roles::new([]),
+                clock::now(),
+            ))
+        })
+        .unwrap()
+        .unwrap();
+        let mut res = http
+            .post(format!("{}/auth/login", a.url))
+            .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let cookie = cookie_of(&res);
+        let body: Value = res.json().await.unwrap();
+        clients.push(StormClient {
+            sid: sid_of(body["access_token"].as_str().unwrap()),
+            answered: vec![cookie.clone()],
+            cookie,
+            ended: None,
+        });
+    }
+
+    let all = [a.url.clone(), b.url.clone(), victim.url.clone()];
+    let until = Instant::now() + Duration::from_millis(1500);
+    let storms = clients.iter_mut().map(|c| storm(c, &all, until, &http));
+    let kill = async {
+        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+        victim.kill();
+    };
+    futures_util::future::join(futures_util::future::join_all(storms), kill).await;
+
+    let survivors = [a.url.clone(), b.url.clone()];
+    let mut intact = 0;
+    for client in &mut clients {
+        // every cookie a client was answered with is in the ledger
+        let (hashes, unspent) = ledger_in(&db, &client.sid);
+        for cookie in &client.answered {
+            assert!(
+                hashes.contains(&hash_of(cookie)),
+                "a cookie the ledger does not know"
+            );
+        }
+        assert!(unspent <= 1, "a session with two live tokens");
+        // and on the survivors the session goes on, or has ended cleanly
+        let until = Instant::now() + Duration::from_millis(300);
+        if client.ended.is_none() {
+            storm(client, &survivors, until, &http).await;
+        }
+        match client.ended.as_deref() {
+            None => intact += 1,
+            Some("refresh_token_reused" | "invalid_refresh_token") => {
+                let revoked: Option<chrono::NaiveDateTime> = db
+                    .with_conn(|c| {
+                        Ok(sessions::table
+                            .find(&client.sid)
+                            .select(sessions::revoked_at)
+                            .first(c)?)
+                    })
+                    .unwrap();
+                assert!(revoked.is_some(), "an ended session is revoked");
+            }
+            Some(other) => panic!("a session ended with {other}"),
+        }
+    }
+    let rotations: usize = clients.iter().map(|c| c.answered.len()).sum();
+    eprintln!("{rotations} rotations answered; {intact} of 6 sessions intact after the kill");
+    assert!(rotations > 12, "the storm ran");
+}
