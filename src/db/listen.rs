@@ -14,6 +14,9 @@ use diesel::pg::PgConnection;
 
 use super::{Db, DbError, REVOKED_CHANNEL};
 
+/// The listener's `application_name` in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "portcullis-listener";
+
 /// How often an idle listener checks that its connection still answers.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
@@ -28,7 +31,10 @@ impl Listener {
         let Some(mut conn) = db.dedicated_pg()? else {
             return Ok(None);
         };
-        conn.batch_execute(&format!("LISTEN {REVOKED_CHANNEL}"))?;
+        // named, so an operator can tell it apart in pg_stat_activity
+        conn.batch_execute(&format!(
+            "SET application_name = '{APPLICATION_NAME}'; LISTEN {REVOKED_CHANNEL};"
+        ))?;
         Ok(Some(Self {
             conn,
             pinged: Instant::now(),

@@ -283,7 +283,8 @@ fn session_setup(target: &Target, statement_timeout: Duration) -> String {
         // columns: the session time zone must be UTC for that to be exact.
         Target::Postgres(_) => format!(
             "SET TIME ZONE 'UTC';
-             SET statement_timeout = {ms};"
+             SET statement_timeout = {ms};
+             SET application_name = 'portcullis';"
         ),
     }
 }

@@ -230,3 +230,98 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     assert_eq!(res.status(), 200, "{:?}", res.body().await);
     assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 200);
 }
+
+#[test]
+fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
+    use portcullis::db::ledger::{self, ClientInfo, SessionPolicy};
+    use portcullis::db::listen::Listener;
+    let name = "a_revocation_is_announced_to_listeners_when_it_commits_and_not_before";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = TestDatabase::postgres(&admin);
+    let db = Db::connect(&database.url).unwrap();
+    db.migrate().unwrap();
+    let mut listener = Listener::connect(&db).unwrap().expect("PostgreSQL listens");
+    let now = portcullis::clock::now();
+    let hash = "x";
+    let user = db
+        .with_conn(|c| {
+            Ok(portcullis::accounts::create(
+                c,
+                "alice",
+                hash,
+                &portcullis::auth::Roles::new([]),
+                now,
+            ))
+        })
+        .unwrap()
+        .unwrap();
+    let policy = SessionPolicy {
+        ttl: chrono::Duration::days(1),
+        idle_ttl: chrono::Duration::days(1),
+        grace: chrono::Duration::seconds(5),
+    };
+    let open = || {
+        db.with_conn(|c| ledger::issue(c, &user, &ClientInfo::default(), &policy, now))
+            .unwrap()
+            .session
+            .id
+    };
+    let (kept, ended) = (open(), open());
+
+    // revoked, then rolled back: nothing is announced
+    let rolled_back: Result<(), portcullis::db::DbError> = db.with_conn(|c| {
+        portcullis::db::write_tx(c, |c| {
+            ledger::revoke_session(c, &kept, "logout", now)?;
+            Err(portcullis::db::DbError::Blocking)
+        })
+    });
+    assert!(rolled_back.is_err());
+    db.with_conn(|c| ledger::revoke_session(c, &ended, "logout", now))
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut heard = Vec::new();
+    while !heard.contains(&ended) {
+        assert!(Instant::now() < deadline, "no notice within 2 s");
+        heard.extend(listener.drain().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(heard, vec![ended], "only the committed revocation");
+}
+
+#[actix_web::test]
+async fn a_lost_listener_leaves_revocation_to_the_poll_still_within_two_seconds() {
+    let name = "a_lost_listener_leaves_revocation_to_the_poll_still_within_two_seconds";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = std::sync::Arc::new(TestDatabase::postgres(&admin));
+    let a = spawn_on(&database, |_| {}).await;
+    let b = spawn_beside(&a, |_| {}).await;
+    let session = a.logged_in("alice", &[Role::User]).await;
+    // the database drops every listener (as a failover or a proxy would)
+    let mut conn = PgConnection::establish(&database.url).unwrap();
+    eventually(Duration::from_secs(5), "both listeners are up", || {
+        let n = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(*) FROM pg_stat_activity WHERE application_name = 'portcullis-listener' \
+             AND datname = current_database()",
+        ))
+        .get_result::<i64>(&mut conn)
+        .unwrap();
+        async move { n == 2 }
+    })
+    .await;
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'portcullis-listener' AND datname = current_database()",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(a.logout(&session.refresh).await.status(), 204);
+    let took = b
+        .wait_until_refused(&session.access, Duration::from_secs(2))
+        .await;
+    eprintln!("revocation by poll alone took {took:?}");
+}

@@ -328,3 +328,140 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     eprintln!("{rotations} rotations answered; {intact} of 6 sessions intact after the kill");
     assert!(rotations > 12, "the storm ran");
 }
+
+/// Signs with `sign`, also accepting and publishing `verify`; access
+/// tokens live two minutes.
+fn keys(
+    sign: &std::path::Path,
+    verify: &[&std::path::Path],
+) -> impl Fn(&mut portcullis::config::ServeArgs) {
+    let sign = sign.to_owned();
+    let verify = verify
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    move |args| {
+        args.jwt_secret = None;
+        args.jwt_key_file = Some(sign.clone());
+        args.jwt_verify_keys = verify.clone();
+        args.access_ttl = "120".into();
+    }
+}
+
+fn kid_of(access: &str) -> String {
+    jsonwebtoken::decode_header(access).unwrap().kid.unwrap()
+}
+
+async fn refreshed(app: &TestApp, cookie: &str) -> Session {
+    let mut res = app.refresh(cookie).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "the session survives: {:?}",
+        res.body().await
+    );
+    let refresh = cookie_of(&res);
+    let body: Value = res.json().await.unwrap();
+    Session {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh,
+        body,
+    }
+}
+
+#[actix_web::test]
+async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
+    let name = "rotating_the_signing_key_across_two_instances_logs_nobody_out";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = |file: &str| {
+        let path = dir.path().join(file);
+        let out = portcullis()
+            .args(["keygen", "--out"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        path
+    };
+    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    let database = Arc::new(TestDatabase::postgres(&admin));
+
+    // before: both instances sign with the old key
+    let a0 = spawn_on(&database, keys(&old, &[])).await;
+    let b0 = spawn_beside(&a0, keys(&old, &[])).await;
+    let mut alice = a0.logged_in("alice", &[Role::User]).await;
+    b0.add_user("bob", &[]);
+    let mut bob = b0.login("bob").await;
+    let old_kid = kid_of(&alice.access);
+
+    // step 1: the new key is published everywhere, still verify-only
+    let a1 = spawn_beside(&a0, keys(&old, &[&new])).await;
+    let b1 = spawn_beside(&a0, keys(&old, &[&new])).await;
+    let mut res = a1.get("/.well-known/jwks.json").await;
+    let cache = res
+        .headers()
+        .get("cache-control")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let max_age: i64 = cache
+        .strip_prefix("public, max-age=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("Cache-Control: {cache}"));
+    assert!(
+        (1..=120).contains(&max_age),
+        "cached at most one access TTL"
+    );
+    let jwks: Value = res.json().await.unwrap();
+    let published = jwks["keys"].as_array().unwrap();
+    assert_eq!(published.len(), 2);
+    for key in published {
+        assert_eq!(key["alg"], "EdDSA");
+        assert_eq!(key["use"], "sig");
+        assert!(key["kid"].is_string());
+    }
+    for app in [&a1, &b1] {
+        assert_eq!(app.me(&alice.access).await.status(), 200);
+    }
+    alice = refreshed(&a1, &alice.refresh).await;
+    assert_eq!(
+        kid_of(&alice.access),
+        old_kid,
+        "still signed with the old key"
+    );
+
+    // step 2: signing switches to the new key; the old one stays verify-only
+    let a2 = spawn_beside(&a0, keys(&new, &[&old])).await;
+    let b2 = spawn_beside(&a0, keys(&new, &[&old])).await;
+    for app in [&a2, &b2] {
+        assert_eq!(app.me(&alice.access).await.status(), 200, "old tokens pass");
+    }
+    alice = refreshed(&a2, &alice.refresh).await;
+    bob = refreshed(&b2, &bob.refresh).await;
+    assert_ne!(
+        kid_of(&alice.access),
+        old_kid,
+        "now signed with the new key"
+    );
+    // instances still at step 1 already accept what step 2 signs
+    for app in [&a1, &b1, &b2] {
+        assert_eq!(app.me(&alice.access).await.status(), 200);
+    }
+
+    // step 3: after one access TTL no old-key token is alive: drop the old key
+    a0.advance(121.0);
+    let a3 = spawn_beside(&a0, keys(&new, &[])).await;
+    let b3 = spawn_beside(&a0, keys(&new, &[])).await;
+    let mut res = a3.get("/.well-known/jwks.json").await;
+    let jwks: Value = res.json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    for (app, session) in [(&a3, &alice), (&b3, &bob)] {
+        let next = refreshed(app, &session.refresh).await;
+        assert_eq!(a3.me(&next.access).await.status(), 200);
+        assert_eq!(b3.me(&next.access).await.status(), 200);
+    }
+}
