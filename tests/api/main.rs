@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod cli;
 mod database;
+mod deploy;
 mod helpers;
 mod http;
 mod multi;
