@@ -182,10 +182,7 @@ impl DbSettings {
     fn target(&self) -> Result<Target, DbError> {
         let url = self.url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Target::Postgres(with_connect_timeout(
-                url,
-                self.connect_timeout,
-            )));
+            return Ok(Target::Postgres(with_libpq_defaults(url, self)));
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -198,14 +195,29 @@ impl DbSettings {
     }
 }
 
-/// Adds libpq's `connect_timeout` unless the URL sets one, so a host that
-/// does not answer costs seconds, not the operating system's minutes.
-fn with_connect_timeout(url: &str, timeout: Duration) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_owned();
+/// Adds libpq parameters the URL does not set, so a database host that
+/// stops answering costs seconds, not the operating system's minutes:
+/// `connect_timeout`; `tcp_user_timeout`, after which unacknowledged data
+/// fails the connection (and the pool replaces it); `keepalives_idle`, so an
+/// idle pooled connection to a vanished host is noticed too.
+fn with_libpq_defaults(url: &str, settings: &DbSettings) -> String {
+    let user_timeout = settings.statement_timeout + settings.connect_timeout;
+    let defaults = [
+        (
+            "connect_timeout",
+            settings.connect_timeout.as_secs().max(1).to_string(),
+        ),
+        ("tcp_user_timeout", user_timeout.as_millis().to_string()),
+        ("keepalives_idle", "30".to_owned()),
+    ];
+    let mut url = url.to_owned();
+    for (name, value) in defaults {
+        if !url.contains(&format!("{name}=")) {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}{name}={value}");
+        }
     }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}connect_timeout={}", timeout.as_secs().max(1))
+    url
 }
 
 impl std::fmt::Debug for DbSettings {
@@ -384,28 +396,38 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` with a pooled connection on the blocking thread pool. The
+    /// caller gets an answer within the connect timeout plus the statement
+    /// timeout, even from a database that went silent without closing the
+    /// connection: then `f` is left to fail on its own.
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.with_conn(f))
-            .await
-            .map_err(|_| DbError::Blocking)?
+        let limit = self.settings.connect_timeout + self.settings.statement_timeout;
+        let call = tokio::task::spawn_blocking(move || db.with_conn(f));
+        match tokio::time::timeout(limit, call).await {
+            Ok(done) => done.map_err(|_| DbError::Blocking)?,
+            Err(_) => Err(DbError::Unavailable(
+                "the database did not answer in time".into(),
+            )),
+        }
     }
 
     /// Whether the database answers a trivial query within a second or two.
     pub async fn ping(&self) -> bool {
         let db = self.clone();
         let wait = self.settings.connect_timeout.min(Duration::from_secs(2));
-        tokio::task::spawn_blocking(move || -> Result<(), DbError> {
+        let call = tokio::task::spawn_blocking(move || -> Result<(), DbError> {
             let mut conn = db.pool.get_timeout(wait)?;
             Ok(conn.batch_execute("SELECT 1")?)
-        })
-        .await
-        .is_ok_and(|r| r.is_ok())
+        });
+        matches!(
+            tokio::time::timeout(wait + Duration::from_secs(1), call).await,
+            Ok(Ok(Ok(())))
+        )
     }
 
     /// A connection outside the pool, for a long-lived `LISTEN`.
@@ -557,12 +579,16 @@ mod tests {
         let pg = DbSettings::new("postgres://u:p@127.0.0.1/db");
         assert!(matches!(
             pg.target().unwrap(),
-            Target::Postgres(url) if url == "postgres://u:p@127.0.0.1/db?connect_timeout=5"
+            Target::Postgres(url) if url == "postgres://u:p@127.0.0.1/db?connect_timeout=5\
+                &tcp_user_timeout=10000&keepalives_idle=30"
         ));
-        let pg = DbSettings::new("postgresql://h/db?sslmode=require&connect_timeout=2");
+        let pg = DbSettings::new(
+            "postgresql://h/db?sslmode=require&connect_timeout=2&tcp_user_timeout=0",
+        );
         assert!(matches!(
             pg.target().unwrap(),
-            Target::Postgres(url) if url == "postgresql://h/db?sslmode=require&connect_timeout=2"
+            Target::Postgres(url) if url == "postgresql://h/db?sslmode=require&connect_timeout=2\
+                &tcp_user_timeout=0&keepalives_idle=30"
         ));
         assert!(matches!(
             DbSettings::new("sqlite://x.db").target().unwrap(),

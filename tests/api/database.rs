@@ -325,3 +325,45 @@ async fn a_lost_listener_leaves_revocation_to_the_poll_still_within_two_seconds(
         .await;
     eprintln!("revocation by poll alone took {took:?}");
 }
+
+#[actix_web::test]
+async fn a_database_that_hangs_answers_503_in_bounded_time_and_heals() {
+    let name = "a_database_that_hangs_answers_503_in_bounded_time_and_heals";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = std::sync::Arc::new(TestDatabase::postgres(&admin));
+    let relay = Relay::to(postgres_addr(&admin));
+    let through_relay = via_port(&database.url, relay.port);
+    let app = spawn_on(&database, |a| {
+        a.db.database_url = through_relay.clone();
+        a.db_connect_timeout = "1".into();
+        a.db_statement_timeout = "1".into();
+    })
+    .await;
+    let session = app.logged_in("alice", &[Role::User]).await;
+
+    // the server stops answering but closes nothing
+    relay.freeze();
+    let started = Instant::now();
+    let mut res = app.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(error_code(&mut res).await, "unavailable");
+    let mut res = app.get("/readyz").await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(error_code(&mut res).await, "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answers within the timeouts, took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.me(&session.access).await.status(), 200);
+
+    relay.thaw();
+    eventually(
+        Duration::from_secs(15),
+        "the session refreshes again",
+        || async { app.refresh(&session.refresh).await.status() == 200 },
+    )
+    .await;
+}

@@ -699,10 +699,13 @@ impl Drop for ServeProcess {
 
 /// A TCP relay in front of a server that a test can cut and restore: the
 /// database "goes away" (every connection through it closed, new ones
-/// closed at once) and comes back, without touching the real server.
+/// closed at once) and comes back, without touching the real server. Or it
+/// freezes: connections stay open and nothing arrives either way, like a
+/// server that hangs.
 pub struct Relay {
     pub port: u16,
     up: Arc<std::sync::atomic::AtomicBool>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
     open: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
 }
 
@@ -712,8 +715,9 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let frozen = Arc::new(AtomicBool::new(false));
         let open = Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
-        let (up2, open2) = (up.clone(), open.clone());
+        let (up2, frozen2, open2) = (up.clone(), frozen.clone(), open.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -731,15 +735,39 @@ impl Relay {
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
                 ] {
+                    let frozen = frozen2.clone();
                     std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
+                        use std::io::{Read, Write};
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = from.read(&mut buf) {
+                            while frozen.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
                         let _ = to.shutdown(std::net::Shutdown::Both);
                         let _ = from.shutdown(std::net::Shutdown::Both);
                     });
                 }
             }
         });
-        Self { port, up, open }
+        Self {
+            port,
+            up,
+            frozen,
+            open,
+        }
+    }
+
+    /// Holds every byte in flight until [`Relay::thaw`].
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
     }
 
     /// Closes every connection and refuses new ones until [`Relay::restore`].

@@ -465,3 +465,104 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
         assert_eq!(b3.me(&next.access).await.status(), 200);
     }
 }
+
+/// Not a check but a measurement, run on demand:
+/// `cargo test --release --test api measure -- --ignored --nocapture`.
+/// Two `serve` processes on one database: refresh rotations per second
+/// with 32 clients spread over both, and how long a logout on one takes to
+/// be refused by the other.
+#[actix_web::test]
+#[ignore = "a measurement; run on demand"]
+async fn measure_rotations_per_second_and_revocation_propagation_over_two_instances() {
+    let name = "measure_rotations_per_second_and_revocation_propagation_over_two_instances";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = TestDatabase::postgres(&admin);
+    let env = [("PORTCULLIS_DB_POOL_SIZE", "16")];
+    let a = ServeProcess::start(&database.url, &env).unwrap();
+    let b = ServeProcess::start(&database.url, &env).unwrap();
+    let db = Db::connect(&database.url).unwrap();
+    let hash = password::hash(PASSWORD).unwrap();
+    let http = client();
+    let login = |user: String| {
+        let http = http.clone();
+        let url = a.url.clone();
+        async move {
+            let mut res = http
+                .post(format!("{url}/auth/login"))
+                .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            let cookie = cookie_of(&res);
+            let body: Value = res.json().await.unwrap();
+            (cookie, body["access_token"].as_str().unwrap().to_owned())
+        }
+    };
+    let mut clients = Vec::new();
+    for i in 0..32 {
+        let user = format!("user{i}");
+        db.with_conn(|c| {
+            Ok(portcullis::accounts::create(
+                c,
+                &user,
+                &hash,
+                &Roles::new([]),
+                clock::now(),
+            ))
+        })
+        .unwrap()
+        .unwrap();
+        let (cookie, access) = login(user).await;
+        clients.push(StormClient {
+            sid: sid_of(&access),
+            answered: Vec::new(),
+            cookie,
+            ended: None,
+        });
+    }
+    let both = [a.url.clone(), b.url.clone()];
+    let started = Instant::now();
+    let until = started + Duration::from_secs(5);
+    futures_util::future::join_all(clients.iter_mut().map(|c| storm(c, &both, until, &http))).await;
+    let rotations: usize = clients.iter().map(|c| c.answered.len()).sum();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(clients.iter().all(|c| c.ended.is_none()));
+
+    let mut delays = Vec::new();
+    for _ in 0..20 {
+        let (cookie, access) = login("user0".into()).await;
+        let res = http
+            .post(format!("{}/auth/logout", a.url))
+            .insert_header(("X-CSRF", "1"))
+            .insert_header(("Cookie", format!("{COOKIE}={cookie}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        let at = Instant::now();
+        loop {
+            let res = http
+                .get(format!("{}/auth/me", b.url))
+                .bearer_auth(&access)
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 401 {
+                break;
+            }
+            assert!(at.elapsed() < Duration::from_secs(2));
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        delays.push(at.elapsed());
+    }
+    delays.sort();
+    eprintln!(
+        "{rotations} rotations in {secs:.1} s = {:.0}/s over two instances (32 clients); \
+         revocation reached the other instance in median {:?}, max {:?}",
+        rotations as f64 / secs,
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+}
