@@ -61,6 +61,9 @@ pub enum DbError {
     Migration(String),
     #[error("DATABASE_URL: {0}")]
     Unsupported(String),
+    /// The database holds something the code never writes.
+    #[error("unexpected database content: {0}")]
+    Inconsistent(String),
 }
 
 impl From<diesel::result::Error> for DbError {

@@ -35,7 +35,7 @@ pub fn successor_key(conn: &mut Conn, now: DateTime<Utc>) -> Result<SuccessorKey
         Err(e) if super::is_unique_violation(&e) => {}
         Err(e) => return Err(e),
     }
-    stored(conn)?.ok_or_else(|| DbError::Migration("the successor key was not stored".into()))
+    stored(conn)?.ok_or_else(|| DbError::Inconsistent("the successor key was not stored".into()))
 }
 
 fn stored(conn: &mut Conn) -> Result<Option<SuccessorKey>, DbError> {
@@ -48,7 +48,7 @@ fn stored(conn: &mut Conn) -> Result<Option<SuccessorKey>, DbError> {
         None => Ok(None),
         Some(value) => SuccessorKey::from_stored(&value)
             .map(Some)
-            .ok_or_else(|| DbError::Migration("the stored successor key is malformed".into())),
+            .ok_or_else(|| DbError::Inconsistent("the stored successor key is malformed".into())),
     }
 }
 
