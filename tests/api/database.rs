@@ -167,6 +167,16 @@ where
     start.elapsed()
 }
 
+/// How many revocation listeners of ours the database sees.
+fn listeners(conn: &mut PgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "count(*) FROM pg_stat_activity WHERE application_name = 'portcullis-listener' \
+         AND datname = current_database()",
+    ))
+    .get_result(conn)
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     let name = "a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself";
@@ -177,22 +187,25 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     let relay = Relay::to(postgres_addr(&admin));
     let through_relay = via_port(&database.url, relay.port);
     let upstream = Upstream::spawn();
-    let app = spawn_on(&database, |a| {
+    let instance = |a: &mut portcullis::config::ServeArgs| {
         a.db.database_url = through_relay.clone();
         a.db_connect_timeout = "1".into();
         a.upstream = Some(upstream.url.clone());
-    })
-    .await;
+    };
+    let app = spawn_on(&database, instance).await;
+    let other = spawn_beside(&app, instance).await;
     let session = app.logged_in("alice", &[Role::User]).await;
     app.add_user("bob", &[]);
     assert_eq!(app.get("/readyz").await.status(), 200);
 
     relay.cut();
     // readiness says so within a few seconds, and answers quickly
-    eventually(Duration::from_secs(10), "/readyz turns 503", || async {
-        app.get("/readyz").await.status() == 503
-    })
-    .await;
+    for instance in [&app, &other] {
+        eventually(Duration::from_secs(10), "/readyz turns 503", || async {
+            instance.get("/readyz").await.status() == 503
+        })
+        .await;
+    }
     let started = Instant::now();
     let mut res = app.get("/readyz").await;
     assert_eq!(res.status(), 503);
@@ -205,7 +218,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     let mut res = app.login_raw("bob", PASSWORD).await;
     assert_eq!(res.status(), 503);
     assert_eq!(error_code(&mut res).await, "unavailable");
-    let mut res = app.refresh(&session.refresh).await;
+    let mut res = other.refresh(&session.refresh).await;
     assert_eq!(res.status(), 503);
     assert!(
         set_cookie(&res, COOKIE).is_none(),
@@ -216,19 +229,33 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
 
     // verification is in memory: /auth/me and /api keep working
     assert_eq!(app.me(&session.access).await.status(), 200);
-    let mut res = app.api("GET", "/employees", &session.access).await;
+    let mut res = other.api("GET", "/employees", &session.access).await;
     assert_eq!(res.status(), 200);
     let echo: Value = res.json().await.unwrap();
     assert_eq!(echo["headers"]["x-user-name"][0], "alice");
 
     relay.restore();
-    eventually(Duration::from_secs(15), "/readyz recovers", || async {
-        app.get("/readyz").await.status() == 200
+    for instance in [&app, &other] {
+        eventually(Duration::from_secs(15), "/readyz recovers", || async {
+            instance.get("/readyz").await.status() == 200
+        })
+        .await;
+    }
+    // full service, no restart: the ledger, the throttle, and the listeners
+    let mut res = other.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200, "{:?}", res.body().await);
+    let rotated = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 200);
+    let mut direct = PgConnection::establish(&database.url).unwrap();
+    eventually(Duration::from_secs(10), "both listeners are back", || {
+        let n = listeners(&mut direct);
+        async move { n == 2 }
     })
     .await;
-    let mut res = app.refresh(&session.refresh).await;
-    assert_eq!(res.status(), 200, "{:?}", res.body().await);
-    assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 200);
+    assert_eq!(app.logout(&rotated).await.status(), 204);
+    other
+        .wait_until_refused(&session.access, Duration::from_secs(2))
+        .await;
 }
 
 #[test]
@@ -304,12 +331,7 @@ async fn a_lost_listener_leaves_revocation_to_the_poll_still_within_two_seconds(
     // the database drops every listener (as a failover or a proxy would)
     let mut conn = PgConnection::establish(&database.url).unwrap();
     eventually(Duration::from_secs(5), "both listeners are up", || {
-        let n = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "count(*) FROM pg_stat_activity WHERE application_name = 'portcullis-listener' \
-             AND datname = current_database()",
-        ))
-        .get_result::<i64>(&mut conn)
-        .unwrap();
+        let n = listeners(&mut conn);
         async move { n == 2 }
     })
     .await;
