@@ -360,10 +360,6 @@ impl Db {
         self.backend
     }
 
-    pub fn settings(&self) -> &DbSettings {
-        &self.settings
-    }
-
     /// Applies pending migrations; returns how many ran. Safe to call from
     /// several processes at once: the whole run is one write transaction,
     /// which on SQLite holds the file's write lock and on PostgreSQL first
