@@ -14,9 +14,9 @@
 //!   ending sessions) are [`accounts`] operations, one transaction each,
 //!   shared with the CLI;
 //! - the domain below knows no HTTP: passwords, access tokens, refresh
-//!   tokens, throttling and the revocation list in [`auth`]; the
-//!   refresh-token ledger and users in [`db`]; the upstream URL, header
-//!   rules, path checks and role policy in [`proxy`];
+//!   tokens and the revocation list in [`auth`]; the refresh-token ledger,
+//!   users and the login throttle, on SQLite or PostgreSQL, in [`db`]; the
+//!   upstream URL, header rules, path checks and role policy in [`proxy`];
 //! - [`demo`] is the bundled employee service and `portcullis demo`;
 //! - [`cli`] is the command line; [`config`] turns flags into a checked
 //!   [`config::Config`]; [`clock`] is the only reader of the wall clock.

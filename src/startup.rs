@@ -12,16 +12,21 @@ use actix_web::{App, HttpServer, web};
 
 use crate::auth::password::HashGate;
 use crate::auth::revocation::RevocationList;
-use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::LEEWAY_SECS;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{Db, DbError, ledger};
+use crate::db::listen::Listener;
+use crate::db::throttle::{self, Limits, Throttle};
+use crate::db::{Backend, Db, DbError, ledger, secrets};
 use crate::http::routes::api;
 use crate::http::{self, AppState};
 
 /// How often the revocation list is topped up from the database.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
+/// How often the PostgreSQL listener is read, and how long a lost one waits
+/// before reconnecting.
+const LISTEN_EVERY: Duration = Duration::from_millis(100);
+const LISTEN_RETRY: Duration = Duration::from_secs(2);
 /// How often ended sessions are purged from the ledger, and how long after
 /// their end they are kept for the record.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -49,15 +54,16 @@ impl Application {
     /// `clock` is what every handler reads the time from: [`Clock::system`]
     /// in production, a [`Clock::test`] that tests advance.
     pub fn build(config: Config, clock: Clock) -> Result<Self, StartupError> {
-        let db = Db::connect(&config.database_url)?;
+        let db = Db::open(&config.database)?;
         let applied = db.migrate()?;
         if applied > 0 {
             log::info!("applied {applied} database migration(s)");
         }
+        let now = clock.now();
+        let successor = db.with_conn(|c| secrets::successor_key(c, now))?;
         let revoked = Arc::new(RevocationList::new(
             config.access_ttl + chrono::Duration::seconds(LEEWAY_SECS),
         ));
-        let now = clock.now();
         let recent = db.with_conn(|c| ledger::revoked_since(c, now - revoked.horizon()))?;
         revoked.extend(recent, now);
 
@@ -72,6 +78,7 @@ impl Application {
             db,
             tokens: config.tokens,
             revoked,
+            successor,
             throttle: Throttle::new(Limits::default()),
             hashing: HashGate::new(hash_slots, Duration::from_secs(1)),
             session: config.session,
@@ -118,11 +125,17 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server stops, polling revocations meanwhile.
+    /// Serves until the server stops, polling (and on PostgreSQL listening
+    /// for) revocations meanwhile.
     pub async fn run(self) -> std::io::Result<()> {
+        let listener = (self.state.db.backend() == Backend::Postgres)
+            .then(|| actix_web::rt::spawn(listen_for_revocations(self.state.clone())));
         let poller = actix_web::rt::spawn(maintain_ledger(self.state));
         let result = self.server.await;
         poller.abort();
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         result
     }
 }
@@ -155,6 +168,52 @@ async fn maintain_ledger(state: web::Data<AppState>) {
                 Ok(_) => {}
                 Err(e) => log::warn!("purging ended sessions failed: {e}"),
             }
+            let stale = now - Limits::default().window;
+            if let Err(e) = state.db.run(move |c| throttle::purge(c, stale)).await {
+                log::warn!("purging login attempts failed: {e}");
+            }
+        }
+    }
+}
+
+/// PostgreSQL only: applies the revocations other instances announce, a
+/// tenth of a second after they commit. A lost connection is replaced after
+/// [`LISTEN_RETRY`]; meanwhile the poll above still runs every second.
+async fn listen_for_revocations(state: web::Data<AppState>) {
+    let mut ticker = actix_web::rt::time::interval(LISTEN_EVERY);
+    let mut listener: Option<Listener> = None;
+    loop {
+        ticker.tick().await;
+        let db = state.db.clone();
+        let current = listener.take();
+        let drained = tokio::task::spawn_blocking(move || {
+            let mut current = match current {
+                Some(l) => l,
+                None => match Listener::connect(&db)? {
+                    Some(l) => l,
+                    None => return Ok(None),
+                },
+            };
+            let ids = current.drain()?;
+            Ok::<_, DbError>(Some((current, ids)))
+        })
+        .await;
+        match drained {
+            Ok(Ok(Some((kept, ids)))) => {
+                listener = Some(kept);
+                if !ids.is_empty() {
+                    let now = state.clock.now();
+                    state
+                        .revoked
+                        .extend(ids.into_iter().map(|id| (id, now)), now);
+                }
+            }
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                log::warn!("revocation listener lost ({e}); polling covers until it is back");
+                actix_web::rt::time::sleep(LISTEN_RETRY).await;
+            }
+            Err(_) => return,
         }
     }
 }

@@ -1,12 +1,11 @@
 //! Authentication domain: users, passwords, access tokens (JWT), refresh
-//! tokens, login throttling, the revocation list and roles. No actix types
+//! tokens, the revocation list and roles. No actix types
 //! and no database here.
 
 pub mod password;
 pub mod refresh;
 pub mod revocation;
 pub mod roles;
-pub mod throttle;
 pub mod tokens;
 pub mod user;
 

@@ -5,7 +5,9 @@
 //! A rotated token's successor is derived, not drawn: `HMAC-SHA256(key,
 //! parent)`. A spent token presented again within the grace period therefore
 //! yields the *same* successor without the database ever holding a usable
-//! token, so two tabs that refresh at once converge on one cookie.
+//! token, so two tabs that refresh at once converge on one cookie. The key
+//! belongs to the ledger: generated once and kept in the database
+//! (`db::secrets`), so every instance agrees whatever key it signs with.
 
 use std::fmt;
 
@@ -59,8 +61,9 @@ impl RefreshToken {
     }
 }
 
-/// The server key successors are derived under. Derived from the signing key
-/// so every gateway instance with the same configuration agrees.
+/// The key successors are derived under: 256 random bits, one per
+/// database, never derived from the signing key (instances signing with
+/// different keys must derive the same successors).
 #[derive(Clone)]
 pub struct SuccessorKey([u8; 32]);
 
@@ -71,11 +74,26 @@ impl fmt::Debug for SuccessorKey {
 }
 
 impl SuccessorKey {
-    pub fn derive(secret_material: &[u8]) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(b"portcullis refresh-token successor key v1\0");
-        hasher.update(secret_material);
-        Self(hasher.finalize().into())
+    /// A new key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The key as stored (base64url); see [`SuccessorKey::from_stored`].
+    pub fn to_stored(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// A stored key, if `value` is one.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        URL_SAFE_NO_PAD
+            .decode(value)
+            .ok()?
+            .try_into()
+            .ok()
+            .map(Self)
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -104,14 +122,24 @@ mod tests {
     #[test]
     fn successor_is_deterministic_and_key_dependent() {
         let token = RefreshToken::generate();
-        let key = SuccessorKey::derive(b"one");
+        let key = SuccessorKey::generate();
         assert_eq!(token.successor(&key), token.successor(&key));
         assert_ne!(
             token.successor(&key),
-            token.successor(&SuccessorKey::derive(b"two"))
+            token.successor(&SuccessorKey::generate())
         );
         assert_ne!(token.successor(&key), token);
         assert!(RefreshToken::parse(token.successor(&key).expose()).is_some());
+    }
+
+    #[test]
+    fn a_key_round_trips_through_its_stored_form() {
+        let key = SuccessorKey::generate();
+        let token = RefreshToken::generate();
+        let again = SuccessorKey::from_stored(&key.to_stored()).unwrap();
+        assert_eq!(token.successor(&key), token.successor(&again));
+        assert!(SuccessorKey::from_stored("short").is_none());
+        assert!(!format!("{key:?}").contains(&key.to_stored()));
     }
 
     #[test]

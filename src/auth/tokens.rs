@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::User;
-use super::refresh::SuccessorKey;
 
 /// Clock leeway allowed when checking `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 5;
@@ -93,7 +92,6 @@ pub struct Tokens {
     audience: String,
     ttl: Duration,
     jwks: serde_json::Value,
-    successor_key: SuccessorKey,
 }
 
 impl Tokens {
@@ -108,17 +106,12 @@ impl Tokens {
     ) -> Result<Self, KeyError> {
         let mut decoding = HashMap::new();
         let mut jwks = Vec::new();
-        let (algorithm, kid, encoding, successor_key) = match key {
+        let (algorithm, kid, encoding) = match key {
             SigningKey::Hs256(secret) => {
                 let secret = secret.expose_secret().as_bytes();
                 let kid = hs256_kid(secret);
                 decoding.insert(kid.clone(), DecodingKey::from_secret(secret));
-                (
-                    Algorithm::HS256,
-                    kid,
-                    EncodingKey::from_secret(secret),
-                    SuccessorKey::derive(secret),
-                )
+                (Algorithm::HS256, kid, EncodingKey::from_secret(secret))
             }
             SigningKey::EdDsa(pem) => {
                 let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.expose_secret())
@@ -132,7 +125,6 @@ impl Tokens {
                     Algorithm::EdDSA,
                     kid,
                     EncodingKey::from_ed_der(der.as_bytes()),
-                    SuccessorKey::derive(signing.as_bytes()),
                 )
             }
         };
@@ -163,7 +155,6 @@ impl Tokens {
             audience: audience.to_owned(),
             ttl,
             jwks: serde_json::json!({ "keys": jwks }),
-            successor_key,
         })
     }
 
@@ -246,11 +237,6 @@ impl Tokens {
     /// Lifetime of an access token.
     pub fn ttl(&self) -> Duration {
         self.ttl
-    }
-
-    /// The key refresh-token successors are derived under.
-    pub fn successor_key(&self) -> &SuccessorKey {
-        &self.successor_key
     }
 }
 

@@ -23,6 +23,9 @@ pub mod defaults {
     pub const ISSUER: &str = "portcullis";
     pub const AUDIENCE: &str = "portcullis-api";
     pub const MAX_BODY_SIZE: &str = "10485760";
+    pub const DB_POOL_SIZE: &str = "10";
+    pub const DB_STATEMENT_TIMEOUT: &str = "5";
+    pub const DB_CONNECT_TIMEOUT: &str = "5";
 }
 
 /// The database flag, shared by every command that opens the database.
@@ -54,6 +57,15 @@ impl Default for DbArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// Most database connections this instance holds at once.
+    #[arg(long, env = "PORTCULLIS_DB_POOL_SIZE", default_value = defaults::DB_POOL_SIZE)]
+    pub db_pool_size: String,
+    /// Longest a database statement may run (seconds).
+    #[arg(long, env = "PORTCULLIS_DB_STATEMENT_TIMEOUT", default_value = defaults::DB_STATEMENT_TIMEOUT)]
+    pub db_statement_timeout: String,
+    /// Longest a request waits for a database connection before 503 (seconds).
+    #[arg(long, env = "PORTCULLIS_DB_CONNECT_TIMEOUT", default_value = defaults::DB_CONNECT_TIMEOUT)]
+    pub db_connect_timeout: String,
     /// Listen address.
     #[arg(long, env = "PORTCULLIS_BIND", default_value = defaults::BIND)]
     pub bind: String,
@@ -126,6 +138,9 @@ impl Default for ServeArgs {
     fn default() -> Self {
         Self {
             db: DbArgs::default(),
+            db_pool_size: defaults::DB_POOL_SIZE.into(),
+            db_statement_timeout: defaults::DB_STATEMENT_TIMEOUT.into(),
+            db_connect_timeout: defaults::DB_CONNECT_TIMEOUT.into(),
             bind: defaults::BIND.into(),
             upstream: None,
             jwt_secret: None,

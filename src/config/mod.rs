@@ -22,6 +22,7 @@ use parse::{
 };
 
 use crate::auth::tokens::{KeyError, SigningKey, Tokens};
+use crate::db::DbSettings;
 use crate::db::ledger::SessionPolicy;
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
@@ -35,7 +36,8 @@ pub struct CookieSettings {
 
 /// Everything `serve` needs, validated.
 pub struct Config {
-    pub database_url: String,
+    /// Where the database is, and how many connections and how long to wait.
+    pub database: DbSettings,
     pub bind: String,
     pub upstream: Upstream,
     /// The signer and verifier, keys loaded.
@@ -78,12 +80,18 @@ impl Config {
         let database_url = args.db.database_url.trim().to_owned();
         p.check("DATABASE_URL", non_empty(&database_url));
         p.check("DATABASE_URL", database_dir_exists(&database_url));
-        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-            p.check(
-                "DATABASE_URL",
-                Err("PostgreSQL is not supported by this build yet; use a SQLite path".into()),
-            );
-        }
+        let pool_size = p.take(
+            "PORTCULLIS_DB_POOL_SIZE",
+            parse_count(&args.db_pool_size, 1..=1000, "a number of connections"),
+        );
+        let statement_timeout = p.take(
+            "PORTCULLIS_DB_STATEMENT_TIMEOUT",
+            parse_secs(&args.db_statement_timeout, 1),
+        );
+        let connect_timeout = p.take(
+            "PORTCULLIS_DB_CONNECT_TIMEOUT",
+            parse_secs(&args.db_connect_timeout, 1),
+        );
         p.check("PORTCULLIS_BIND", parse_bind(&args.bind));
         let upstream = p.take(
             "PORTCULLIS_UPSTREAM",
@@ -218,6 +226,9 @@ impl Config {
             Some(policy),
             Some(max_body_size),
             Some(workers),
+            Some(pool_size),
+            Some(statement_timeout),
+            Some(connect_timeout),
         ) = (
             upstream,
             tokens,
@@ -234,6 +245,9 @@ impl Config {
             policy,
             max_body_size,
             workers,
+            pool_size,
+            statement_timeout,
+            connect_timeout,
         )
         else {
             return Err(p.0);
@@ -242,7 +256,12 @@ impl Config {
             return Err(p.0);
         }
         Ok(Self {
-            database_url,
+            database: DbSettings {
+                url: database_url,
+                pool_size: u32::try_from(pool_size).unwrap_or(u32::MAX),
+                statement_timeout: statement_timeout.to_std().unwrap_or_default(),
+                connect_timeout: connect_timeout.to_std().unwrap_or_default(),
+            },
             bind: args.bind.trim().to_owned(),
             upstream,
             tokens,
@@ -316,7 +335,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // No key material, ever.
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
+            .field("database", &self.database)
             .field("bind", &self.bind)
             .field("upstream", &self.upstream)
             .finish_non_exhaustive()

@@ -11,9 +11,10 @@
 //!   sees of them;
 //! - [`revoked_since`]: feeds the in-memory revocation list.
 //!
-//! Rotation is one [`super::write_tx`]: SQLite takes the write lock
-//! before the read, so of N concurrent rotations one wins and the others see
-//! its result.
+//! Rotation is one [`super::write_tx`] that claims the token with a
+//! conditional update, so of N concurrent rotations (on one instance or
+//! many) one wins and the others see its result. Revocations are announced
+//! to other instances ([`super::notify_revoked`]) in the same transaction.
 
 use std::collections::HashMap;
 
@@ -157,6 +158,11 @@ pub fn issue(
 
 /// Presents a refresh token: rotates it, replays its successor, or detects
 /// reuse. See [`RotateOutcome`].
+///
+/// Exactly once: the token is claimed by one conditional update (`spent_at
+/// IS NULL`). On SQLite the write transaction serialises callers; on
+/// PostgreSQL a concurrent claim waits for the winner's row lock, then finds
+/// the token spent and, in a fresh snapshot, the winner's successor.
 pub fn rotate(
     conn: &mut Conn,
     presented: &RefreshToken,
@@ -165,10 +171,17 @@ pub fn rotate(
     now: DateTime<Utc>,
 ) -> Result<RotateOutcome, DbError> {
     super::write_tx(conn, |conn| {
-        let Some(row) = find_token(conn, presented)? else {
-            return Ok(RotateOutcome::Invalid);
+        let (session_id, spent_at) = match claim(conn, presented, now)? {
+            Some(session_id) => (session_id, None),
+            None => match find_token(conn, presented)? {
+                Some(TokenRow {
+                    session_id,
+                    spent_at: Some(at),
+                }) => (session_id, Some(at)),
+                _ => return Ok(RotateOutcome::Invalid),
+            },
         };
-        let session = find_session(conn, &row.session_id)?;
+        let session = find_session(conn, &session_id)?;
         if session.revoked_at.is_some() {
             return Ok(RotateOutcome::Invalid);
         }
@@ -186,9 +199,8 @@ pub fn rotate(
             }
         };
 
-        let Some(spent_at) = row.spent_at else {
+        let Some(spent_at) = spent_at else {
             let successor = presented.successor(key);
-            spend(conn, presented, now)?;
             insert_token(
                 conn,
                 &successor,
@@ -218,6 +230,23 @@ pub fn rotate(
             }
         }
     })
+}
+
+/// Spends `token` if it is unspent; returns its session when this call did.
+fn claim(
+    conn: &mut Conn,
+    token: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .find(token.hash())
+            .filter(refresh_tokens::spent_at.is_null()),
+    )
+    .set(refresh_tokens::spent_at.eq(now.naive_utc()))
+    .returning(refresh_tokens::session_id)
+    .get_result(conn)
+    .optional()?)
 }
 
 /// Follows successors of a token spent at `spent_at` while each was spent
@@ -268,6 +297,9 @@ pub fn revoke_session(
         sessions::revoked_reason.eq(reason),
     ))
     .execute(conn)?;
+    if changed > 0 {
+        super::notify_revoked(conn, &[session_id.to_owned()])?;
+    }
     Ok(changed > 0)
 }
 
@@ -297,21 +329,20 @@ pub fn revoke_all_for_user(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbError> {
-    let live: Vec<String> = sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .select(sessions::id)
-        .load(conn)?;
-    let ids: Vec<String> = live
-        .into_iter()
-        .filter(|id| Some(id.as_str()) != keep)
-        .collect();
-    diesel::update(sessions::table.filter(sessions::id.eq_any(&ids)))
-        .set((
-            sessions::revoked_at.eq(now.naive_utc()),
-            sessions::revoked_reason.eq(reason),
-        ))
-        .execute(conn)?;
+    // session ids are UUIDs: "" matches none
+    let ids: Vec<String> = diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::id.ne(keep.unwrap_or_default())),
+    )
+    .set((
+        sessions::revoked_at.eq(now.naive_utc()),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .returning(sessions::id)
+    .get_results(conn)?;
+    super::notify_revoked(conn, &ids)?;
     Ok(ids)
 }
 
@@ -443,13 +474,6 @@ fn insert_token(
     Ok(())
 }
 
-fn spend(conn: &mut Conn, token: &RefreshToken, now: DateTime<Utc>) -> Result<(), DbError> {
-    diesel::update(refresh_tokens::table.find(token.hash()))
-        .set(refresh_tokens::spent_at.eq(now.naive_utc()))
-        .execute(conn)?;
-    Ok(())
-}
-
 fn touch(conn: &mut Conn, mut session: Session, now: DateTime<Utc>) -> Result<Session, DbError> {
     session.last_used_at = now.naive_utc();
     diesel::update(sessions::table.find(&session.id))
@@ -487,7 +511,7 @@ mod tests {
             db,
             _dir: dir,
             user,
-            key: SuccessorKey::derive(b"test"),
+            key: SuccessorKey::generate(),
             policy: SessionPolicy {
                 ttl: Duration::days(30),
                 idle_ttl: Duration::days(7),

@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
+use crate::db::throttle::Throttled;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -113,10 +114,19 @@ impl ApiError {
     }
 }
 
+impl From<Throttled> for ApiError {
+    fn from(e: Throttled) -> Self {
+        match e {
+            Throttled::Wait(retry_after) => ApiError::TooManyAttempts { retry_after },
+            Throttled::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Pool(_) | DbError::Blocking => {
+            DbError::Unavailable(_) | DbError::Blocking => {
                 log::error!("database unavailable: {e}");
                 ApiError::Unavailable
             }

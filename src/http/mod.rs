@@ -23,13 +23,14 @@ use actix_web::{guard, web};
 use ipnet::IpNet;
 
 use crate::auth::password::HashGate;
+use crate::auth::refresh::SuccessorKey;
 use crate::auth::revocation::RevocationList;
-use crate::auth::throttle::Throttle;
 use crate::auth::tokens::Tokens;
 use crate::clock::Clock;
 use crate::config::CookieSettings;
 use crate::db::Db;
 use crate::db::ledger::SessionPolicy;
+use crate::db::throttle::Throttle;
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
 use error::not_found;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub db: Db,
     pub tokens: Tokens,
     pub revoked: Arc<RevocationList>,
+    /// The ledger's key for deriving refresh-token successors (one per database).
+    pub successor: SuccessorKey,
     pub throttle: Throttle,
     pub hashing: HashGate,
     pub session: SessionPolicy,

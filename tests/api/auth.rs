@@ -56,7 +56,7 @@ async fn login_returns_the_token_response_and_a_strict_refresh_cookie() {
     assert_eq!(claims["aud"], "portcullis-api");
 
     // the database holds only a hash of the refresh token
-    let db_bytes = std::fs::read(&app.database_url).unwrap();
+    let db_bytes = app.stored_bytes();
     let needle = cookie.value().as_bytes();
     assert!(!db_bytes.windows(needle.len()).any(|w| w == needle));
 }

@@ -1,7 +1,14 @@
-//! Spawns the real application on port 0 with its own temp SQLite file and
-//! test clock, a real upstream where a test needs one, and helpers that read
-//! like the contract: `logged_in`, `refresh`, `logout`,
-//! `assert_cookie_cleared`.
+//! Spawns the real application on port 0 with its own database and test
+//! clock, a real upstream where a test needs one, and helpers that read like
+//! the contract: `logged_in`, `refresh`, `logout`, `assert_cookie_cleared`.
+//!
+//! The database is a temp SQLite file, or, when `PORTCULLIS_TEST_DATABASE`
+//! names a PostgreSQL server (`postgres://user:pw@host/postgres`, a role
+//! that may create databases), a fresh database on it per test app, dropped
+//! when the app is. Tests that need PostgreSQL whatever the suite runs on
+//! ([`postgres_or_skip`]) use `PORTCULLIS_TEST_POSTGRES`, else that same
+//! server; without either they skip, saying so, unless
+//! `PORTCULLIS_REQUIRE_POSTGRES=1` makes that a failure.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,6 +39,8 @@ pub struct TestApp {
     pub url: String,
     pub port: u16,
     pub database_url: String,
+    /// Whether the app runs on PostgreSQL.
+    pub postgres: bool,
     /// The echo upstream, for apps spawned with one.
     upstream: Option<Upstream>,
     pub client: awc::Client,
@@ -39,8 +48,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// One pool per test app, beside the app's own.
     db: Db,
-    /// Keeps the temp directory (and the database in it) alive.
-    _dir: tempfile::TempDir,
+    /// Keeps the database alive (last field: dropped after the pool).
+    _database: Arc<TestDatabase>,
 }
 
 /// An upstream address nothing listens on, for apps whose tests never
@@ -69,8 +78,35 @@ pub async fn spawn_proxied_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp 
 }
 
 fn start(upstream: Option<Upstream>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = dir.path().join("portcullis.db").display().to_string();
+    start_on(
+        Arc::new(TestDatabase::for_suite()),
+        Clock::test(),
+        upstream,
+        adjust,
+    )
+}
+
+/// Another gateway instance on the database of `app`, on the same (test)
+/// clock, with `adjust` applied to its flags.
+pub async fn spawn_beside(app: &TestApp, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    start_on(app._database.clone(), app.clock.clone(), None, adjust)
+}
+
+/// The gateway on `database`, with `adjust` applied to its flags.
+pub async fn spawn_on(
+    database: &Arc<TestDatabase>,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    start_on(database.clone(), Clock::test(), None, adjust)
+}
+
+fn start_on(
+    database: Arc<TestDatabase>,
+    clock: Clock,
+    upstream: Option<Upstream>,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let database_url = database.url.clone();
     let mut args = ServeArgs {
         db: DbArgs {
             database_url: database_url.clone(),
@@ -87,7 +123,6 @@ fn start(upstream: Option<Upstream>, adjust: impl FnOnce(&mut ServeArgs)) -> Tes
         ..ServeArgs::default()
     };
     adjust(&mut args);
-    let clock = Clock::test();
     let config = Config::from_args(&args).expect("valid test config");
     let app = Application::build(config, clock.clone()).unwrap();
     let port = app.port();
@@ -95,13 +130,127 @@ fn start(upstream: Option<Upstream>, adjust: impl FnOnce(&mut ServeArgs)) -> Tes
     TestApp {
         url: format!("http://127.0.0.1:{port}"),
         port,
-        db: Db::connect(&database_url).unwrap(),
-        database_url,
+        db: Db::connect(&args.db.database_url).unwrap(),
+        postgres: database.is_postgres(),
+        database_url: args.db.database_url,
         upstream,
         client: client(),
         clock,
-        _dir: dir,
+        _database: database,
     }
+}
+
+/// A test's database: a temp SQLite file, or a fresh PostgreSQL database
+/// dropped at the end.
+pub struct TestDatabase {
+    pub url: String,
+    kind: DatabaseKind,
+}
+
+enum DatabaseKind {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// What the suite runs on: `PORTCULLIS_TEST_DATABASE`, else SQLite.
+    pub fn for_suite() -> Self {
+        match std::env::var("PORTCULLIS_TEST_DATABASE") {
+            Ok(url) if is_postgres_url(&url) => Self::postgres(&url),
+            Ok(url) if !url.is_empty() => {
+                panic!("PORTCULLIS_TEST_DATABASE must be a postgres:// URL (or unset for SQLite)")
+            }
+            _ => Self::sqlite(),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            url: dir.path().join("portcullis.db").display().to_string(),
+            kind: DatabaseKind::Sqlite(dir),
+        }
+    }
+
+    /// A new, empty database on the server `admin_url` connects to. Its
+    /// default time zone is not UTC, so a test catches the gateway reading
+    /// or writing a timestamp in the session's zone.
+    pub fn postgres(admin_url: &str) -> Self {
+        use diesel::{Connection, RunQueryDsl};
+        let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = diesel::PgConnection::establish(admin_url)
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
+        diesel::sql_query(format!(
+            "ALTER DATABASE {name} SET timezone TO 'America/New_York'"
+        ))
+        .execute(&mut admin)
+        .unwrap();
+        Self {
+            url: with_database(admin_url, &name),
+            kind: DatabaseKind::Postgres {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.kind, DatabaseKind::Postgres { .. })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        if let DatabaseKind::Postgres { admin_url, name } = &self.kind
+            && let Ok(mut admin) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `url` naming database `name` instead of its own.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (server, _) = base
+        .rsplit_once('/')
+        .filter(|(server, _)| server.ends_with(|c| c != '/'))
+        .unwrap_or((base, ""));
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{server}/{name}{query}")
+}
+
+/// The PostgreSQL server for tests that need one (`PORTCULLIS_TEST_POSTGRES`,
+/// else a `postgres://` `PORTCULLIS_TEST_DATABASE`), or `None` after saying
+/// that `test` is skipped. With `PORTCULLIS_REQUIRE_POSTGRES=1` a missing
+/// server fails the test instead.
+pub fn postgres_or_skip(test: &str) -> Option<String> {
+    let url = ["PORTCULLIS_TEST_POSTGRES", "PORTCULLIS_TEST_DATABASE"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|url| is_postgres_url(url));
+    if url.is_none() {
+        let why =
+            "set PORTCULLIS_TEST_POSTGRES=postgres://USER:PW@HOST/postgres (a role with CREATEDB)";
+        if std::env::var("PORTCULLIS_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("{test} needs PostgreSQL and PORTCULLIS_REQUIRE_POSTGRES=1: {why}");
+        }
+        eprintln!("skipping {test}: it needs PostgreSQL; {why}");
+    }
+    url
 }
 
 pub fn client() -> awc::Client {
@@ -123,6 +272,42 @@ impl TestApp {
     /// The test's own pool on the app's database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Everything the database stores, as bytes to search: the SQLite file
+    /// and its write-ahead log, or every row of every table as text.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        if !self.postgres {
+            let mut bytes = std::fs::read(&self.database_url).unwrap();
+            bytes.extend(std::fs::read(format!("{}-wal", self.database_url)).unwrap_or_default());
+            return bytes;
+        }
+        use diesel::{Connection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            text: String,
+        }
+        let mut conn = diesel::PgConnection::establish(&self.database_url).unwrap();
+        let tables: Vec<Row> = diesel::sql_query(
+            "SELECT table_name::text AS text FROM information_schema.tables \
+             WHERE table_schema = 'public'",
+        )
+        .load(&mut conn)
+        .unwrap();
+        let mut bytes = Vec::new();
+        for table in tables {
+            let rows: Vec<Row> = diesel::sql_query(format!(
+                "SELECT row_to_json(t)::text AS text FROM \"{}\" t",
+                table.text
+            ))
+            .load(&mut conn)
+            .unwrap();
+            for row in rows {
+                bytes.extend(row.text.into_bytes());
+            }
+        }
+        bytes
     }
 
     /// The echo upstream behind an app from [`spawn_proxied`].
@@ -437,4 +622,188 @@ async fn echo(req: HttpRequest, mut body: web::Payload) -> HttpResponse {
         "headers": headers,
         "body_len": len,
     }))
+}
+
+/// A `portcullis serve` child process, killed (SIGKILL) when dropped.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ServeProcess {
+    /// Starts `portcullis serve` on `database_url` (port 0, HS256 with
+    /// [`SECRET`]) with `env` on top, and waits until it listens. `Err`
+    /// holds what it printed when it exited instead.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Result<Self, String> {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = portcullis();
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("PORTCULLIS_BIND", "127.0.0.1:0")
+            .env("PORTCULLIS_UPSTREAM", NO_UPSTREAM)
+            .env("PORTCULLIS_JWT_SECRET", SECRET)
+            .env("PORTCULLIS_WORKERS", "2")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (var, value) in env {
+            cmd.env(var, value);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut lines = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let port: Option<u16> = line
+                        .split("listening on port ")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
+                    lines.push(line);
+                    if let Some(port) = port {
+                        return Ok(Self {
+                            child,
+                            url: format!("http://127.0.0.1:{port}"),
+                        });
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().unwrap();
+                    return Err(format!("{status}:\n{}", lines.join("\n")));
+                }
+            }
+        }
+    }
+
+    /// `kill -9`: no shutdown, no flushing, no goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP relay in front of a server that a test can cut and restore: the
+/// database "goes away" (every connection through it closed, new ones
+/// closed at once) and comes back, without touching the real server. Or it
+/// freezes: connections stay open and nothing arrives either way, like a
+/// server that hangs.
+pub struct Relay {
+    pub port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    pub fn to(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::AtomicBool;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let frozen = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
+        let (up2, frozen2, open2) = (up.clone(), frozen.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut open = open2.lock().unwrap();
+                open.push(client.try_clone().unwrap());
+                open.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let frozen = frozen2.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = from.read(&mut buf) {
+                            while frozen.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self {
+            port,
+            up,
+            frozen,
+            open,
+        }
+    }
+
+    /// Holds every byte in flight until [`Relay::thaw`].
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
+    }
+
+    /// Closes every connection and refuses new ones until [`Relay::restore`].
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The host and port a PostgreSQL URL names (default port 5432).
+pub fn postgres_addr(url: &str) -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let rest = url.split_once("://").unwrap().1;
+    let authority = rest.split('/').next().unwrap();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let with_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    with_port.to_socket_addrs().unwrap().next().unwrap()
+}
+
+/// `url` with its host and port replaced by `127.0.0.1:port`.
+pub fn via_port(url: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let userinfo = authority
+        .rsplit_once('@')
+        .map(|(u, _)| format!("{u}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{userinfo}127.0.0.1:{port}/{path}")
 }

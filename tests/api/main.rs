@@ -1,5 +1,6 @@
 //! The one integration-test binary: real servers on port 0, each with its
-//! own temp SQLite file, real upstreams, real HTTP.
+//! own database (SQLite, or PostgreSQL: see helpers.rs), real upstreams,
+//! real HTTP.
 
 // Test helpers panic on purpose: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,8 +8,11 @@
 mod auth;
 mod browser;
 mod cli;
+mod database;
+mod deploy;
 mod helpers;
 mod http;
+mod multi;
 mod process;
 mod proxy;
 mod sessions;

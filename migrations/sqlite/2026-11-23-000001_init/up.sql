@@ -1,4 +1,5 @@
--- Portable SQL only: the PostgreSQL migrations mirror these tables column for column.
+-- Portable SQL only: migrations/postgres mirror these tables column for column
+-- (timestamps as timestamptz); a test compares the two schemas.
 CREATE TABLE users (
     id TEXT PRIMARY KEY NOT NULL,
     username TEXT NOT NULL,

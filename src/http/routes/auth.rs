@@ -4,8 +4,6 @@
 //! Refresh and logout authenticate with the refresh cookie and therefore
 //! need the CSRF header; every 401 from refresh clears the cookie.
 
-use std::time::Instant;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
@@ -153,8 +151,8 @@ pub async fn login(
     };
     state
         .throttle
-        .begin(&key, addr, Instant::now())
-        .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+        .begin(&state.db, &key, addr, state.clock.now())
+        .await?;
     let _permit = state
         .hashing
         .enter()
@@ -178,7 +176,9 @@ pub async fn login(
         state.clock.now(),
     )
     .await?;
-    state.throttle.succeeded(&key, addr);
+    if let Err(e) = state.throttle.succeeded(&state.db, &key, addr).await {
+        log::warn!("clearing the login throttle failed: {e}");
+    }
     log::info!(
         "login: user {} session {}",
         grant.user.username,
@@ -222,7 +222,7 @@ pub async fn refresh(
 async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let value = cookies::read(req, &state.cookie).ok_or(ApiError::MissingRefreshToken)?;
     let token = RefreshToken::parse(&value).ok_or(ApiError::InvalidRefreshToken)?;
-    let key = state.tokens.successor_key().clone();
+    let key = state.successor.clone();
     let policy = state.session;
     let now = state.clock.now();
     let outcome = state

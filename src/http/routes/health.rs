@@ -36,7 +36,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
 }
 
-/// The public keys access tokens are verified with (empty for HS256).
+/// Longest a verifier may cache the JWKS.
+const JWKS_MAX_AGE_SECS: i64 = 300;
+
+/// The public keys access tokens are verified with (empty for HS256). A
+/// cache never outlives one access-token lifetime, so a key added as
+/// verify-only reaches every verifier before the tokens it will sign exist
+/// for longer than that (see the key-rotation steps in the README).
 #[utoipa::path(
     get,
     path = "/.well-known/jwks.json",
@@ -45,7 +51,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         headers(("Cache-Control" = String, description = "`public, max-age=N`, N at most the access TTL."))))
 )]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let max_age = state.tokens.ttl().num_seconds().clamp(0, JWKS_MAX_AGE_SECS);
     HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
+        .insert_header(("Cache-Control", format!("public, max-age={max_age}")))
         .json(state.tokens.jwks())
 }

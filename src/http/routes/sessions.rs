@@ -7,8 +7,6 @@
 //! Another user's session is answered exactly like an unknown one (404), so
 //! session ids cannot be probed.
 
-use std::time::Instant;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
@@ -227,8 +225,8 @@ pub async fn change_password(
     let key = format!("password-change:{}", users::username_key(&claims.name));
     state
         .throttle
-        .begin(&key, addr, Instant::now())
-        .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+        .begin(&state.db, &key, addr, state.clock.now())
+        .await?;
     let _permit = state
         .hashing
         .enter()
@@ -243,7 +241,9 @@ pub async fn change_password(
         state.clock.now(),
     )
     .await?;
-    state.throttle.succeeded(&key, addr);
+    if let Err(e) = state.throttle.succeeded(&state.db, &key, addr).await {
+        log::warn!("clearing the password-change throttle failed: {e}");
+    }
     log::info!(
         "password changed: user {}; {} other sessions revoked: password_changed",
         claims.name,

@@ -1,0 +1,2 @@
+DROP TABLE ledger_secrets;
+DROP TABLE login_attempts;

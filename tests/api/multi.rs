@@ -1,0 +1,568 @@
+//! §7: several gateway instances on one PostgreSQL database behave as one
+//! gateway. Each test starts two or three real instances (in-process
+//! `Application`s, or `portcullis serve` processes where one must die) on a
+//! fresh database; without PostgreSQL they skip, saying so.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use portcullis::auth::refresh::RefreshToken;
+use portcullis::auth::{Role, Roles, password};
+use portcullis::clock;
+use portcullis::db::Db;
+use portcullis::db::schema::{refresh_tokens, sessions};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Three instances on one fresh PostgreSQL database, or `None` (skipped).
+async fn three_instances(test: &str) -> Option<[TestApp; 3]> {
+    three_instances_with(test, |_| {}).await
+}
+
+async fn three_instances_with(
+    test: &str,
+    adjust: impl Fn(&mut portcullis::config::ServeArgs),
+) -> Option<[TestApp; 3]> {
+    let admin = postgres_or_skip(test)?;
+    let database = Arc::new(TestDatabase::postgres(&admin));
+    let a = spawn_on(&database, &adjust).await;
+    let b = spawn_beside(&a, &adjust).await;
+    let c = spawn_beside(&a, &adjust).await;
+    Some([a, b, c])
+}
+
+fn sid_of(access: &str) -> String {
+    jsonwebtoken::dangerous::insecure_decode::<Value>(access)
+        .unwrap()
+        .claims["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The refresh cookie a response set.
+fn cookie_of(res: &Response) -> String {
+    set_cookie(res, COOKIE)
+        .expect("a refresh cookie")
+        .value()
+        .to_owned()
+}
+
+/// Hashes of the session's refresh tokens, and how many are unspent.
+fn ledger_of(app: &TestApp, sid: &str) -> (HashSet<String>, usize) {
+    ledger_in(app.db(), sid)
+}
+
+fn ledger_in(db: &Db, sid: &str) -> (HashSet<String>, usize) {
+    let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = db
+        .with_conn(|c| {
+            Ok(refresh_tokens::table
+                .filter(refresh_tokens::session_id.eq(sid))
+                .select((refresh_tokens::token_hash, refresh_tokens::spent_at))
+                .load(c)?)
+        })
+        .unwrap();
+    let unspent = rows.iter().filter(|(_, spent)| spent.is_none()).count();
+    (rows.into_iter().map(|(hash, _)| hash).collect(), unspent)
+}
+
+fn hash_of(cookie: &str) -> String {
+    RefreshToken::parse(cookie).unwrap().hash()
+}
+
+#[actix_web::test]
+async fn sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once() {
+    let name = "sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once";
+    let Some(apps) = three_instances(name).await else {
+        return;
+    };
+    let session = apps[0].logged_in("alice", &[Role::User]).await;
+    let sid = sid_of(&session.access);
+
+    let calls = (0..16).map(|i| apps[i % 3].refresh(&session.refresh));
+    let responses = futures_util::future::join_all(calls).await;
+    let mut cookies = HashSet::new();
+    for res in &responses {
+        assert_eq!(res.status(), 200, "every concurrent refresh succeeds");
+        cookies.insert(cookie_of(res));
+    }
+    assert_eq!(cookies.len(), 1, "all converge on one successor");
+
+    let (hashes, unspent) = ledger_of(&apps[0], &sid);
+    assert_eq!(hashes.len(), 2, "the login token and exactly one successor");
+    assert_eq!(unspent, 1);
+    let successor = cookies.into_iter().next().unwrap();
+    assert!(hashes.contains(&hash_of(&successor)));
+    // and the successor rotates on any instance
+    assert_eq!(apps[2].refresh(&successor).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_token_rotated_on_one_instance_and_replayed_on_another_after_grace_is_reuse() {
+    let name = "a_token_rotated_on_one_instance_and_replayed_on_another_after_grace_is_reuse";
+    let Some([a, b, _c]) = three_instances(name).await else {
+        return;
+    };
+    let session = a.logged_in("alice", &[Role::User]).await;
+    let mut res = a.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200);
+    let successor = cookie_of(&res);
+    let body: Value = res.json().await.unwrap();
+    let fresh_access = body["access_token"].as_str().unwrap().to_owned();
+
+    a.advance(6.0); // past the 5 s grace, for both: they share the clock
+    let mut res = b.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 401);
+    assert_cookie_cleared(&res);
+    assert_eq!(error_code(&mut res).await, "refresh_token_reused");
+
+    // the whole session is gone, on both instances
+    for app in [&a, &b] {
+        let mut res = app.refresh(&successor).await;
+        assert_eq!(res.status(), 401);
+        assert_eq!(error_code(&mut res).await, "invalid_refresh_token");
+        app.wait_until_refused(&fresh_access, Duration::from_secs(2))
+            .await;
+    }
+}
+
+#[actix_web::test]
+async fn a_logout_through_one_instance_is_refused_by_the_others_within_two_seconds() {
+    let name = "a_logout_through_one_instance_is_refused_by_the_others_within_two_seconds";
+    let Some([a, b, c]) = three_instances(name).await else {
+        return;
+    };
+    let session = a.logged_in("alice", &[Role::User]).await;
+    for app in [&b, &c] {
+        assert_eq!(app.me(&session.access).await.status(), 200);
+    }
+    assert_eq!(a.logout(&session.refresh).await.status(), 204);
+    let (b_took, c_took) = futures_util::future::join(
+        b.wait_until_refused(&session.access, Duration::from_secs(2)),
+        c.wait_until_refused(&session.access, Duration::from_secs(2)),
+    )
+    .await;
+    eprintln!("revocation reached B in {b_took:?}, C in {c_took:?}");
+}
+
+#[actix_web::test]
+async fn brute_force_spread_over_instances_hits_one_shared_throttle() {
+    let name = "brute_force_spread_over_instances_hits_one_shared_throttle";
+    let Some(apps) = three_instances(name).await else {
+        return;
+    };
+    apps[0].add_user("alice", &[]);
+    // five failures for alice are allowed in all, not five per instance
+    for i in 0..5 {
+        let mut res = apps[i % 3].login_raw("alice", "wrong guess").await;
+        assert_eq!(res.status(), 401, "attempt {i}");
+        assert_eq!(error_code(&mut res).await, "invalid_credentials");
+    }
+    for app in &apps {
+        let mut res = app.login_raw("alice", PASSWORD).await;
+        assert_eq!(res.status(), 429, "even the right password waits");
+        let retry: u64 = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .expect("Retry-After");
+        assert!((1..=300).contains(&retry), "{retry}");
+        assert_eq!(error_code(&mut res).await, "too_many_attempts");
+    }
+    // the window ends for every instance at once
+    apps[0].advance(301.0);
+    assert_eq!(apps[2].login_raw("alice", PASSWORD).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_grace_replay_on_an_instance_signing_with_another_key_gets_the_same_successor() {
+    let name = "a_grace_replay_on_an_instance_signing_with_another_key_gets_the_same_successor";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = Arc::new(TestDatabase::postgres(&admin));
+    let a = spawn_on(&database, |_| {}).await;
+    let b = spawn_beside(&a, |args| {
+        args.jwt_secret = Some("another-secret-of-at-least-32-bytes!!".into());
+    })
+    .await;
+    let session = a.logged_in("alice", &[Role::User]).await;
+    let res = a.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200);
+    let successor = cookie_of(&res);
+
+    // the first response was "lost"; the retry lands on B within the grace
+    let mut res = b.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200, "{:?}", res.body().await);
+    assert_eq!(cookie_of(&res), successor, "the same successor");
+    assert_eq!(b.refresh(&successor).await.status(), 200);
+}
+
+/// One client of the storm: refreshes its session over and over, spread
+/// over the instances, keeping the last cookie it was answered with.
+struct StormClient {
+    sid: String,
+    cookie: String,
+    answered: Vec<String>,
+    /// A 401 ends the client's session: its code.
+    ended: Option<String>,
+}
+
+async fn storm(client: &mut StormClient, urls: &[String], until: Instant, http: &awc::Client) {
+    let mut i = 0;
+    while Instant::now() < until && client.ended.is_none() {
+        let url = &urls[i % urls.len()];
+        i += 1;
+        let sent = http
+            .post(format!("{url}/auth/refresh"))
+            .insert_header(("X-CSRF", "1"))
+            .insert_header(("Cookie", format!("{COOKIE}={}", client.cookie)))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        // a killed instance answers nothing: keep the cookie, try another
+        let Ok(mut res) = sent else { continue };
+        match res.status().as_u16() {
+            200 => {
+                client.cookie = cookie_of(&res);
+                client.answered.push(client.cookie.clone());
+            }
+            401 => {
+                let body: Value = res.json().await.unwrap();
+                client.ended = Some(body["error"].as_str().unwrap().to_owned());
+            }
+            other => panic!("a refresh answered {other}: {:?}", res.body().await),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() {
+    let name = "an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = TestDatabase::postgres(&admin);
+    let a = ServeProcess::start(&database.url, &[]).unwrap();
+    let b = ServeProcess::start(&database.url, &[]).unwrap();
+    let mut victim = ServeProcess::start(&database.url, &[]).unwrap();
+    let db = Db::connect(&database.url).unwrap();
+    let hash = password::hash(PASSWORD).unwrap();
+    let http = client();
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        let user = format!("user{i}");
+        db.with_conn(|c| {
+            Ok(portcullis::accounts::create(
+                c,
+                &user,
+                &hash,
+                &Roles::new([]),
+                clock::now(),
+            ))
+        })
+        .unwrap()
+        .unwrap();
+        let mut res = http
+            .post(format!("{}/auth/login", a.url))
+            .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let cookie = cookie_of(&res);
+        let body: Value = res.json().await.unwrap();
+        clients.push(StormClient {
+            sid: sid_of(body["access_token"].as_str().unwrap()),
+            answered: vec![cookie.clone()],
+            cookie,
+            ended: None,
+        });
+    }
+
+    let all = [a.url.clone(), b.url.clone(), victim.url.clone()];
+    let until = Instant::now() + Duration::from_millis(1500);
+    let storms = clients.iter_mut().map(|c| storm(c, &all, until, &http));
+    let kill = async {
+        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+        victim.kill();
+    };
+    futures_util::future::join(futures_util::future::join_all(storms), kill).await;
+
+    let survivors = [a.url.clone(), b.url.clone()];
+    let mut intact = 0;
+    for client in &mut clients {
+        // every cookie a client was answered with is in the ledger
+        let (hashes, unspent) = ledger_in(&db, &client.sid);
+        for cookie in &client.answered {
+            assert!(
+                hashes.contains(&hash_of(cookie)),
+                "a cookie the ledger does not know"
+            );
+        }
+        assert!(unspent <= 1, "a session with two live tokens");
+        // and on the survivors the session goes on, or has ended cleanly
+        let until = Instant::now() + Duration::from_millis(300);
+        if client.ended.is_none() {
+            storm(client, &survivors, until, &http).await;
+        }
+        match client.ended.as_deref() {
+            None => intact += 1,
+            Some("refresh_token_reused" | "invalid_refresh_token") => {
+                let revoked: Option<chrono::NaiveDateTime> = db
+                    .with_conn(|c| {
+                        Ok(sessions::table
+                            .find(&client.sid)
+                            .select(sessions::revoked_at)
+                            .first(c)?)
+                    })
+                    .unwrap();
+                assert!(revoked.is_some(), "an ended session is revoked");
+            }
+            Some(other) => panic!("a session ended with {other}"),
+        }
+    }
+    let rotations: usize = clients.iter().map(|c| c.answered.len()).sum();
+    eprintln!("{rotations} rotations answered; {intact} of 6 sessions intact after the kill");
+    assert!(rotations > 12, "the storm ran");
+}
+
+/// Signs with `sign`, also accepting and publishing `verify`; access
+/// tokens live two minutes.
+fn keys(
+    sign: &std::path::Path,
+    verify: &[&std::path::Path],
+) -> impl Fn(&mut portcullis::config::ServeArgs) {
+    let sign = sign.to_owned();
+    let verify = verify
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    move |args| {
+        args.jwt_secret = None;
+        args.jwt_key_file = Some(sign.clone());
+        args.jwt_verify_keys = verify.clone();
+        args.access_ttl = "120".into();
+    }
+}
+
+fn kid_of(access: &str) -> String {
+    jsonwebtoken::decode_header(access).unwrap().kid.unwrap()
+}
+
+async fn refreshed(app: &TestApp, cookie: &str) -> Session {
+    let mut res = app.refresh(cookie).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "the session survives: {:?}",
+        res.body().await
+    );
+    let refresh = cookie_of(&res);
+    let body: Value = res.json().await.unwrap();
+    Session {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh,
+        body,
+    }
+}
+
+#[actix_web::test]
+async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
+    let name = "rotating_the_signing_key_across_two_instances_logs_nobody_out";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = |file: &str| {
+        let path = dir.path().join(file);
+        let out = portcullis()
+            .args(["keygen", "--out"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        path
+    };
+    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    let database = Arc::new(TestDatabase::postgres(&admin));
+
+    // before: both instances sign with the old key
+    let a0 = spawn_on(&database, keys(&old, &[])).await;
+    let b0 = spawn_beside(&a0, keys(&old, &[])).await;
+    let mut alice = a0.logged_in("alice", &[Role::User]).await;
+    b0.add_user("bob", &[]);
+    let mut bob = b0.login("bob").await;
+    let old_kid = kid_of(&alice.access);
+
+    // step 1: the new key is published everywhere, still verify-only
+    let a1 = spawn_beside(&a0, keys(&old, &[&new])).await;
+    let b1 = spawn_beside(&a0, keys(&old, &[&new])).await;
+    let mut res = a1.get("/.well-known/jwks.json").await;
+    let cache = res
+        .headers()
+        .get("cache-control")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let max_age: i64 = cache
+        .strip_prefix("public, max-age=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("Cache-Control: {cache}"));
+    assert!(
+        (1..=120).contains(&max_age),
+        "cached at most one access TTL"
+    );
+    let jwks: Value = res.json().await.unwrap();
+    let published = jwks["keys"].as_array().unwrap();
+    assert_eq!(published.len(), 2);
+    for key in published {
+        assert_eq!(key["alg"], "EdDSA");
+        assert_eq!(key["use"], "sig");
+        assert!(key["kid"].is_string());
+    }
+    for app in [&a1, &b1] {
+        assert_eq!(app.me(&alice.access).await.status(), 200);
+    }
+    alice = refreshed(&a1, &alice.refresh).await;
+    assert_eq!(
+        kid_of(&alice.access),
+        old_kid,
+        "still signed with the old key"
+    );
+
+    // step 2: signing switches to the new key; the old one stays verify-only
+    let a2 = spawn_beside(&a0, keys(&new, &[&old])).await;
+    let b2 = spawn_beside(&a0, keys(&new, &[&old])).await;
+    for app in [&a2, &b2] {
+        assert_eq!(app.me(&alice.access).await.status(), 200, "old tokens pass");
+    }
+    alice = refreshed(&a2, &alice.refresh).await;
+    bob = refreshed(&b2, &bob.refresh).await;
+    assert_ne!(
+        kid_of(&alice.access),
+        old_kid,
+        "now signed with the new key"
+    );
+    // instances still at step 1 already accept what step 2 signs
+    for app in [&a1, &b1, &b2] {
+        assert_eq!(app.me(&alice.access).await.status(), 200);
+    }
+
+    // step 3: after one access TTL no old-key token is alive: drop the old key
+    a0.advance(121.0);
+    let a3 = spawn_beside(&a0, keys(&new, &[])).await;
+    let b3 = spawn_beside(&a0, keys(&new, &[])).await;
+    let mut res = a3.get("/.well-known/jwks.json").await;
+    let jwks: Value = res.json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    for (app, session) in [(&a3, &alice), (&b3, &bob)] {
+        let next = refreshed(app, &session.refresh).await;
+        assert_eq!(a3.me(&next.access).await.status(), 200);
+        assert_eq!(b3.me(&next.access).await.status(), 200);
+    }
+}
+
+/// Not a check but a measurement, run on demand:
+/// `cargo test --release --test api measure -- --ignored --nocapture`.
+/// Two `serve` processes on one database: refresh rotations per second
+/// with 32 clients spread over both, and how long a logout on one takes to
+/// be refused by the other.
+#[actix_web::test]
+#[ignore = "a measurement; run on demand"]
+async fn measure_rotations_per_second_and_revocation_propagation_over_two_instances() {
+    let name = "measure_rotations_per_second_and_revocation_propagation_over_two_instances";
+    let Some(admin) = postgres_or_skip(name) else {
+        return;
+    };
+    let database = TestDatabase::postgres(&admin);
+    let env = [("PORTCULLIS_DB_POOL_SIZE", "16")];
+    let a = ServeProcess::start(&database.url, &env).unwrap();
+    let b = ServeProcess::start(&database.url, &env).unwrap();
+    let db = Db::connect(&database.url).unwrap();
+    let hash = password::hash(PASSWORD).unwrap();
+    let http = client();
+    let login = |user: String| {
+        let http = http.clone();
+        let url = a.url.clone();
+        async move {
+            let mut res = http
+                .post(format!("{url}/auth/login"))
+                .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            let cookie = cookie_of(&res);
+            let body: Value = res.json().await.unwrap();
+            (cookie, body["access_token"].as_str().unwrap().to_owned())
+        }
+    };
+    let mut clients = Vec::new();
+    for i in 0..32 {
+        let user = format!("user{i}");
+        db.with_conn(|c| {
+            Ok(portcullis::accounts::create(
+                c,
+                &user,
+                &hash,
+                &Roles::new([]),
+                clock::now(),
+            ))
+        })
+        .unwrap()
+        .unwrap();
+        let (cookie, access) = login(user).await;
+        clients.push(StormClient {
+            sid: sid_of(&access),
+            answered: Vec::new(),
+            cookie,
+            ended: None,
+        });
+    }
+    let both = [a.url.clone(), b.url.clone()];
+    let started = Instant::now();
+    let until = started + Duration::from_secs(5);
+    futures_util::future::join_all(clients.iter_mut().map(|c| storm(c, &both, until, &http))).await;
+    let rotations: usize = clients.iter().map(|c| c.answered.len()).sum();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(clients.iter().all(|c| c.ended.is_none()));
+
+    let mut delays = Vec::new();
+    for _ in 0..20 {
+        let (cookie, access) = login("user0".into()).await;
+        let res = http
+            .post(format!("{}/auth/logout", a.url))
+            .insert_header(("X-CSRF", "1"))
+            .insert_header(("Cookie", format!("{COOKIE}={cookie}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        let at = Instant::now();
+        loop {
+            let res = http
+                .get(format!("{}/auth/me", b.url))
+                .bearer_auth(&access)
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 401 {
+                break;
+            }
+            assert!(at.elapsed() < Duration::from_secs(2));
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        delays.push(at.elapsed());
+    }
+    delays.sort();
+    eprintln!(
+        "{rotations} rotations in {secs:.1} s = {:.0}/s over two instances (32 clients); \
+         revocation reached the other instance in median {:?}, max {:?}",
+        rotations as f64 / secs,
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+}
