@@ -33,5 +33,6 @@ pub mod db;
 pub mod demo;
 pub mod files;
 pub mod http;
+pub mod logging;
 pub mod proxy;
 pub mod startup;

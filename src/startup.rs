@@ -1,12 +1,15 @@
 //! Builds the application users run: opens and migrates the database, loads
-//! keys, binds the listener (port 0 works) and starts the HTTP server.
+//! keys, binds the listener (port 0 works; HTTPS when TLS is configured) and
+//! the metrics listener when it has its own address, and starts the HTTP
+//! servers. SIGTERM or SIGINT stops them gracefully: no new connections,
+//! in-flight requests get `PORTCULLIS_SHUTDOWN_TIMEOUT` to finish.
 //! Tests start exactly this.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
@@ -17,6 +20,8 @@ use crate::auth::tokens::LEEWAY_SECS;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError, ledger};
+use crate::http::access::AccessLog;
+use crate::http::metrics::Metrics;
 use crate::http::routes::api;
 use crate::http::{self, AppState};
 
@@ -41,6 +46,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The separate `/metrics` listener, when it has its own address.
+    metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -83,33 +90,69 @@ impl Application {
             upstream_timeout: config.upstream_timeout,
             max_body_size: config.max_body_size,
             static_dir: config.static_dir,
+            metrics: Arc::new(Metrics::new()),
         });
 
-        let bind_err = |source| StartupError::Bind {
-            addr: config.bind.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&config.bind).map_err(bind_err)?;
-        let port = listener.local_addr().map_err(bind_err)?.port();
+        let listener = bind(&config.bind)?;
+        let port = port_of(&listener, &config.bind)?;
         let origins = config.cors_origins;
+        let upstream_tls = config.upstream_tls;
+        let metrics_here = config.metrics_bind.is_none();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(web::Data::new(api::client(app_state.upstream_timeout)))
+                .app_data(web::Data::new(api::client(
+                    app_state.upstream_timeout,
+                    upstream_tls.clone(),
+                )))
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::error::json_errors))
                 .wrap(from_fn(http::security_headers))
-                .wrap(http::access_log())
-                .configure(|cfg| http::configure(cfg, app_state.static_dir.clone()))
+                .wrap(AccessLog::new(app_state.metrics.clone()))
+                .configure(|cfg| http::configure(cfg, app_state.static_dir.clone(), metrics_here))
         })
         .workers(config.workers)
-        .listen(listener)
-        .map_err(bind_err)?
+        .shutdown_timeout(config.shutdown_timeout)
+        .shutdown_signal(stop_signal());
+        let server = match config.tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
+        .map_err(|source| StartupError::Bind {
+            addr: config.bind.clone(),
+            source,
+        })?
         .run();
+
+        let metrics = match &config.metrics_bind {
+            None => None,
+            Some(addr) => {
+                let listener = bind(addr)?;
+                let port = port_of(&listener, addr)?;
+                let app_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(app_state.clone())
+                        .wrap(AccessLog::new(app_state.metrics.clone()))
+                        .configure(http::configure_metrics)
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(config.shutdown_timeout)
+                .listen(listener)
+                .map_err(|source| StartupError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?
+                .run();
+                Some((port, server))
+            }
+        };
         Ok(Self {
             port,
             server,
+            metrics,
             state,
         })
     }
@@ -118,12 +161,75 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server stops, polling revocations meanwhile.
+    /// The port of the separate `/metrics` listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serves until the server stops (after SIGTERM/SIGINT, once in-flight
+    /// requests are done), polling revocations meanwhile; then stops the
+    /// metrics listener and the poller.
     pub async fn run(self) -> std::io::Result<()> {
         let poller = actix_web::rt::spawn(maintain_ledger(self.state));
+        let metrics: Option<ServerHandle> = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(handle) = metrics {
+            handle.stop(true).await;
+        }
         poller.abort();
+        log::info!("portcullis stopped");
+        log::logger().flush();
         result
+    }
+}
+
+fn bind(addr: &str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })
+}
+
+fn port_of(listener: &TcpListener, addr: &str) -> Result<u16, StartupError> {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the servers then stop
+/// gracefully. (actix's own handling treats SIGINT as a hard stop.)
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            log::warn!("cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
+            return std::future::pending().await;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        log::info!("{name} received: finishing in-flight requests, accepting no new ones");
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            log::info!("Ctrl-C received: finishing in-flight requests, accepting no new ones");
+        } else {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
