@@ -31,6 +31,8 @@ pub type Response = ClientResponse;
 pub struct TestApp {
     pub url: String,
     pub port: u16,
+    /// The separate `/metrics` listener's port, when one was configured.
+    pub metrics_port: Option<u16>,
     pub database_url: String,
     /// The echo upstream, for apps spawned with one.
     upstream: Option<Upstream>,
@@ -91,10 +93,12 @@ fn start(upstream: Option<Upstream>, adjust: impl FnOnce(&mut ServeArgs)) -> Tes
     let config = Config::from_args(&args).expect("valid test config");
     let app = Application::build(config, clock.clone()).unwrap();
     let port = app.port();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run());
     TestApp {
         url: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         db: Db::connect(&database_url).unwrap(),
         database_url,
         upstream,

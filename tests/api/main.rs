@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod helpers;
 mod http;
+mod ops;
 mod process;
 mod proxy;
 mod sessions;
