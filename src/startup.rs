@@ -9,7 +9,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::body::MessageBody;
+use actix_web::dev::{
+    AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
+};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
@@ -91,39 +96,36 @@ impl Application {
             max_body_size: config.max_body_size,
             static_dir: config.static_dir,
             metrics: Arc::new(Metrics::new()),
+            https: config.tls.is_some(),
         });
 
         let listener = bind(&config.bind)?;
         let port = port_of(&listener, &config.bind)?;
-        let origins = config.cors_origins;
-        let upstream_tls = config.upstream_tls;
-        let metrics_here = config.metrics_bind.is_none();
-        let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(web::Data::new(api::client(
-                    app_state.upstream_timeout,
-                    upstream_tls.clone(),
-                )))
-                .wrap(http::cors(&origins))
-                .wrap(from_fn(http::error::json_errors))
-                .wrap(from_fn(http::security_headers))
-                .wrap(AccessLog::new(app_state.metrics.clone()))
-                .configure(|cfg| http::configure(cfg, app_state.static_dir.clone(), metrics_here))
-        })
-        .workers(config.workers)
-        .shutdown_timeout(config.shutdown_timeout)
-        .shutdown_signal(stop_signal());
+        let parts = AppParts {
+            state: state.clone(),
+            origins: config.cors_origins,
+            upstream_tls: config.upstream_tls,
+            metrics_here: config.metrics_bind.is_none(),
+        };
         let server = match config.tls {
-            Some(tls) => server.listen_rustls_0_23(listener, tls),
-            None => server.listen(listener),
+            Some(tls) => https_server(
+                parts,
+                listener,
+                tls,
+                config.workers,
+                config.shutdown_timeout,
+            ),
+            None => HttpServer::new(move || app(parts.clone()))
+                .workers(config.workers)
+                .shutdown_timeout(config.shutdown_timeout)
+                .shutdown_signal(stop_signal())
+                .listen(listener)
+                .map(HttpServer::run),
         }
         .map_err(|source| StartupError::Bind {
             addr: config.bind.clone(),
             source,
-        })?
-        .run();
+        })?;
 
         let metrics = match &config.metrics_bind {
             None => None,
@@ -185,6 +187,85 @@ impl Application {
         log::logger().flush();
         result
     }
+}
+
+/// What each worker's app is built from.
+#[derive(Clone)]
+struct AppParts {
+    state: web::Data<AppState>,
+    origins: Vec<String>,
+    upstream_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Whether `/metrics` is served on this listener.
+    metrics_here: bool,
+}
+
+/// One worker's application: state, its own upstream client, the
+/// middleware (the access log outermost) and the route table.
+fn app(
+    parts: AppParts,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let state = parts.state;
+    let metrics_here = parts.metrics_here;
+    let static_dir = state.static_dir.clone();
+    App::new()
+        .app_data(web::Data::new(api::client(
+            state.upstream_timeout,
+            parts.upstream_tls,
+        )))
+        .app_data(state.clone())
+        .wrap(http::cors(&parts.origins))
+        .wrap(from_fn(http::error::json_errors))
+        .wrap(from_fn(http::security_headers))
+        .wrap(AccessLog::new(state.metrics.clone()))
+        .configure(|cfg| http::configure(cfg, static_dir, metrics_here))
+}
+
+/// The HTTPS listener: rustls, then HTTP/1.1 only. (actix-web's own
+/// rustls listener also offers HTTP/2 by ALPN whenever actix-http's http2
+/// feature is on, which awc turns on; the contract and the proxy's body
+/// framing are HTTP/1.1.) Same timeouts, signals and graceful drain as the
+/// plain listener.
+fn https_server(
+    parts: AppParts,
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    workers: usize,
+    shutdown_timeout: u64,
+) -> std::io::Result<Server> {
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build()
+        .workers(workers)
+        .shutdown_timeout(shutdown_timeout)
+        .shutdown_signal(stop_signal());
+    let draining = builder.graceful_shutdown_signal();
+    Ok(builder
+        .listen("portcullis-https", listener, move || {
+            let draining = draining.clone();
+            let service = app(parts.clone())
+                .into_factory()
+                .map_err(|e| actix_web::Error::from(e).error_response());
+            HttpService::build()
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // idle keep-alive connections close at once on shutdown
+                .graceful_shutdown_signal(move || {
+                    let draining = draining.clone();
+                    async move { draining.notified().await }
+                })
+                .h1(map_config(service, |_| AppConfig::default()))
+                .rustls_0_23(tls.clone())
+        })?
+        .run())
 }
 
 fn bind(addr: &str) -> Result<TcpListener, StartupError> {

@@ -57,6 +57,8 @@ pub struct AppState {
     /// The SPA's folder; `None` serves no SPA.
     pub static_dir: Option<PathBuf>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Whether the main listener speaks TLS (`X-Forwarded-Proto`).
+    pub https: bool,
 }
 
 /// The content security policy of every response: scripts and styles only

@@ -236,6 +236,49 @@ async fn metrics_are_prometheus_text_with_route_groups_not_paths_and_process_met
 }
 
 #[actix_web::test]
+async fn an_upstream_timeout_counts_as_timeout_not_unavailable() {
+    let (upstream, _) = slow_upstream(Duration::from_secs(5));
+    let app = spawn_with(|a| {
+        a.upstream = Some(upstream);
+        a.upstream_timeout = "1".into();
+    })
+    .await;
+    let session = app.logged_in("fay", &[Role::User]).await;
+    moves_exactly(&app, &[TIMEOUT], &[UNAVAILABLE], async {
+        let mut res = app.api("GET", "/slow", &session.access).await;
+        assert_eq!(error_code(&mut res).await, "upstream_timeout");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn the_grafana_dashboard_queries_only_series_the_gateway_exposes() {
+    let app = spawn_app().await;
+    app.get("/healthz").await;
+    let text = scrape(&app).await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/grafana-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 6);
+    for panel in panels {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let names = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("portcullis_") || w.starts_with("process_"));
+            for name in names {
+                assert!(
+                    text.lines().any(|l| l.starts_with(name)),
+                    "{name} in panel {} is not exposed",
+                    panel["title"]
+                );
+            }
+        }
+    }
+}
+
+#[actix_web::test]
 async fn a_separate_metrics_listener_serves_metrics_and_the_main_one_answers_404() {
     let app = spawn_with(|a| a.metrics_bind = Some("127.0.0.1:0".into())).await;
     let port = app.metrics_port.expect("a metrics listener");
@@ -755,19 +798,21 @@ impl Pki {
         self.dir.path().join(name)
     }
 
-    /// A client trusting only this CA.
+    /// A client trusting only this CA, offering h2 and HTTP/1.1.
     fn client(&self) -> awc::Client {
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(self.path("ca.pem")).unwrap();
         let der = rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap();
         roots.add(der).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
+        // offer HTTP/2 like a browser: the gateway must choose HTTP/1.1
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
             .timeout(Duration::from_secs(30))
@@ -778,7 +823,7 @@ impl Pki {
 #[actix_web::test]
 async fn the_listener_speaks_https_and_a_login_over_it_sets_a_secure_cookie() {
     let pki = Pki::new();
-    let app = spawn_with(|a| {
+    let app = spawn_proxied_with(|a| {
         a.tls_cert = Some(pki.path("cert.pem"));
         a.tls_key = Some(pki.path("key.pem"));
     })
@@ -797,6 +842,17 @@ async fn the_listener_speaks_https_and_a_login_over_it_sets_a_secure_cookie() {
     assert_eq!(cookie.secure(), Some(true));
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["user"]["username"], "hattie");
+    let access = body["access_token"].as_str().unwrap();
+    let mut res = client
+        .get(format!("{https}/api/employees"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.version(), actix_web::http::Version::HTTP_11);
+    let echo: Value = res.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-forwarded-proto"], json!(["https"]));
     let res = client
         .post(format!("{https}/auth/refresh"))
         .insert_header(("X-CSRF", "1"))

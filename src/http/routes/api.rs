@@ -118,11 +118,7 @@ pub async fn forward(
         peer,
         peer_trusted: is_trusted(&peer, &state.trusted_proxies),
         host: host.as_deref(),
-        proto: if req.app_config().secure() {
-            "https"
-        } else {
-            "http"
-        },
+        proto: if state.https { "https" } else { "http" },
         request_id,
     };
     let outgoing = headers::to_upstream(req.headers(), identity.as_ref(), &origin);
