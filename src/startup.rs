@@ -251,7 +251,7 @@ fn https_server(
             let draining = draining.clone();
             let service = app(parts.clone())
                 .into_factory()
-                .map_err(|e| actix_web::Error::from(e).error_response());
+                .map_err(|e| e.error_response());
             HttpService::build()
                 .keep_alive(KeepAlive::default())
                 .client_request_timeout(Duration::from_secs(5))
