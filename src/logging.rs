@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use log::kv::{Key, Value, VisitSource};
-use serde_json::{Map, Value as Json};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value as Json;
 
 /// How log records are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -37,67 +38,97 @@ pub fn init(format: LogFormat) {
 }
 
 fn text(buf: &mut env_logger::fmt::Formatter, record: &log::Record<'_>) -> io::Result<()> {
-    write!(
-        buf,
+    let mut line = String::with_capacity(192);
+    let _ = write!(
+        line,
         "[{} {:<5} {}]",
         buf.timestamp(),
         record.level(),
         record.target()
-    )?;
-    let mut line = String::new();
-    let message = record.args().to_string();
-    if !message.is_empty() {
-        line.push(' ');
-        escape_controls(&mut line, &message);
-    }
-    let mut fields = Fields::default();
-    // a field that cannot be read is left out, never a reason to lose the line
-    let _ = record.key_values().visit(&mut fields);
-    for (key, value) in fields.0 {
-        match value {
-            Json::Null => continue,
-            Json::String(s) if is_word(&s) => {
-                let _ = write!(line, " {key}={s}");
-            }
-            Json::String(s) => {
-                let _ = write!(line, " {key}={s:?}");
-            }
-            other => {
-                let _ = write!(line, " {key}={other}");
-            }
+    );
+    match record.args().as_str() {
+        Some("") => {}
+        Some(message) => {
+            line.push(' ');
+            escape_controls(&mut line, message);
+        }
+        None => {
+            line.push(' ');
+            escape_controls(&mut line, &record.args().to_string());
         }
     }
-    writeln!(buf, "{line}")
+    // a field that cannot be read is left out, never a reason to lose the line
+    let _ = record.key_values().visit(&mut TextFields(&mut line));
+    line.push('\n');
+    buf.write_all(line.as_bytes())
+}
+
+/// Appends ` key=value` for each field; absent (null) fields are skipped.
+struct TextFields<'a>(&'a mut String);
+
+impl<'kvs> VisitSource<'kvs> for TextFields<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        let out = &mut *self.0;
+        let _ = if let Some(s) = value.to_borrowed_str() {
+            write_str_field(out, &key, s)
+        } else if let Some(n) = value.to_u64() {
+            write!(out, " {key}={n}")
+        } else if let Some(n) = value.to_i64() {
+            write!(out, " {key}={n}")
+        } else if let Some(x) = value.to_f64() {
+            write!(out, " {key}={x}")
+        } else {
+            match serde_json::to_value(&value) {
+                Ok(Json::Null) | Err(_) => Ok(()),
+                Ok(Json::String(s)) => write_str_field(out, &key, &s),
+                Ok(other) => write!(out, " {key}={other}"),
+            }
+        };
+        Ok(())
+    }
+}
+
+fn write_str_field(out: &mut String, key: &Key<'_>, s: &str) -> std::fmt::Result {
+    if is_word(s) {
+        write!(out, " {key}={s}")
+    } else {
+        write!(out, " {key}={s:?}")
+    }
 }
 
 fn json(buf: &mut env_logger::fmt::Formatter, record: &log::Record<'_>) -> io::Result<()> {
-    let mut object = Map::new();
-    object.insert("ts".into(), buf.timestamp().to_string().into());
-    object.insert("level".into(), record.level().as_str().into());
-    object.insert("target".into(), record.target().into());
-    let message = record.args().to_string();
-    if !message.is_empty() {
-        object.insert("message".into(), message.into());
+    let mut line = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::new(&mut line);
+    let mut object = ser.serialize_map(None)?;
+    object.serialize_entry("ts", &format_args!("{}", buf.timestamp()))?;
+    object.serialize_entry("level", record.level().as_str())?;
+    object.serialize_entry("target", record.target())?;
+    if record.args().as_str() != Some("") {
+        object.serialize_entry("message", record.args())?;
     }
-    let mut fields = Fields::default();
-    let _ = record.key_values().visit(&mut fields);
-    for (key, value) in fields.0 {
-        if !value.is_null() {
-            object.insert(key, value);
-        }
-    }
-    serde_json::to_writer(&mut *buf, &object)?;
-    writeln!(buf)
+    let mut fields = JsonFields(&mut object);
+    record
+        .key_values()
+        .visit(&mut fields)
+        .map_err(io::Error::other)?;
+    object.end()?;
+    line.push(b'\n');
+    buf.write_all(&line)
 }
 
-/// A record's key-values, in order, as JSON values.
-#[derive(Default)]
-struct Fields(Vec<(String, Json)>);
+/// Adds each field to the JSON object; absent (null) fields are skipped.
+struct JsonFields<'a, M>(&'a mut M);
 
-impl<'kvs> VisitSource<'kvs> for Fields {
+impl<'kvs, M: SerializeMap<Error = serde_json::Error>> VisitSource<'kvs> for JsonFields<'_, M> {
     fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
-        let value = serde_json::to_value(&value).unwrap_or(Json::Null);
-        self.0.push((key.as_str().to_owned(), value));
+        let present = value.to_borrowed_str().is_some()
+            || value.to_f64().is_some()
+            || serde_json::to_value(&value).is_ok_and(|v| !v.is_null());
+        if present {
+            self.0
+                .serialize_entry(key.as_str(), &value)
+                .map_err(log::kv::Error::boxed)?;
+        }
         Ok(())
     }
 }

@@ -444,6 +444,29 @@ mod tests {
     }
 
     #[test]
+    fn tls_takes_both_files_or_neither_and_an_https_upstream_a_readable_ca() {
+        let config = Config::from_args(&args()).unwrap();
+        assert!(config.tls.is_none() && config.upstream_tls.is_none());
+        assert_eq!(config.shutdown_timeout, 30);
+        let errors = Config::from_args(&ServeArgs {
+            tls_cert: Some("cert.pem".into()),
+            upstream: Some("https://127.0.0.1:9443".into()),
+            upstream_ca: Some("no-such-ca.pem".into()),
+            shutdown_timeout: "soon".into(),
+            ..args()
+        })
+        .unwrap_err()
+        .join("\n");
+        for var in [
+            "PORTCULLIS_TLS_KEY",
+            "PORTCULLIS_UPSTREAM_CA",
+            "PORTCULLIS_SHUTDOWN_TIMEOUT",
+        ] {
+            assert!(errors.contains(var), "{var} missing from:\n{errors}");
+        }
+    }
+
+    #[test]
     fn an_unnamed_static_folder_is_optional() {
         assert_eq!(
             static_dir(None).unwrap().is_some(),

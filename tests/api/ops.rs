@@ -709,9 +709,14 @@ async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() 
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
         served.signal(signal);
-        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-        let refused = client().get(format!("{url}/healthz")).send().await;
-        assert!(refused.is_err(), "SIG{signal}: new connections are refused");
+        let signalled = Instant::now();
+        while client().get(format!("{url}/healthz")).send().await.is_ok() {
+            assert!(
+                signalled.elapsed() < Duration::from_secs(5),
+                "SIG{signal}: new connections are still accepted"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
 
         let (status, body) = in_flight.await.unwrap();
         assert_eq!(status, 200, "SIG{signal}: the in-flight request finished");
@@ -952,6 +957,22 @@ async fn an_https_upstream_is_verified_against_the_configured_ca() {
         sample(&after, UNAVAILABLE) - sample(&before, UNAVAILABLE),
         1.0
     );
+}
+
+#[test]
+fn an_unknown_log_format_is_exit_2_naming_it() {
+    let out = portcullis()
+        .arg("migrate")
+        .env("PORTCULLIS_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("--log-format") && stderr.contains("xml"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]
