@@ -4,10 +4,11 @@
 //! The request id is the client's `X-Request-Id` when it is a sane short
 //! token, else a new UUID; it is made once here, kept in the request's
 //! extensions for the proxy (so the upstream sees the same id) and set on
-//! the response when the handler did not. The line has the id, method, path
-//! without the query string (it may carry secrets), status, latency and the
-//! user id when a handler learnt it ([`note_user`]); nothing is formatted
-//! when the log level filters the line out.
+//! the response when the handler did not. The line has the id, the peer's
+//! address, method, path without the query string (it may carry secrets),
+//! status, latency and the user id when a handler learnt it
+//! ([`note_user`]); nothing is formatted when the log level filters the line
+//! out.
 
 use std::future::{Ready, ready};
 use std::rc::Rc;
@@ -111,7 +112,7 @@ where
         req.extensions_mut().insert(id.clone());
         // captured only when the line will be written: a refcount each
         let line = log::log_enabled!(target: TARGET, log::Level::Info)
-            .then(|| (req.method().clone(), req.uri().clone()));
+            .then(|| (req.method().clone(), req.uri().clone(), req.peer_addr()));
         let service = self.service.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -125,7 +126,7 @@ where
             if status.as_u16() == 502 || status.as_u16() == 504 {
                 count_upstream_failure(&metrics, &result);
             }
-            if let Some((method, uri)) = line {
+            if let Some((method, uri, peer)) = line {
                 let extensions = result.as_ref().ok().map(|res| res.request().extensions());
                 let user = extensions
                     .as_ref()
@@ -134,6 +135,7 @@ where
                 log::info!(
                     target: TARGET,
                     request_id = id.as_str(),
+                    peer = peer.map(|p| p.ip()),
                     method = method.as_str(),
                     path = uri.path(),
                     status = status.as_u16(),

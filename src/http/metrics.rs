@@ -240,6 +240,16 @@ impl Default for Metrics {
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The Prometheus text exposition: the `portcullis_*` series of contract §8 and process metrics. \
+            When `PORTCULLIS_METRICS_BIND` is set it is served there, and this listener answers `404 not_found`.",
+            content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
 pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let policy = state.session;

@@ -6,8 +6,8 @@ pub mod access;
 pub mod cookies;
 pub mod error;
 pub mod extract;
-pub mod openapi;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod spa;
 
