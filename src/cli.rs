@@ -21,6 +21,7 @@ use crate::db::users::{self, UserRef};
 use crate::db::{Db, DbError};
 use crate::demo::{self, DemoError};
 use crate::files::write_private_file;
+use crate::logging::{self, LogFormat};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,14 @@ use crate::startup::Application;
                   or in a .env file in the working directory (the environment wins)."
 )]
 pub struct Cli {
+    /// Log line format: text, or json (one JSON object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -192,10 +201,7 @@ pub fn main() -> ExitCode {
     for note in dotenv.notes() {
         eprintln!("{note}");
     }
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,actix_server=warn"),
-    )
-    .init();
+    logging::init(cli.log_format);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(lines)) => {

@@ -3,7 +3,10 @@
 //!
 //! A request's path through the crate:
 //!
-//! - [`startup`] builds the server from a [`config::Config`];
+//! - [`startup`] builds the server from a [`config::Config`] (HTTPS when
+//!   configured, a separate metrics listener, graceful stop on signals);
+//! - [`http::access`] wraps every request: its id, its metrics
+//!   ([`http::metrics`], also `GET /metrics`) and its access-log line;
 //! - [`http`] routes it: `/auth/*` to [`http::routes::auth`] (the caller's
 //!   sessions and password to [`http::routes::sessions`], `/auth/admin/*`
 //!   to [`http::routes::admin`]), `/api/*` to [`http::routes::api`],
@@ -19,7 +22,8 @@
 //!   upstream URL, header rules, path checks and role policy in [`proxy`];
 //! - [`demo`] is the bundled employee service and `portcullis demo`;
 //! - [`cli`] is the command line; [`config`] turns flags into a checked
-//!   [`config::Config`]; [`clock`] is the only reader of the wall clock.
+//!   [`config::Config`]; [`logging`] writes log lines as text or JSON;
+//!   [`clock`] is the only reader of the wall clock.
 //!
 //! Imports point one way: `cli`/`demo` → `startup` → `http` → `accounts`
 //! → `auth`, `db`, `proxy` → `clock`.
@@ -33,5 +37,6 @@ pub mod db;
 pub mod demo;
 pub mod files;
 pub mod http;
+pub mod logging;
 pub mod proxy;
 pub mod startup;

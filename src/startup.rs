@@ -1,12 +1,20 @@
 //! Builds the application users run: opens and migrates the database, loads
-//! keys, binds the listener (port 0 works) and starts the HTTP server.
+//! keys, binds the listener (port 0 works; HTTPS when TLS is configured) and
+//! the metrics listener when it has its own address, and starts the HTTP
+//! servers. SIGTERM or SIGINT stops them gracefully: no new connections,
+//! in-flight requests get `PORTCULLIS_SHUTDOWN_TIMEOUT` to finish.
 //! Tests start exactly this.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::body::MessageBody;
+use actix_web::dev::{
+    AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
+};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
@@ -18,6 +26,8 @@ use crate::config::Config;
 use crate::db::listen::Listener;
 use crate::db::throttle::{self, Limits, Throttle};
 use crate::db::{Backend, Db, DbError, ledger, secrets};
+use crate::http::access::AccessLog;
+use crate::http::metrics::Metrics;
 use crate::http::routes::api;
 use crate::http::{self, AppState};
 
@@ -46,6 +56,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The separate `/metrics` listener, when it has its own address.
+    metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -90,33 +102,66 @@ impl Application {
             upstream_timeout: config.upstream_timeout,
             max_body_size: config.max_body_size,
             static_dir: config.static_dir,
+            metrics: Arc::new(Metrics::new()),
+            https: config.tls.is_some(),
         });
 
-        let bind_err = |source| StartupError::Bind {
+        let listener = bind(&config.bind)?;
+        let port = port_of(&listener, &config.bind)?;
+        let parts = AppParts {
+            state: state.clone(),
+            origins: config.cors_origins,
+            upstream_tls: config.upstream_tls,
+            metrics_here: config.metrics_bind.is_none(),
+        };
+        let server = match config.tls {
+            Some(tls) => https_server(
+                parts,
+                listener,
+                tls,
+                config.workers,
+                config.shutdown_timeout,
+            ),
+            None => HttpServer::new(move || app(parts.clone()))
+                .workers(config.workers)
+                .shutdown_timeout(config.shutdown_timeout)
+                .shutdown_signal(stop_signal())
+                .listen(listener)
+                .map(HttpServer::run),
+        }
+        .map_err(|source| StartupError::Bind {
             addr: config.bind.clone(),
             source,
+        })?;
+
+        let metrics = match &config.metrics_bind {
+            None => None,
+            Some(addr) => {
+                let listener = bind(addr)?;
+                let port = port_of(&listener, addr)?;
+                let app_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(app_state.clone())
+                        .wrap(AccessLog::new(app_state.metrics.clone()))
+                        .configure(http::configure_metrics)
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(config.shutdown_timeout)
+                .listen(listener)
+                .map_err(|source| StartupError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?
+                .run();
+                Some((port, server))
+            }
         };
-        let listener = TcpListener::bind(&config.bind).map_err(bind_err)?;
-        let port = listener.local_addr().map_err(bind_err)?.port();
-        let origins = config.cors_origins;
-        let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(web::Data::new(api::client(app_state.upstream_timeout)))
-                .wrap(http::cors(&origins))
-                .wrap(from_fn(http::error::json_errors))
-                .wrap(from_fn(http::security_headers))
-                .wrap(http::access_log())
-                .configure(|cfg| http::configure(cfg, app_state.static_dir.clone()))
-        })
-        .workers(config.workers)
-        .listen(listener)
-        .map_err(bind_err)?
-        .run();
         Ok(Self {
             port,
             server,
+            metrics,
             state,
         })
     }
@@ -125,18 +170,160 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server stops, polling (and on PostgreSQL listening
-    /// for) revocations meanwhile.
+    /// The port of the separate `/metrics` listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serves until the server stops (after SIGTERM/SIGINT, once in-flight
+    /// requests are done), polling (and on PostgreSQL listening for)
+    /// revocations meanwhile; then stops the metrics listener, the poller
+    /// and the listener.
     pub async fn run(self) -> std::io::Result<()> {
         let listener = (self.state.db.backend() == Backend::Postgres)
             .then(|| actix_web::rt::spawn(listen_for_revocations(self.state.clone())));
         let poller = actix_web::rt::spawn(maintain_ledger(self.state));
+        let metrics: Option<ServerHandle> = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(handle) = metrics {
+            handle.stop(true).await;
+        }
         poller.abort();
         if let Some(listener) = listener {
             listener.abort();
         }
+        log::info!("portcullis stopped");
+        log::logger().flush();
         result
+    }
+}
+
+/// What each worker's app is built from.
+#[derive(Clone)]
+struct AppParts {
+    state: web::Data<AppState>,
+    origins: Vec<String>,
+    upstream_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Whether `/metrics` is served on this listener.
+    metrics_here: bool,
+}
+
+/// One worker's application: state, its own upstream client, the
+/// middleware (the access log outermost) and the route table.
+fn app(
+    parts: AppParts,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let state = parts.state;
+    let metrics_here = parts.metrics_here;
+    let static_dir = state.static_dir.clone();
+    App::new()
+        .app_data(web::Data::new(api::client(
+            state.upstream_timeout,
+            parts.upstream_tls,
+        )))
+        .app_data(state.clone())
+        .wrap(http::cors(&parts.origins))
+        .wrap(from_fn(http::error::json_errors))
+        .wrap(from_fn(http::security_headers))
+        .wrap(AccessLog::new(state.metrics.clone()))
+        .configure(|cfg| http::configure(cfg, static_dir, metrics_here))
+}
+
+/// The HTTPS listener: rustls, then HTTP/1.1 only. (actix-web's own
+/// rustls listener also offers HTTP/2 by ALPN whenever actix-http's http2
+/// feature is on, which awc turns on; the contract and the proxy's body
+/// framing are HTTP/1.1.) Same timeouts, signals and graceful drain as the
+/// plain listener.
+fn https_server(
+    parts: AppParts,
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    workers: usize,
+    shutdown_timeout: u64,
+) -> std::io::Result<Server> {
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build()
+        .workers(workers)
+        .shutdown_timeout(shutdown_timeout)
+        .shutdown_signal(stop_signal());
+    let draining = builder.graceful_shutdown_signal();
+    Ok(builder
+        .listen("portcullis-https", listener, move || {
+            let draining = draining.clone();
+            let service = app(parts.clone())
+                .into_factory()
+                .map_err(|e| e.error_response());
+            HttpService::build()
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // idle keep-alive connections close at once on shutdown
+                .graceful_shutdown_signal(move || {
+                    let draining = draining.clone();
+                    async move { draining.notified().await }
+                })
+                .h1(map_config(service, |_| AppConfig::default()))
+                .rustls_0_23(tls.clone())
+        })?
+        .run())
+}
+
+fn bind(addr: &str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })
+}
+
+fn port_of(listener: &TcpListener, addr: &str) -> Result<u16, StartupError> {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the servers then stop
+/// gracefully. (actix's own handling treats SIGINT as a hard stop.)
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            log::warn!("cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
+            return std::future::pending().await;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        log::info!("{name} received: finishing in-flight requests, accepting no new ones");
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            log::info!("Ctrl-C received: finishing in-flight requests, accepting no new ones");
+        } else {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

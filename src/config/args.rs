@@ -26,6 +26,7 @@ pub mod defaults {
     pub const DB_POOL_SIZE: &str = "10";
     pub const DB_STATEMENT_TIMEOUT: &str = "5";
     pub const DB_CONNECT_TIMEOUT: &str = "5";
+    pub const SHUTDOWN_TIMEOUT: &str = "30";
 }
 
 /// The database flag, shared by every command that opens the database.
@@ -132,6 +133,18 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "PORTCULLIS_WORKERS")]
     pub workers: Option<String>,
+    /// PEM certificate chain: the listener speaks HTTPS (with --tls-key).
+    #[arg(long, env = "PORTCULLIS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "PORTCULLIS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM bundle trusted for an https:// upstream [default: system roots].
+    #[arg(long, env = "PORTCULLIS_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", default_value = defaults::SHUTDOWN_TIMEOUT)]
+    pub shutdown_timeout: String,
 }
 
 impl Default for ServeArgs {
@@ -163,6 +176,10 @@ impl Default for ServeArgs {
             metrics_bind: None,
             max_body_size: defaults::MAX_BODY_SIZE.into(),
             workers: None,
+            tls_cert: None,
+            tls_key: None,
+            upstream_ca: None,
+            shutdown_timeout: defaults::SHUTDOWN_TIMEOUT.into(),
         }
     }
 }

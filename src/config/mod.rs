@@ -7,8 +7,10 @@
 
 pub mod args;
 pub mod parse;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
@@ -52,9 +54,16 @@ pub struct Config {
     pub upstream_timeout: StdDuration,
     pub trusted_proxies: Vec<IpNet>,
     pub policy: Policy,
+    /// A separate listen address for `/metrics`.
     pub metrics_bind: Option<String>,
     pub max_body_size: usize,
     pub workers: usize,
+    /// The listener's TLS; `None` is plain HTTP.
+    pub tls: Option<rustls::ServerConfig>,
+    /// The client TLS for an `https://` upstream; `None` for `http://`.
+    pub upstream_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Seconds in-flight requests get after SIGTERM/SIGINT.
+    pub shutdown_timeout: u64,
 }
 
 /// Collects problems, one line each, naming the variable.
@@ -197,6 +206,35 @@ impl Config {
             },
         );
 
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => tls::server(cert, key)
+                .map(Some)
+                .map_err(|(var, e)| p.0.push(format!("{var}: {e}")))
+                .ok(),
+            (None, None) => Some(None),
+            (Some(_), None) => p.take(
+                "PORTCULLIS_TLS_KEY",
+                Err("required with PORTCULLIS_TLS_CERT: set both or neither".into()),
+            ),
+            (None, Some(_)) => p.take(
+                "PORTCULLIS_TLS_CERT",
+                Err("required with PORTCULLIS_TLS_KEY: set both or neither".into()),
+            ),
+        };
+        let upstream_tls = match &upstream {
+            Some(up) if up.is_https() => p
+                .take(
+                    "PORTCULLIS_UPSTREAM_CA",
+                    tls::upstream(args.upstream_ca.as_deref()),
+                )
+                .map(|c| Some(Arc::new(c))),
+            _ => Some(None),
+        };
+        let shutdown_timeout = p.take(
+            "PORTCULLIS_SHUTDOWN_TIMEOUT",
+            parse_secs(&args.shutdown_timeout, 0).map(|d| d.num_seconds().unsigned_abs()),
+        );
+
         let tokens = match (&signing_key, &verify_keys, access_ttl) {
             (Some(key), Some(extra), Some(ttl)) => {
                 match Tokens::new(key, extra, &issuer, &audience, ttl) {
@@ -229,6 +267,9 @@ impl Config {
             Some(pool_size),
             Some(statement_timeout),
             Some(connect_timeout),
+            Some(tls),
+            Some(upstream_tls),
+            Some(shutdown_timeout),
         ) = (
             upstream,
             tokens,
@@ -248,6 +289,9 @@ impl Config {
             pool_size,
             statement_timeout,
             connect_timeout,
+            tls,
+            upstream_tls,
+            shutdown_timeout,
         )
         else {
             return Err(p.0);
@@ -284,6 +328,9 @@ impl Config {
             metrics_bind: args.metrics_bind.clone(),
             max_body_size,
             workers,
+            tls,
+            upstream_tls,
+            shutdown_timeout,
         })
     }
 }
@@ -413,6 +460,29 @@ mod tests {
         let line = errors.join("\n");
         assert!(line.starts_with("PORTCULLIS_STATIC_DIR: /"), "{line}");
         assert!(line.contains("no-such-folder"), "{line}");
+    }
+
+    #[test]
+    fn tls_takes_both_files_or_neither_and_an_https_upstream_a_readable_ca() {
+        let config = Config::from_args(&args()).unwrap();
+        assert!(config.tls.is_none() && config.upstream_tls.is_none());
+        assert_eq!(config.shutdown_timeout, 30);
+        let errors = Config::from_args(&ServeArgs {
+            tls_cert: Some("cert.pem".into()),
+            upstream: Some("https://127.0.0.1:9443".into()),
+            upstream_ca: Some("no-such-ca.pem".into()),
+            shutdown_timeout: "soon".into(),
+            ..args()
+        })
+        .unwrap_err()
+        .join("\n");
+        for var in [
+            "PORTCULLIS_TLS_KEY",
+            "PORTCULLIS_UPSTREAM_CA",
+            "PORTCULLIS_SHUTDOWN_TIMEOUT",
+        ] {
+            assert!(errors.contains(var), "{var} missing from:\n{errors}");
+        }
     }
 
     #[test]

@@ -428,6 +428,23 @@ pub fn revoked_since(
         .collect())
 }
 
+/// How many sessions are live at `now`: not revoked, not past their
+/// absolute or idle expiry.
+pub fn count_live(
+    conn: &mut Conn,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let now_naive = now.naive_utc();
+    let idle_since = (now - policy.idle_ttl).naive_utc();
+    Ok(sessions::table
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now_naive))
+        .filter(sessions::last_used_at.gt(idle_since))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Deletes sessions (and their tokens) that ended before `before`.
 pub fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
     let before = before.naive_utc();

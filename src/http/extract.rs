@@ -52,6 +52,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     if state.revoked.is_revoked(&claims.sid) {
         return Err(ApiError::InvalidToken);
     }
+    super::access::note_user(req, &claims.sub);
     Ok(Authenticated(claims))
 }
 

@@ -2,9 +2,11 @@
 //! module that knows actix-web; it calls down into `accounts` and the
 //! domain (`auth`, `db`, `proxy`), never the other way.
 
+pub mod access;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod spa;
@@ -18,7 +20,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::middleware::{Logger, Next};
+use actix_web::middleware::Next;
 use actix_web::{guard, web};
 use ipnet::IpNet;
 
@@ -57,6 +59,9 @@ pub struct AppState {
     pub max_body_size: usize,
     /// The SPA's folder; `None` serves no SPA.
     pub static_dir: Option<PathBuf>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether the main listener speaks TLS (`X-Forwarded-Proto`).
+    pub https: bool,
 }
 
 /// The content security policy of every response: scripts and styles only
@@ -84,13 +89,6 @@ pub async fn security_headers(
     Ok(res)
 }
 
-/// One access-log line per request: peer, method, path (never the query
-/// string, which may carry secrets), status, size, time.
-pub fn access_log() -> Logger {
-    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
-        .custom_request_replace("method", |req| req.method().to_string())
-}
-
 /// CORS for the configured origins only, with credentials; never `*`.
 pub fn cors(origins: &[String]) -> Cors {
     let cors = origins
@@ -113,7 +111,9 @@ pub fn cors(origins: &[String]) -> Cors {
 }
 
 /// The route table. The SPA is mounted last: it takes what nothing else does.
-pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>) {
+/// `/metrics` is served here unless it has a listener of its own
+/// (`PORTCULLIS_METRICS_BIND`); then it is 404 here.
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metrics_here: bool) {
     cfg.service(
         web::scope("/auth")
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
@@ -155,6 +155,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>) {
     .service(get_only("/openapi.json", openapi::openapi_json))
     .service(get_only("/healthz", health::healthz))
     .service(get_only("/readyz", health::readyz));
+    if metrics_here {
+        cfg.service(get_only("/metrics", metrics::scrape));
+    } else {
+        cfg.service(web::resource("/metrics").to(not_found));
+    }
     if let Some(dir) = static_dir {
         // `/` is a resource too: other methods get 405, not 404
         cfg.service(
@@ -165,6 +170,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>) {
         cfg.service(spa::service(dir).guard(get_or_head()));
     }
     cfg.default_service(web::to(not_found));
+}
+
+/// The separate metrics listener's routes: `/metrics`, nothing else.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_only("/metrics", metrics::scrape))
+        .default_service(web::to(not_found));
 }
 
 fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource

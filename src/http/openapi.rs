@@ -14,6 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
+use super::metrics;
 use super::routes::{admin, auth, health, sessions};
 
 /// Every error from every route: `{"error": code, "message": sentence}`.
@@ -93,6 +94,7 @@ pub struct PolicyView {
         health::jwks,
         health::healthz,
         health::readyz,
+        metrics::scrape,
         spa_index,
         openapi_json,
     ),
@@ -101,7 +103,7 @@ pub struct PolicyView {
         (name = "auth", description = "Login, refresh and logout (contract §3)."),
         (name = "sessions", description = "The caller's own sessions and password (§8)."),
         (name = "admin", description = "User administration; needs the `admin` role as the database has it now (§8)."),
-        (name = "operations", description = "Health, keys, the SPA and this document (§5, §8)."),
+        (name = "operations", description = "Health, keys, metrics, the SPA and this document (§5, §8)."),
     ),
 )]
 struct ApiDoc;

@@ -7,7 +7,7 @@ pub mod headers;
 pub mod path;
 pub mod policy;
 
-/// The upstream's base URL: `http://host[:port][/base]`, no trailing slash.
+/// The upstream's base URL: `http(s)://host[:port][/base]`, no trailing slash.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     base: String,
@@ -19,13 +19,10 @@ impl Upstream {
             .trim()
             .parse()
             .map_err(|_| format!("{url:?} is not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err("https upstreams are not supported by this build; reach the upstream over http on a private network".into());
-            }
-            _ => return Err(format!("{url:?} must be an http:// URL")),
-        }
+        let scheme = match uri.scheme_str() {
+            Some(s @ ("http" | "https")) => s,
+            _ => return Err(format!("{url:?} must be an http:// or https:// URL")),
+        };
         let authority = uri
             .authority()
             .filter(|a| !a.as_str().contains('@') && !a.host().is_empty())
@@ -34,8 +31,13 @@ impl Upstream {
             return Err(format!("{url:?} must not have a query string"));
         }
         Ok(Self {
-            base: format!("http://{authority}{}", uri.path().trim_end_matches('/')),
+            base: format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/')),
         })
+    }
+
+    /// Whether the upstream is reached over TLS.
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
     }
 
     /// The upstream URL for a validated path and the untouched query.
@@ -67,6 +69,7 @@ mod tests {
     #[test]
     fn unusable_upstreams_are_refused() {
         assert!(Upstream::parse("ftp://h/").is_err());
+        assert!(Upstream::parse("https://h:8443/v1").unwrap().is_https());
         assert!(Upstream::parse("http://user:pw@h/").is_err());
         assert!(Upstream::parse("http://h/?x=1").is_err());
         assert!(Upstream::parse("not a url").is_err());

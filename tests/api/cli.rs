@@ -22,7 +22,10 @@ fn a_bare_command_or_a_typo_gets_clap_usage_and_a_suggestion_with_exit_2() {
     let out = portcullis().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let text = stderr(&out);
-    assert!(text.contains("Usage: portcullis <COMMAND>"), "{text}");
+    assert!(
+        text.contains("Usage: portcullis [OPTIONS] <COMMAND>"),
+        "{text}"
+    );
     for command in ["serve", "demo", "migrate", "user", "keygen"] {
         assert!(text.contains(command), "{command} missing from:\n{text}");
     }

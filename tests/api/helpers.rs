@@ -38,6 +38,8 @@ pub type Response = ClientResponse;
 pub struct TestApp {
     pub url: String,
     pub port: u16,
+    /// The separate `/metrics` listener's port, when one was configured.
+    pub metrics_port: Option<u16>,
     pub database_url: String,
     /// Whether the app runs on PostgreSQL.
     pub postgres: bool,
@@ -126,10 +128,12 @@ fn start_on(
     let config = Config::from_args(&args).expect("valid test config");
     let app = Application::build(config, clock.clone()).unwrap();
     let port = app.port();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run());
     TestApp {
         url: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         db: Db::connect(&args.db.database_url).unwrap(),
         postgres: database.is_postgres(),
         database_url: args.db.database_url,

@@ -13,6 +13,7 @@ mod deploy;
 mod helpers;
 mod http;
 mod multi;
+mod ops;
 mod process;
 mod proxy;
 mod sessions;

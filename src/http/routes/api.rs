@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
@@ -16,6 +17,7 @@ use futures_util::StreamExt;
 
 use crate::auth::Roles;
 use crate::http::AppState;
+use crate::http::access;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, authenticate, is_trusted, peer_ip};
 use crate::proxy::policy::{Decision, Policy};
@@ -28,15 +30,19 @@ const POOL_KEEP_ALIVE: Duration = Duration::from_secs(3);
 /// How long a response body may take to stream once its headers arrived.
 const BODY_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// One pooled client per worker, with keep-alive to the upstream.
-pub fn client(timeout: Duration) -> awc::Client {
+/// One pooled client per worker, with keep-alive to the upstream; `tls`
+/// (for an `https://` upstream) says which roots it trusts.
+pub fn client(timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> awc::Client {
+    let connector = awc::Connector::new()
+        .timeout(timeout)
+        .conn_keep_alive(POOL_KEEP_ALIVE)
+        .limit(256);
+    let connector = match tls {
+        Some(config) => connector.rustls_0_23(config),
+        None => connector,
+    };
     awc::Client::builder()
-        .connector(
-            awc::Connector::new()
-                .timeout(timeout)
-                .conn_keep_alive(POOL_KEEP_ALIVE)
-                .limit(256),
-        )
+        .connector(connector)
         .timeout(timeout)
         .disable_redirects()
         .no_default_headers()
@@ -91,7 +97,16 @@ pub async fn forward(
         roles: &c.roles,
     });
     let peer = peer_ip(&req);
-    let request_id = headers::request_id(req.headers());
+    // the id the access log has; made here only outside its middleware
+    let id = access::request_id(&req);
+    let made;
+    let request_id = match &id {
+        Some(id) => id.as_str(),
+        None => {
+            made = headers::request_id(req.headers());
+            made.as_str()
+        }
+    };
     // the Host the client sent; never actix's connection_info, which
     // believes a client's X-Forwarded-Host
     let host = req
@@ -103,8 +118,8 @@ pub async fn forward(
         peer,
         peer_trusted: is_trusted(&peer, &state.trusted_proxies),
         host: host.as_deref(),
-        proto: "http",
-        request_id: &request_id,
+        proto: if state.https { "https" } else { "http" },
+        request_id,
     };
     let outgoing = headers::to_upstream(req.headers(), identity.as_ref(), &origin);
     let url = state.upstream.url(path, req.uri().query());
@@ -145,9 +160,6 @@ pub async fn forward(
     let mut res = HttpResponse::build(upstream_res.status());
     for (name, value) in &headers::to_client(upstream_res.headers()) {
         res.append_header((name.clone(), value.clone()));
-    }
-    if !upstream_res.headers().contains_key("x-request-id") {
-        res.insert_header(("x-request-id", request_id.as_str()));
     }
     let len = upstream_res
         .headers()

@@ -9,16 +9,22 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts;
+use crate::accounts::{self, AccountError};
 use crate::auth::refresh::RefreshToken;
 use crate::auth::{Roles, User};
 use crate::db::ledger::{self, ClientInfo, Grant, RotateOutcome};
+use crate::db::throttle::Throttled;
 use crate::db::users;
 use crate::http::AppState;
+use crate::http::access;
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
+use crate::http::metrics::{Login, Refresh};
 use crate::http::openapi::{ErrorBody, PolicyView, RoleName};
+
+/// The log target of auth events (logins, reuse, ended sessions).
+const EVENTS: &str = "portcullis::auth";
 
 #[derive(Deserialize, ToSchema)]
 pub struct CredentialsBody {
@@ -149,15 +155,31 @@ pub async fn login(
     } else {
         String::new()
     };
-    state
+    let rid = access::request_id(&req);
+    let rid = rid.as_ref().map(access::RequestId::as_str);
+    match state
         .throttle
         .begin(&state.db, &key, addr, state.clock.now())
-        .await?;
-    let _permit = state
-        .hashing
-        .enter()
         .await
-        .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
+    {
+        Ok(()) => {}
+        Err(Throttled::Wait(retry_after)) => {
+            state.metrics.login(Login::Throttled);
+            log::warn!(
+                target: EVENTS,
+                request_id = rid,
+                username = body.username.as_str(),
+                client_addr = addr.to_string().as_str();
+                "login throttled"
+            );
+            return Err(ApiError::TooManyAttempts { retry_after });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let Some(_permit) = state.hashing.enter().await else {
+        state.metrics.login(Login::Throttled);
+        return Err(ApiError::TooManyAttempts { retry_after: 1 });
+    };
 
     let client = ClientInfo {
         user_agent: req
@@ -167,7 +189,8 @@ pub async fn login(
             .map(|ua| ua.chars().take(256).collect()),
         client_addr: Some(addr.to_string()),
     };
-    let grant = accounts::login(
+    let username = body.username.clone();
+    let grant = match accounts::login(
         &state.db,
         body.username,
         body.password,
@@ -175,14 +198,35 @@ pub async fn login(
         state.session,
         state.clock.now(),
     )
-    .await?;
+    .await
+    {
+        Ok(grant) => grant,
+        Err(e) => {
+            if matches!(e, AccountError::InvalidCredentials) {
+                state.metrics.login(Login::Invalid);
+                log::warn!(
+                    target: EVENTS,
+                    request_id = rid,
+                    username = username.as_str(),
+                    client_addr = addr.to_string().as_str();
+                    "login failed"
+                );
+            }
+            return Err(e.into());
+        }
+    };
     if let Err(e) = state.throttle.succeeded(&state.db, &key, addr).await {
         log::warn!("clearing the login throttle failed: {e}");
     }
+    state.metrics.login(Login::Ok);
+    access::note_user(&req, &grant.user.id);
     log::info!(
-        "login: user {} session {}",
-        grant.user.username,
-        grant.session.id
+        target: EVENTS,
+        request_id = rid,
+        username = grant.user.username.as_str(),
+        user_id = grant.user.id.as_str(),
+        session_id = grant.session.id.as_str();
+        "login ok"
     );
     grant_response(&state, &grant)
 }
@@ -220,8 +264,14 @@ pub async fn refresh(
 }
 
 async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let value = cookies::read(req, &state.cookie).ok_or(ApiError::MissingRefreshToken)?;
-    let token = RefreshToken::parse(&value).ok_or(ApiError::InvalidRefreshToken)?;
+    let Some(value) = cookies::read(req, &state.cookie) else {
+        state.metrics.refresh(Refresh::Invalid);
+        return Err(ApiError::MissingRefreshToken);
+    };
+    let Some(token) = RefreshToken::parse(&value) else {
+        state.metrics.refresh(Refresh::Invalid);
+        return Err(ApiError::InvalidRefreshToken);
+    };
     let key = state.successor.clone();
     let policy = state.session;
     let now = state.clock.now();
@@ -229,20 +279,53 @@ async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpRe
         .db
         .run(move |conn| ledger::rotate(conn, &token, &key, &policy, now))
         .await?;
+    let rid = access::request_id(req);
+    let rid = rid.as_ref().map(access::RequestId::as_str);
     match outcome {
-        RotateOutcome::Rotated(grant) | RotateOutcome::Replayed(grant) => {
+        RotateOutcome::Rotated(grant) => {
+            state.metrics.refresh(Refresh::Rotated);
+            access::note_user(req, &grant.user.id);
+            grant_response(state, &grant)
+        }
+        RotateOutcome::Replayed(grant) => {
+            state.metrics.refresh(Refresh::Replayed);
+            access::note_user(req, &grant.user.id);
+            log::info!(
+                target: EVENTS,
+                request_id = rid,
+                session_id = grant.session.id.as_str();
+                "refresh token replayed within the grace period"
+            );
             grant_response(state, &grant)
         }
         RotateOutcome::Reused { session_id } => {
-            log::warn!("refresh token reuse: session {session_id} revoked");
+            state.metrics.refresh(Refresh::Reused);
+            log::warn!(
+                target: EVENTS,
+                request_id = rid,
+                session_id = session_id.as_str(),
+                reason = "reuse";
+                "refresh token reuse detected: session revoked"
+            );
             state.revoked.extend([(session_id, now)], now);
             Err(ApiError::RefreshTokenReused)
         }
         RotateOutcome::Expired { session_id } => {
+            state.metrics.refresh(Refresh::Expired);
+            log::info!(
+                target: EVENTS,
+                request_id = rid,
+                session_id = session_id.as_str(),
+                reason = "expired";
+                "session ended"
+            );
             state.revoked.extend([(session_id, now)], now);
             Err(ApiError::SessionExpired)
         }
-        RotateOutcome::Invalid => Err(ApiError::InvalidRefreshToken),
+        RotateOutcome::Invalid => {
+            state.metrics.refresh(Refresh::Invalid);
+            Err(ApiError::InvalidRefreshToken)
+        }
     }
 }
 
@@ -271,6 +354,14 @@ pub async fn logout(
             .run(move |conn| ledger::revoke_by_token(conn, &token, "logout", now))
             .await?;
         if let Some(session_id) = revoked {
+            let rid = access::request_id(&req);
+            log::info!(
+                target: EVENTS,
+                request_id = rid.as_ref().map(access::RequestId::as_str),
+                session_id = session_id.as_str(),
+                reason = "logout";
+                "session revoked"
+            );
             state.revoked.extend([(session_id, now)], now);
         }
     }

@@ -1,0 +1,86 @@
+//! TLS settings, built once from PEM files with rustls and its `ring`
+//! provider: the listener's certificate (`PORTCULLIS_TLS_CERT`/`_KEY`,
+//! TLS 1.2 and 1.3) and the roots trusted for an `https://` upstream
+//! (`PORTCULLIS_UPSTREAM_CA`, else the system's). Each function returns the
+//! config or one sentence saying what is wrong.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The listener's TLS: the certificate chain at `cert`, the private key at
+/// `key`; HTTP/1.1 is the only protocol offered on top.
+pub fn server(cert: &Path, key: &Path) -> Result<ServerConfig, (&'static str, String)> {
+    let chain = certificates(cert).map_err(|e| ("PORTCULLIS_TLS_CERT", e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        (
+            "PORTCULLIS_TLS_KEY",
+            format!("{} is not a PEM private key: {e}", key.display()),
+        )
+    })?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ("PORTCULLIS_TLS_CERT", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| {
+            (
+                "PORTCULLIS_TLS_KEY",
+                format!("does not match the certificate: {e}"),
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The client TLS for an `https://` upstream: the certificates of the PEM
+/// bundle `ca` are the only roots when given, else the system's roots.
+pub fn upstream(ca: Option<&Path>) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            for cert in certificates(path)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: unusable certificate: {e}", path.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(
+                    "no system root certificates found for the https upstream; name a PEM bundle"
+                        .into(),
+                );
+            }
+        }
+    }
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // the proxy streams HTTP/1.1 both ways
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}

@@ -1,0 +1,312 @@
+//! Prometheus metrics (contract §8), counted at the HTTP edge where
+//! outcomes are known, and `GET /metrics` in the text exposition format
+//! (the `prometheus` crate writes it).
+//!
+//! Labels are bounded sets: a route group, a status code, an outcome.
+//! Never a path, a user name, a token or anything else a client chose.
+//! Recording is lock-free and allocation-free: every label child is
+//! resolved once (at start, or at the first request with that status) and
+//! then counting is an atomic add.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use prometheus::core::{MetricVec, MetricVecBuilder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::db::ledger;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+
+/// Which part of the gateway a request went to: the `route` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteGroup {
+    Auth,
+    Api,
+    Static,
+    Other,
+}
+
+impl RouteGroup {
+    const ALL: [RouteGroup; 4] = [
+        RouteGroup::Auth,
+        RouteGroup::Api,
+        RouteGroup::Static,
+        RouteGroup::Other,
+    ];
+
+    /// The group of a request path: `/auth…`, `/api…`, the gateway's own
+    /// endpoints (health, JWKS, metrics), else the SPA's files.
+    pub fn of(path: &str) -> Self {
+        let first = path
+            .strip_prefix('/')
+            .unwrap_or(path)
+            .split('/')
+            .next()
+            .unwrap_or("");
+        match first {
+            "auth" => RouteGroup::Auth,
+            "api" => RouteGroup::Api,
+            ".well-known" | "healthz" | "readyz" | "metrics" | "openapi.json" => RouteGroup::Other,
+            _ => RouteGroup::Static,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            RouteGroup::Auth => "auth",
+            RouteGroup::Api => "api",
+            RouteGroup::Static => "static",
+            RouteGroup::Other => "other",
+        }
+    }
+}
+
+/// How a login ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Login {
+    Ok,
+    Invalid,
+    Throttled,
+}
+
+/// How a refresh ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Refresh {
+    Rotated,
+    Replayed,
+    Reused,
+    Expired,
+    Invalid,
+}
+
+/// Why a proxied call got no answer from the upstream.
+#[derive(Debug, Clone, Copy)]
+pub enum UpstreamFailure {
+    Unavailable,
+    Timeout,
+}
+
+/// Status codes actix can send: 100 to 999.
+const FIRST_STATUS: u16 = 100;
+const STATUSES: usize = 900;
+
+/// The gateway's metrics, one registry per application.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    /// `requests` children by route group and status code, made on first use.
+    by_status: Box<[OnceLock<IntCounter>]>,
+    durations: [Histogram; 4],
+    logins: [IntCounter; 3],
+    refreshes: [IntCounter; 5],
+    upstream_errors: [IntCounter; 2],
+    sessions_active: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every series. Names and labels are constants, so a
+    /// failure is a programming error found by the first test.
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        Self::build().expect("the metric definitions are valid")
+    }
+
+    fn build() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "portcullis_http_requests_total",
+                "HTTP requests answered, by route group and status code.",
+            ),
+            &["route", "status"],
+        )?;
+        let durations = HistogramVec::new(
+            HistogramOpts::new(
+                "portcullis_http_request_duration_seconds",
+                "Time from request to response headers, by route group.",
+            ),
+            &["route"],
+        )?;
+        let logins = IntCounterVec::new(
+            Opts::new("portcullis_logins_total", "Login attempts, by outcome."),
+            &["outcome"],
+        )?;
+        let refreshes = IntCounterVec::new(
+            Opts::new(
+                "portcullis_refreshes_total",
+                "Refresh-token presentations, by outcome; reused means a session was revoked for reuse.",
+            ),
+            &["outcome"],
+        )?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "portcullis_upstream_errors_total",
+                "Proxied calls the upstream did not answer, by kind.",
+            ),
+            &["kind"],
+        )?;
+        let sessions_active = IntGauge::new(
+            "portcullis_sessions_active",
+            "Login sessions neither ended nor expired, read from the database at scrape time.",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(durations.clone()))?;
+        registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(refreshes.clone()))?;
+        registry.register(Box::new(upstream_errors.clone()))?;
+        registry.register(Box::new(sessions_active.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+
+        Ok(Self {
+            registry,
+            by_status: (0..RouteGroup::ALL.len() * STATUSES)
+                .map(|_| OnceLock::new())
+                .collect(),
+            durations: children(&durations, RouteGroup::ALL.map(RouteGroup::label))?,
+            logins: children(&logins, ["ok", "invalid", "throttled"])?,
+            refreshes: children(
+                &refreshes,
+                ["rotated", "replayed", "reused", "expired", "invalid"],
+            )?,
+            upstream_errors: children(&upstream_errors, ["unavailable", "timeout"])?,
+            requests,
+            sessions_active,
+        })
+    }
+
+    /// Counts one answered request.
+    pub fn request(&self, group: RouteGroup, status: u16, elapsed: Duration) {
+        let code = usize::from(status.saturating_sub(FIRST_STATUS)).min(STATUSES - 1);
+        let slot = &self.by_status[group as usize * STATUSES + code];
+        slot.get_or_init(|| {
+            self.requests
+                .with_label_values(&[group.label(), &status.to_string()])
+        })
+        .inc();
+        self.durations[group as usize].observe(elapsed.as_secs_f64());
+    }
+
+    pub fn login(&self, outcome: Login) {
+        self.logins[outcome as usize].inc();
+    }
+
+    pub fn refresh(&self, outcome: Refresh) {
+        self.refreshes[outcome as usize].inc();
+    }
+
+    pub fn upstream_error(&self, failure: UpstreamFailure) {
+        self.upstream_errors[failure as usize].inc();
+    }
+
+    /// The exposition text, with `sessions_active` set to `live_sessions`
+    /// when it could be counted (else its last value).
+    pub fn render(&self, live_sessions: Option<i64>) -> Result<Vec<u8>, prometheus::Error> {
+        if let Some(n) = live_sessions {
+            self.sessions_active.set(n);
+        }
+        let mut out = Vec::with_capacity(8 * 1024);
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(out)
+    }
+}
+
+/// The children of `vec` for each of `labels` (its only label), in order:
+/// indexed by the outcome enums' discriminants.
+fn children<P: MetricVecBuilder, const N: usize>(
+    vec: &MetricVec<P>,
+    labels: [&str; N],
+) -> prometheus::Result<[P::M; N]> {
+    let made = labels
+        .iter()
+        .map(|l| vec.get_metric_with_label_values(&[l]))
+        .collect::<prometheus::Result<Vec<_>>>()?;
+    made.try_into()
+        .map_err(|_| prometheus::Error::Msg("one child per label".into()))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The Prometheus text exposition: the `portcullis_*` series of contract §8 and process metrics. \
+            When `PORTCULLIS_METRICS_BIND` is set it is served there, and this listener answers `404 not_found`.",
+            content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
+pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let policy = state.session;
+    let live = match state
+        .db
+        .run(move |conn| ledger::count_live(conn, &policy, now))
+        .await
+    {
+        Ok(n) => Some(n),
+        Err(e) => {
+            log::warn!("counting live sessions for /metrics failed: {e}");
+            None
+        }
+    };
+    let body = state.metrics.render(live).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(prometheus::TEXT_FORMAT),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_groups_come_from_the_first_segment_only() {
+        assert_eq!(RouteGroup::of("/auth/login"), RouteGroup::Auth);
+        assert_eq!(RouteGroup::of("/api"), RouteGroup::Api);
+        assert_eq!(RouteGroup::of("/api/employees/1"), RouteGroup::Api);
+        assert_eq!(RouteGroup::of("/apiary"), RouteGroup::Static);
+        assert_eq!(RouteGroup::of("/healthz"), RouteGroup::Other);
+        assert_eq!(RouteGroup::of("/.well-known/jwks.json"), RouteGroup::Other);
+        assert_eq!(RouteGroup::of("/"), RouteGroup::Static);
+        assert_eq!(RouteGroup::of("/app.js"), RouteGroup::Static);
+    }
+
+    #[test]
+    fn labels_are_route_groups_and_codes_never_paths() {
+        let m = Metrics::new();
+        m.request(
+            RouteGroup::of("/secret-path-xyz"),
+            404,
+            Duration::from_millis(3),
+        );
+        m.request(RouteGroup::Api, 200, Duration::from_millis(1));
+        m.request(RouteGroup::Api, 200, Duration::from_millis(1));
+        m.login(Login::Throttled);
+        let text = String::from_utf8(m.render(Some(7)).unwrap()).unwrap();
+        assert!(!text.contains("secret-path-xyz"));
+        assert!(text.contains(r#"portcullis_http_requests_total{route="static",status="404"} 1"#));
+        assert!(text.contains(r#"portcullis_http_requests_total{route="api",status="200"} 2"#));
+        assert!(text.contains(r#"portcullis_logins_total{outcome="throttled"} 1"#));
+        assert!(text.contains("portcullis_sessions_active 7"));
+        assert!(text.contains(r#"portcullis_http_request_duration_seconds_count{route="api"} 2"#));
+    }
+}
