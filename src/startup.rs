@@ -17,6 +17,7 @@ use crate::auth::tokens::LEEWAY_SECS;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError, ledger};
+use crate::http::limits::{self, ConnectionLimit};
 use crate::http::routes::api;
 use crate::http::{self, AppState};
 
@@ -82,6 +83,7 @@ impl Application {
             policy: config.policy,
             upstream_timeout: config.upstream_timeout,
             max_body_size: config.max_body_size,
+            body_idle_timeout: config.body_idle_timeout,
             static_dir: config.static_dir,
         });
 
@@ -92,11 +94,14 @@ impl Application {
         let listener = TcpListener::bind(&config.bind).map_err(bind_err)?;
         let port = listener.local_addr().map_err(bind_err)?.port();
         let origins = config.cors_origins;
+        let connections =
+            ConnectionLimit::new(config.max_client_connections, state.trusted_proxies.clone());
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(web::Data::new(api::client(app_state.upstream_timeout)))
+                .wrap(from_fn(limits::bound_clients))
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::error::json_errors))
                 .wrap(from_fn(http::security_headers))
@@ -104,6 +109,7 @@ impl Application {
                 .configure(|cfg| http::configure(cfg, app_state.static_dir.clone()))
         })
         .workers(config.workers)
+        .on_connect(move |conn, data| connections.on_connect(conn, data))
         .listen(listener)
         .map_err(bind_err)?
         .run();

@@ -5,6 +5,7 @@
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod openapi;
 pub mod routes;
 pub mod spa;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub policy: Policy,
     pub upstream_timeout: Duration,
     pub max_body_size: usize,
+    /// Longest pause between two pieces of a proxied request body.
+    pub body_idle_timeout: Duration,
     /// The SPA's folder; `None` serves no SPA.
     pub static_dir: Option<PathBuf>,
 }

@@ -11,5 +11,7 @@ mod helpers;
 mod http;
 mod process;
 mod proxy;
+mod raw;
+mod security;
 mod sessions;
 mod tokens;
