@@ -254,7 +254,11 @@ mod tests {
             assert!(err.contains("openssl rand -base64 48"), "{err}");
             assert!(!err.contains(weak), "{err}");
         }
-        assert!(secret_ok(EXAMPLE_SECRET).unwrap_err().contains(".env.example"));
+        assert!(
+            secret_ok(EXAMPLE_SECRET)
+                .unwrap_err()
+                .contains(".env.example")
+        );
         for strong in [
             // what `openssl rand -base64 48` and `-hex 32` print
             "q4Jk0Vd2nX9pLrT7sWcYb1ZeHfGu3aMi8oQ5yN6vKx0RjBtCwDzEg2hIlPmSnUoA",

@@ -205,6 +205,39 @@ async fn two_authorization_headers_are_refused_before_anything_is_forwarded() {
     assert_eq!(error_code(&mut res).await, "invalid_input");
 }
 
+#[actix_web::test]
+async fn two_authorization_headers_are_refused_on_public_routes_too() {
+    // nothing verifies a token there, so the upstream would read whichever
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\nmethods = [\"GET\"]\npath = \"/public\"\npublic = true\n",
+    )
+    .unwrap();
+    let app = spawn_proxied_with(|a| a.policy = Some(policy)).await;
+    let ok = app
+        .client
+        .get(format!("{}/api/public/x", app.url))
+        .append_header(("Authorization", "Bearer one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200, "one header passes");
+    let before = app.upstream().hits();
+    let mut res = app
+        .client
+        .get(format!("{}/api/public/x", app.url))
+        .append_header(("Authorization", "Bearer one"))
+        .append_header(("Authorization", "Bearer two"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&mut res).await, "invalid_input");
+    assert_eq!(app.upstream().hits(), before);
+}
+
 // --- the method the upstream acts on is the method the policy judged -----
 
 #[actix_web::test]
