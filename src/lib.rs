@@ -11,7 +11,8 @@
 //!   sessions and password to [`http::routes::sessions`], `/auth/admin/*`
 //!   to [`http::routes::admin`]), `/api/*` to [`http::routes::api`],
 //!   `/openapi.json` to [`http::openapi`], everything else to the SPA
-//!   ([`http::spa`]); [`http::extract`] decides who may call what;
+//!   ([`http::spa`]); [`http::limits`] bounds slow clients;
+//!   [`http::extract`] decides who may call what;
 //!   [`http::error`] gives every failure the contract's JSON shape;
 //! - account use cases (register, login, new password, disable, roles,
 //!   ending sessions) are [`accounts`] operations, one transaction each,

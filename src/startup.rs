@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::body::MessageBody;
 use actix_web::dev::{
-    AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
+    AppConfig, Extensions, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
 };
 use actix_web::middleware::from_fn;
+use actix_web::rt::net::TcpStream;
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::password::HashGate;
@@ -27,6 +29,7 @@ use crate::db::listen::Listener;
 use crate::db::throttle::{self, Limits, Throttle};
 use crate::db::{Backend, Db, DbError, ledger, secrets};
 use crate::http::access::AccessLog;
+use crate::http::limits::{self, ConnectionLimit};
 use crate::http::metrics::Metrics;
 use crate::http::routes::api;
 use crate::http::{self, AppState};
@@ -101,6 +104,7 @@ impl Application {
             policy: config.policy,
             upstream_timeout: config.upstream_timeout,
             max_body_size: config.max_body_size,
+            body_idle_timeout: config.body_idle_timeout,
             static_dir: config.static_dir,
             metrics: Arc::new(Metrics::new()),
             https: config.tls.is_some(),
@@ -114,15 +118,19 @@ impl Application {
             upstream_tls: config.upstream_tls,
             metrics_here: config.metrics_bind.is_none(),
         };
+        let connections =
+            ConnectionLimit::new(config.max_client_connections, state.trusted_proxies.clone());
         let server = match config.tls {
             Some(tls) => https_server(
                 parts,
                 listener,
                 tls,
+                connections,
                 config.workers,
                 config.shutdown_timeout,
             ),
             None => HttpServer::new(move || app(parts.clone()))
+                .on_connect(move |conn, data| connections.on_connect(conn, data))
                 .workers(config.workers)
                 .shutdown_timeout(config.shutdown_timeout)
                 .shutdown_signal(stop_signal())
@@ -234,6 +242,7 @@ fn app(
             parts.upstream_tls,
         )))
         .app_data(state.clone())
+        .wrap(from_fn(limits::bound_clients))
         .wrap(http::cors(&parts.origins))
         .wrap(from_fn(http::error::json_errors))
         .wrap(from_fn(http::security_headers))
@@ -250,6 +259,7 @@ fn https_server(
     parts: AppParts,
     listener: TcpListener,
     tls: rustls::ServerConfig,
+    connections: ConnectionLimit,
     workers: usize,
     shutdown_timeout: u64,
 ) -> std::io::Result<Server> {
@@ -262,6 +272,7 @@ fn https_server(
     Ok(builder
         .listen("portcullis-https", listener, move || {
             let draining = draining.clone();
+            let connections = connections.clone();
             let service = app(parts.clone())
                 .into_factory()
                 .map_err(|e| e.error_response());
@@ -270,6 +281,9 @@ fn https_server(
                 .client_request_timeout(Duration::from_secs(5))
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
+                .on_connect_ext(move |io: &TlsStream<TcpStream>, data: &mut Extensions| {
+                    connections.on_connect(io, data)
+                })
                 // idle keep-alive connections close at once on shutdown
                 .graceful_shutdown_signal(move || {
                     let draining = draining.clone();

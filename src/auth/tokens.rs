@@ -268,10 +268,17 @@ fn publish_ed25519(
     Ok(kid)
 }
 
-/// A new Ed25519 private key as PKCS#8 PEM (for `portcullis keygen`).
+/// A new Ed25519 private key as PKCS#8 v1 PEM (RFC 5208, no public key
+/// embedded), for `portcullis keygen`: OpenSSL 3.0 and Python's
+/// `cryptography` refuse the v2 form (RFC 5958) that embeds it. Both
+/// forms load.
 pub fn generate_ed25519_pem() -> Result<SecretString, KeyError> {
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+    let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    v1.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .map(|pem| SecretString::from(pem.as_str()))
         .map_err(|e| KeyError::BadPrivateKey(e.to_string()))
 }
@@ -395,6 +402,22 @@ mod tests {
             other.verify(&issued.token, now()),
             Err(TokenError::UnknownKey)
         );
+    }
+
+    #[test]
+    fn keys_load_in_both_pkcs8_forms() {
+        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+        let v1 = generate_ed25519_pem().unwrap();
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(v1.expose_secret()).unwrap();
+        // the v2 form, public key embedded, as earlier versions wrote it
+        let v2 = SecretString::from(key.to_pkcs8_pem(LineEnding::LF).unwrap().as_str());
+        assert_ne!(v1.expose_secret(), v2.expose_secret());
+        let issued = ed(&v1).sign(&user(), "s1", now(), far()).unwrap();
+        assert!(
+            ed(&v2).verify(&issued.token, now()).is_ok(),
+            "same key either way"
+        );
+        assert_eq!(ed(&v1).jwks(), ed(&v2).jwks());
     }
 
     #[test]

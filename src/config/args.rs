@@ -27,6 +27,8 @@ pub mod defaults {
     pub const DB_STATEMENT_TIMEOUT: &str = "5";
     pub const DB_CONNECT_TIMEOUT: &str = "5";
     pub const SHUTDOWN_TIMEOUT: &str = "30";
+    pub const BODY_IDLE_TIMEOUT: &str = "30";
+    pub const MAX_CLIENT_CONNECTIONS: &str = "100";
 }
 
 /// The database flag, shared by every command that opens the database.
@@ -130,6 +132,13 @@ pub struct ServeArgs {
     /// Largest proxied request body, in bytes.
     #[arg(long, env = "PORTCULLIS_MAX_BODY_SIZE", default_value = defaults::MAX_BODY_SIZE)]
     pub max_body_size: String,
+    /// Longest pause between two pieces of a proxied request body before
+    /// the gateway answers 408.
+    #[arg(long, env = "PORTCULLIS_BODY_IDLE_TIMEOUT", default_value = defaults::BODY_IDLE_TIMEOUT)]
+    pub body_idle_timeout: String,
+    /// Most connections one client address may hold open at once.
+    #[arg(long, env = "PORTCULLIS_MAX_CLIENT_CONNECTIONS", default_value = defaults::MAX_CLIENT_CONNECTIONS)]
+    pub max_client_connections: String,
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "PORTCULLIS_WORKERS")]
     pub workers: Option<String>,
@@ -175,6 +184,8 @@ impl Default for ServeArgs {
             policy: None,
             metrics_bind: None,
             max_body_size: defaults::MAX_BODY_SIZE.into(),
+            body_idle_timeout: defaults::BODY_IDLE_TIMEOUT.into(),
+            max_client_connections: defaults::MAX_CLIENT_CONNECTIONS.into(),
             workers: None,
             tls_cert: None,
             tls_key: None,

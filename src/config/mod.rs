@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use args::{DbArgs, ServeArgs, defaults};
 use parse::{
     cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_count, parse_net,
-    parse_origin, parse_secs, read_file, split_list,
+    parse_origin, parse_secs, read_file, secret_ok, split_list,
 };
 
 use crate::auth::tokens::{KeyError, SigningKey, Tokens};
@@ -57,6 +57,10 @@ pub struct Config {
     /// A separate listen address for `/metrics`.
     pub metrics_bind: Option<String>,
     pub max_body_size: usize,
+    /// Longest pause between two pieces of a proxied request body.
+    pub body_idle_timeout: StdDuration,
+    /// Most connections one client address may hold open at once.
+    pub max_client_connections: usize,
     pub workers: usize,
     /// The listener's TLS; `None` is plain HTTP.
     pub tls: Option<rustls::ServerConfig>,
@@ -198,6 +202,14 @@ impl Config {
             "PORTCULLIS_MAX_BODY_SIZE",
             parse_count(&args.max_body_size, 1..=usize::MAX, "a number of bytes"),
         );
+        let body_idle_timeout = p.take(
+            "PORTCULLIS_BODY_IDLE_TIMEOUT",
+            parse_secs(&args.body_idle_timeout, 1).map(|d| d.to_std().unwrap_or_default()),
+        );
+        let max_client_connections = p.take(
+            "PORTCULLIS_MAX_CLIENT_CONNECTIONS",
+            parse_count(&args.max_client_connections, 1..=65_536, "a number"),
+        );
         let workers = p.take(
             "PORTCULLIS_WORKERS",
             match &args.workers {
@@ -263,6 +275,8 @@ impl Config {
             Some(trusted_proxies),
             Some(policy),
             Some(max_body_size),
+            Some(body_idle_timeout),
+            Some(max_client_connections),
             Some(workers),
             Some(pool_size),
             Some(statement_timeout),
@@ -285,6 +299,8 @@ impl Config {
             trusted_proxies,
             policy,
             max_body_size,
+            body_idle_timeout,
+            max_client_connections,
             workers,
             pool_size,
             statement_timeout,
@@ -327,6 +343,8 @@ impl Config {
             policy,
             metrics_bind: args.metrics_bind.clone(),
             max_body_size,
+            body_idle_timeout,
+            max_client_connections,
             workers,
             tls,
             upstream_tls,
@@ -364,14 +382,9 @@ fn signing_key(args: &ServeArgs) -> Result<SigningKey, (&'static str, String)> {
             SECRET,
             format!("a signing key is required: set {SECRET} (32+ bytes) or {KEY_FILE}"),
         )),
-        (Some(secret), None) if secret.expose_secret().len() < 32 => Err((
-            SECRET,
-            format!(
-                "must be at least 32 bytes (got {}); generate one with `openssl rand -base64 48`",
-                secret.expose_secret().len()
-            ),
-        )),
-        (Some(secret), None) => Ok(SigningKey::Hs256(secret.clone())),
+        (Some(secret), None) => secret_ok(secret.expose_secret())
+            .map(|()| SigningKey::Hs256(secret.clone()))
+            .map_err(|e| (SECRET, e)),
         (None, Some(path)) => read_file(path)
             .map(|pem| SigningKey::EdDsa(SecretString::from(pem)))
             .map_err(|e| (KEY_FILE, e)),
@@ -396,7 +409,7 @@ mod tests {
     fn args() -> ServeArgs {
         ServeArgs {
             upstream: Some("http://127.0.0.1:9000/base".into()),
-            jwt_secret: Some("0123456789abcdef0123456789abcdef".into()),
+            jwt_secret: Some("a-test-secret-of-at-least-32-bytes-and-varied".into()),
             static_dir: Some(".".into()),
             ..ServeArgs::default()
         }

@@ -124,6 +124,48 @@ pub fn parse_net(value: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{value:?} is not an IP address or CIDR"))
 }
 
+/// The HS256 secret `.env.example` shows. Anyone can read it, so a gateway
+/// started with it would accept tokens forged by anyone.
+pub const EXAMPLE_SECRET: &str = "change-me-change-me-change-me-change-me";
+/// Below this estimate a secret is refused as guessable.
+const MIN_SECRET_BITS: f64 = 100.0;
+
+/// Checks an HS256 secret: at least 32 bytes, not the example, and not
+/// predictable. Its strength is estimated as the length of its shortest
+/// repeating unit (`abab…` is `ab`) times log2 of the distinct bytes in
+/// that unit: a crude upper bound that catches repeats and tiny alphabets,
+/// which is what copied placeholders look like. Messages never echo it.
+pub fn secret_ok(secret: &str) -> Result<(), String> {
+    const HINT: &str = "generate one with `openssl rand -base64 48`";
+    let bytes = secret.as_bytes();
+    if bytes.len() < 32 {
+        return Err(format!(
+            "must be at least 32 bytes (got {}); {HINT}",
+            bytes.len()
+        ));
+    }
+    if secret == EXAMPLE_SECRET {
+        return Err(format!(
+            "is the example value from .env.example, which anyone can read; {HINT}"
+        ));
+    }
+    let period = (1..=bytes.len())
+        .find(|&p| bytes.iter().zip(&bytes[p..]).all(|(a, b)| a == b))
+        .unwrap_or(bytes.len());
+    let distinct = bytes[..period]
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    #[allow(clippy::cast_precision_loss)] // lengths far below 2^52
+    let bits = period as f64 * (distinct as f64).log2();
+    if bits < MIN_SECRET_BITS {
+        return Err(format!(
+            "is too predictable (a repeated pattern or too few different characters); {HINT}"
+        ));
+    }
+    Ok(())
+}
+
 /// A positive count within `range`, e.g. workers or a byte limit.
 pub fn parse_count(
     value: &str,
@@ -195,6 +237,38 @@ mod tests {
         assert!(parse_bind("[::]:0").is_ok());
         assert!(parse_bind(":8080").is_err());
         assert!(parse_bind("localhost").is_err());
+    }
+
+    #[test]
+    fn guessable_secrets_are_refused_and_random_ones_accepted() {
+        for weak in [
+            EXAMPLE_SECRET,
+            "short",
+            &"a".repeat(64),
+            "0123456789abcdef0123456789abcdef",
+            "passwordpasswordpasswordpassword",
+            "abababababababababababababababababab",
+            "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbb",
+        ] {
+            let err = secret_ok(weak).unwrap_err();
+            assert!(err.contains("openssl rand -base64 48"), "{err}");
+            assert!(!err.contains(weak), "{err}");
+        }
+        assert!(
+            secret_ok(EXAMPLE_SECRET)
+                .unwrap_err()
+                .contains(".env.example")
+        );
+        for strong in [
+            // what `openssl rand -base64 48` and `-hex 32` print
+            "q4Jk0Vd2nX9pLrT7sWcYb1ZeHfGu3aMi8oQ5yN6vKx0RjBtCwDzEg2hIlPmSnUoA",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            // 32 random hex characters
+            "3e1f0b9c7a52d48e6f19c0a7b2d35e84",
+            "integration-test-secret-of-enough-bytes",
+        ] {
+            assert_eq!(secret_ok(strong), Ok(()), "{strong}");
+        }
     }
 
     #[test]

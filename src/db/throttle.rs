@@ -166,7 +166,9 @@ impl Throttle {
 }
 
 /// IPv6 clients are counted per /64, the block one host usually gets.
-fn bucket(addr: IpAddr) -> IpAddr {
+/// Addresses arrive canonical (`http::extract` reads an IPv4-mapped
+/// address as IPv4), so IPv4 clients are counted one by one.
+pub fn bucket(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
         IpAddr::V6(v6) => {

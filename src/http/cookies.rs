@@ -11,17 +11,21 @@ use crate::config::CookieSettings;
 
 const PATH: &str = "/auth";
 
-/// The cookie carrying `token`, living `max_age` (the session's remaining lifetime).
+/// The cookie carrying `token`, living `max_age` (the session's remaining
+/// lifetime) rounded up to whole seconds: a session in its last second
+/// still gets a cookie, where `Max-Age=0` would delete it.
 pub fn set(
     settings: &CookieSettings,
     token: &RefreshToken,
     max_age: chrono::Duration,
 ) -> Cookie<'static> {
-    build(
-        settings,
-        token.expose().to_owned(),
-        max_age.num_seconds().max(0),
-    )
+    let whole = max_age.num_seconds();
+    let secs = if max_age > chrono::Duration::seconds(whole) {
+        whole + 1
+    } else {
+        whole
+    };
+    build(settings, token.expose().to_owned(), secs.max(0))
 }
 
 /// The cookie that deletes it: same name and path, `Max-Age=0`.
@@ -42,4 +46,29 @@ fn build(settings: &CookieSettings, value: String, max_age_secs: i64) -> Cookie<
         .secure(settings.secure)
         .max_age(time::Duration::seconds(max_age_secs))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_the_remaining_lifetime_rounded_up() {
+        let settings = CookieSettings {
+            name: "r".into(),
+            secure: true,
+        };
+        let token = RefreshToken::generate();
+        let max_age = |d: chrono::Duration| {
+            set(&settings, &token, d)
+                .max_age()
+                .map(|a| a.whole_seconds())
+        };
+        assert_eq!(max_age(chrono::Duration::milliseconds(1)), Some(1));
+        assert_eq!(max_age(chrono::Duration::milliseconds(999)), Some(1));
+        assert_eq!(max_age(chrono::Duration::seconds(60)), Some(60));
+        assert_eq!(max_age(chrono::Duration::milliseconds(60_001)), Some(61));
+        assert_eq!(max_age(chrono::Duration::zero()), Some(0));
+        assert_eq!(max_age(chrono::Duration::seconds(-5)), Some(0));
+    }
 }

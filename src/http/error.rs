@@ -5,6 +5,7 @@
 //! 5xx bodies are opaque; their cause goes to the log. No message ever
 //! echoes a password or token.
 
+use actix_http::error::PayloadError;
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -24,6 +25,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("The request body is too large.")]
     PayloadTooLarge,
+    #[error("The request body did not arrive in time.")]
+    RequestTimeout,
     #[error("Unknown user or wrong password.")]
     InvalidCredentials,
     #[error("The access token is missing, invalid, expired or revoked.")]
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::InvalidInput(_) => "invalid_input",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidToken => "invalid_token",
             ApiError::MissingRefreshToken => "missing_refresh_token",
@@ -91,6 +95,20 @@ impl ApiError {
         ApiError::Internal(cause.to_string())
     }
 
+    /// What a failed request body means for the client: out of time (an
+    /// I/O error of kind `TimedOut`, as `http::limits` ends a slow body:
+    /// 408), too large (413), or malformed or cut short (400) — never the
+    /// upstream's fault.
+    pub fn for_body(e: &PayloadError) -> Self {
+        match e {
+            PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                ApiError::RequestTimeout
+            }
+            PayloadError::Overflow => ApiError::PayloadTooLarge,
+            _ => ApiError::InvalidInput("The request body is malformed or incomplete.".into()),
+        }
+    }
+
     /// The generic error for a status that actix (not our code) produced.
     fn for_status(status: StatusCode) -> Self {
         match status.as_u16() {
@@ -98,6 +116,7 @@ impl ApiError {
             403 => ApiError::Forbidden,
             404 => ApiError::NotFound,
             405 => ApiError::MethodNotAllowed,
+            408 => ApiError::RequestTimeout,
             413 => ApiError::PayloadTooLarge,
             415 => ApiError::UnsupportedMediaType,
             429 => ApiError::TooManyAttempts { retry_after: 1 },
@@ -154,6 +173,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidInput(_) => 400,
             ApiError::UnsupportedMediaType => 415,
             ApiError::PayloadTooLarge => 413,
+            ApiError::RequestTimeout => 408,
             ApiError::InvalidCredentials
             | ApiError::InvalidToken
             | ApiError::MissingRefreshToken
@@ -251,4 +271,32 @@ fn rewrite<B>(old: &HttpResponse<B>) -> HttpResponse {
         HeaderValue::from_static("application/json"),
     );
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_errors_say_whose_fault_and_what_kind() {
+        let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+        assert!(matches!(
+            ApiError::for_body(&PayloadError::Io(timed_out)),
+            ApiError::RequestTimeout
+        ));
+        assert!(matches!(
+            ApiError::for_body(&PayloadError::Overflow),
+            ApiError::PayloadTooLarge
+        ));
+        for malformed in [
+            PayloadError::EncodingCorrupted,
+            PayloadError::Incomplete(None),
+            PayloadError::Io(std::io::Error::other("reset")),
+        ] {
+            assert!(matches!(
+                ApiError::for_body(&malformed),
+                ApiError::InvalidInput(_)
+            ));
+        }
+    }
 }

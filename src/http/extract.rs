@@ -21,10 +21,10 @@ use crate::db::users;
 
 /// Largest JSON body the auth routes read.
 pub const JSON_LIMIT: usize = 64 * 1024;
-/// How much of an oversized body is read and discarded, and for how long,
-/// so the client gets the 413 instead of a reset connection.
+/// How much of an oversized body is read and discarded (for at most
+/// `limits::BODY_DEADLINE`), so the client gets the 413 instead of a reset
+/// connection.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The verified claims of a live access token from `Authorization: Bearer`.
 /// The refresh cookie never produces one.
@@ -44,7 +44,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState missing"))?;
-    let token = bearer(req).ok_or(ApiError::InvalidToken)?;
+    let token = bearer(req)?.ok_or(ApiError::InvalidToken)?;
     let claims = state.tokens.verify(token, state.clock.now()).map_err(|e| {
         log::debug!("access token refused: {e}");
         ApiError::InvalidToken
@@ -90,13 +90,26 @@ impl FromRequest for Admin {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+/// The bearer token, if any. Two `Authorization` headers are refused: the
+/// one checked here and the one an upstream or a log reads could differ.
+fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidInput(
+            "Send one Authorization header, not several.".into(),
+        ));
+    }
+    let token = value.to_str().ok().and_then(|value| {
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    });
+    Ok(token)
 }
 
 /// State-changing cookie routes need `X-CSRF: 1`. A cross-site form cannot
@@ -111,6 +124,8 @@ pub fn require_csrf_header(req: &HttpRequest) -> Result<(), ApiError> {
 
 /// The client's address: the peer, or — when the peer is a trusted proxy —
 /// the right-most `X-Forwarded-For` entry that is not itself trusted.
+/// Always in [`canonical`] form: throttling buckets and forwarded headers
+/// both get it from here (or from [`peer_ip`]).
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
     let peer = peer_ip(req);
     let forwarded = req
@@ -120,15 +135,31 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
     resolve_client_ip(peer, forwarded, trusted)
 }
 
-/// The address of the connection's other end.
+/// The address of the connection's other end, in [`canonical`] form.
 pub fn peer_ip(req: &HttpRequest) -> IpAddr {
     req.peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| canonical(a.ip()))
 }
 
-/// Whether `ip` is one of the configured trusted proxies.
+/// The one address normaliser: an IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`, how a dual-stack listener such as `[::]:8080` sees
+/// every IPv4 client) is that IPv4 address. Without it every IPv4 client
+/// would fall in one IPv6 /64 throttling bucket.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// Whether `ip` is one of the configured trusted proxies, whichever form
+/// (IPv4 or IPv4-mapped IPv6) either is written in.
 pub fn is_trusted(ip: &IpAddr, trusted: &[IpNet]) -> bool {
-    trusted.iter().any(|net| net.contains(ip))
+    let ip = canonical(*ip);
+    let mapped = match ip {
+        IpAddr::V4(v4) => Some(IpAddr::V6(v4.to_ipv6_mapped())),
+        IpAddr::V6(_) => None,
+    };
+    trusted
+        .iter()
+        .any(|net| net.contains(&ip) || mapped.is_some_and(|m| net.contains(&m)))
 }
 
 /// See [`client_ip`]; pure for testing.
@@ -137,6 +168,7 @@ pub fn resolve_client_ip<'a>(
     forwarded: impl Iterator<Item = &'a str>,
     trusted: &[IpNet],
 ) -> IpAddr {
+    let peer = canonical(peer);
     if !is_trusted(&peer, trusted) {
         return peer;
     }
@@ -146,7 +178,7 @@ pub fn resolve_client_ip<'a>(
         .collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
+        match hop.parse::<IpAddr>().map(canonical) {
             // an unparseable hop ends what can be believed
             Err(_) => break,
             Ok(ip) if is_trusted(&ip, trusted) => client = ip,
@@ -186,23 +218,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if declared.is_some_and(|n| n > DRAIN_LIMIT) {
                 return Err(ApiError::PayloadTooLarge);
             }
+            let too_large =
+                |seen: usize| seen > JSON_LIMIT || declared.is_some_and(|n| n > JSON_LIMIT);
             let mut body = web::BytesMut::new();
             let mut seen = 0usize;
-            let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-            loop {
-                // an oversized body is drained only for a while
-                let next = if seen > JSON_LIMIT {
-                    match tokio::time::timeout_at(deadline, payload.next()).await {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    }
-                } else {
-                    payload.next().await
+            // the body is on the clock of `limits::bound_clients`: a slow
+            // one ends in an error here
+            while let Some(chunk) = payload.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    // what was declared or read is already too much
+                    Err(_) if too_large(seen) => return Err(ApiError::PayloadTooLarge),
+                    Err(e) => return Err(ApiError::for_body(&e)),
                 };
-                let Some(chunk) = next else { break };
-                let chunk = chunk.map_err(|_| {
-                    ApiError::InvalidInput("The request body could not be read.".into())
-                })?;
                 seen += chunk.len();
                 if seen > DRAIN_LIMIT {
                     break;
@@ -280,6 +308,31 @@ mod tests {
         assert_eq!(
             resolve_client_ip(ip("10.0.0.1"), ["garbage, 10.0.0.5"].into_iter(), &trusted),
             ip("10.0.0.5")
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_read_as_ipv4_everywhere() {
+        assert_eq!(canonical(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(canonical(ip("2001:db8::1")), ip("2001:db8::1"));
+        assert_eq!(canonical(ip("192.0.2.7")), ip("192.0.2.7"));
+        // trusted proxies match in either form, configured in either form
+        for net in ["10.0.0.1/32", "::ffff:10.0.0.1/128", "::ffff:10.0.0.0/104"] {
+            let trusted = [net.parse().unwrap()];
+            assert!(is_trusted(&ip("10.0.0.1"), &trusted), "{net}");
+            assert!(is_trusted(&ip("::ffff:10.0.0.1"), &trusted), "{net}");
+            assert!(!is_trusted(&ip("10.0.1.1"), &trusted) || net.ends_with("/104"));
+        }
+        // a hop written as a mapped address is the IPv4 client, through a
+        // proxy seen as a mapped address
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(
+            resolve_client_ip(
+                ip("10.0.0.1"),
+                ["::ffff:198.51.100.7, ::ffff:10.0.0.2"].into_iter(),
+                &trusted
+            ),
+            ip("198.51.100.7")
         );
     }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub policy: Policy,
     pub upstream_timeout: Duration,
     pub max_body_size: usize,
+    /// Longest pause between two pieces of a proxied request body.
+    pub body_idle_timeout: Duration,
     /// The SPA's folder; `None` serves no SPA.
     pub static_dir: Option<PathBuf>,
     pub metrics: Arc<metrics::Metrics>,

@@ -1,10 +1,27 @@
 //! Header rules of the proxy, as pure functions over header maps.
 //!
 //! Both directions drop hop-by-hop headers and every header named in
-//! `Connection` (RFC 9110 §7.6.1). Towards the upstream the gateway also
-//! drops `Cookie`, every client-sent `X-User-*`, and forwarding headers from
-//! peers it does not trust, then adds the identity and forwarding headers.
-//! `Authorization` passes unchanged so the upstream can verify the token.
+//! `Connection` (RFC 9110 §7.6.1). Towards the upstream, a client header is
+//! dropped when an upstream could read it as something only the gateway
+//! (or a trusted proxy) may say:
+//!
+//! - its name has a `_`: CGI, WSGI, PHP and many Java containers read `_`
+//!   and `-` alike, so `X_User_Roles` would arrive as `X-User-Roles`
+//!   (nginx drops these names by default too);
+//! - it names a user ([`is_identity`]): every `X-User-*`, and the identity
+//!   headers of other auth proxies (`Remote-User`, `X-Forwarded-User`, …);
+//! - it names another URL to act on ([`REWRITES`]: `X-Original-URL`, …);
+//! - it states a fact about the original connection ([`is_forwarding`]:
+//!   client address, scheme, host, port, prefix) and the peer is not a
+//!   trusted proxy;
+//! - `Cookie` (the refresh cookie never leaves the gateway), `Host`,
+//!   `Content-Length`, `Expect` and `X-Request-Id`, which the gateway sets.
+//!
+//! Then the identity and forwarding headers are added. `Authorization`
+//! passes unchanged so the upstream can verify the token, and a request
+//! carrying it twice is refused ([`repeated_singleton`]). On the way back
+//! the gateway keeps what it owns: every `Access-Control-*` header (the
+//! CORS layer's) and a `Set-Cookie` of the refresh cookie are dropped.
 
 use std::net::IpAddr;
 
@@ -22,14 +39,66 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Headers about the original request that only a trusted proxy may set.
-const FORWARDING: [&str; 5] = [
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "forwarded",
-    "x-real-ip",
+/// Headers that tell an upstream to route to another URL than the request
+/// line's (IIS, older Symfony and Zend stacks, nginx's `auth_request`): the
+/// policy judged the request line, so nothing else may name the target.
+const REWRITES: [&str; 4] = [
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-override-url",
 ];
+
+/// Request headers a client may send at most once: with two, the gateway
+/// and the upstream may each believe a different one.
+const SINGLETONS: [&str; 2] = ["authorization", "host"];
+
+/// Whether `name` (lower-case) asserts who the user is: ours (`X-User-*`)
+/// or what other auth proxies set (Apache's `Remote-User`, oauth2-proxy's
+/// `X-Forwarded-User`/`-Email`/`-Groups`/`-Preferred-Username` and
+/// `X-Auth-Request-*`). Never believed from anyone: the gateway is the one
+/// authority on identity.
+pub fn is_identity(name: &str) -> bool {
+    name.starts_with("x-user-")
+        || name.starts_with("x-auth-request-")
+        || name.starts_with("x-remote-")
+        || matches!(
+            name,
+            "remote-user"
+                | "x-forwarded-user"
+                | "x-forwarded-email"
+                | "x-forwarded-groups"
+                | "x-forwarded-preferred-username"
+        )
+}
+
+/// Whether `name` (lower-case) states a fact about the original connection
+/// that only a proxy in front may know: `Forwarded`, every
+/// `X-Forwarded-*`, and every header naming a client address (`X-Real-IP`,
+/// `True-Client-IP`, `CF-Connecting-IP`, … : any name ending in `-ip`).
+pub fn is_forwarding(name: &str) -> bool {
+    name == "forwarded"
+        || name.starts_with("x-forwarded-")
+        || name.starts_with("x-original-forwarded-")
+        || name.ends_with("-ip")
+        || matches!(
+            name,
+            "x-host" | "x-scheme" | "x-url-scheme" | "front-end-https"
+        )
+}
+
+/// Whether a client header may go upstream at all (before the gateway adds
+/// its own).
+fn forwardable(name: &str, peer_trusted: bool) -> bool {
+    !(name.contains('_')
+        || is_identity(name)
+        || REWRITES.contains(&name)
+        || (is_forwarding(name) && !peer_trusted)
+        || matches!(
+            name,
+            "cookie" | "host" | "content-length" | "expect" | "x-request-id"
+        ))
+}
 
 /// The user a request is forwarded for.
 pub struct Identity<'a> {
@@ -47,31 +116,21 @@ pub struct Origin<'a> {
     pub request_id: &'a str,
 }
 
+/// A header the request carries more than once that must be single
+/// (`Authorization`, `Host`), if any: such a request is refused.
+pub fn repeated_singleton(incoming: &HeaderMap) -> Option<&'static str> {
+    SINGLETONS
+        .into_iter()
+        .find(|name| incoming.get_all(*name).nth(1).is_some())
+}
+
 /// The headers to send upstream for a request with `incoming` headers.
 pub fn to_upstream(
     incoming: &HeaderMap,
     identity: Option<&Identity<'_>>,
     origin: &Origin<'_>,
 ) -> HeaderMap {
-    let mut out = without_hop_by_hop(incoming);
-    out.remove(header::HOST);
-    out.remove(header::CONTENT_LENGTH);
-    out.remove(header::EXPECT);
-    out.remove(header::COOKIE);
-    out.remove("x-request-id");
-    let spoofable: Vec<HeaderName> = out
-        .keys()
-        .filter(|name| name.as_str().starts_with("x-user-"))
-        .cloned()
-        .collect();
-    for name in spoofable {
-        out.remove(name);
-    }
-    if !origin.peer_trusted {
-        for name in FORWARDING {
-            out.remove(name);
-        }
-    }
+    let mut out = without_hop_by_hop(incoming, |name| forwardable(name, origin.peer_trusted));
 
     if let Some(user) = identity {
         insert(&mut out, "x-user-id", user.id);
@@ -95,11 +154,42 @@ pub fn to_upstream(
     out
 }
 
-/// The headers to return to the client for an upstream response.
-pub fn to_client(upstream: &HeaderMap) -> HeaderMap {
-    let mut out = without_hop_by_hop(upstream);
-    out.remove(header::CONTENT_LENGTH);
+/// The headers to return to the client for an upstream response. The
+/// gateway owns CORS (every `Access-Control-*`) and the refresh cookie
+/// (`cookie_name`): an upstream's own are dropped.
+pub fn to_client(upstream: &HeaderMap, cookie_name: &str) -> HeaderMap {
+    let mut out = without_hop_by_hop(upstream, |name| {
+        name != "content-length" && !name.starts_with("access-control-")
+    });
+    let kept: Vec<HeaderValue> = out
+        .get_all(header::SET_COOKIE)
+        .filter(|v| !sets_cookie(v, cookie_name))
+        .cloned()
+        .collect();
+    out.remove(header::SET_COOKIE);
+    for value in kept {
+        out.append(header::SET_COOKIE, value);
+    }
     out
+}
+
+/// Whether a `Set-Cookie` value sets the cookie `name`.
+fn sets_cookie(value: &HeaderValue, name: &str) -> bool {
+    // the name is what precedes the first `=`, trimmed (RFC 6265 §5.2)
+    value
+        .as_bytes()
+        .split(|b| *b == b'=')
+        .next()
+        .map(<[u8]>::trim_ascii)
+        == Some(name.as_bytes())
+}
+
+/// Whether an upstream response states its length twice over
+/// (`Content-Length` and `Transfer-Encoding`): RFC 9112 §6.3 makes that an
+/// error a proxy must not pass on, so the gateway answers 502.
+pub fn ambiguous_framing(upstream: &HeaderMap) -> bool {
+    upstream.contains_key(header::CONTENT_LENGTH)
+        && upstream.contains_key(header::TRANSFER_ENCODING)
 }
 
 /// The client's `X-Request-Id` if it is a sane short token, else a new one.
@@ -115,7 +205,9 @@ pub fn request_id(incoming: &HeaderMap) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
-fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
+/// `headers` without hop-by-hop ones, those named in `Connection`, and
+/// those `keep` refuses (it gets lower-case names).
+fn without_hop_by_hop(headers: &HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
     let listed: Vec<String> = headers
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
@@ -125,7 +217,10 @@ fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let name_str = name.as_str();
-        if !HOP_BY_HOP.contains(&name_str) && !listed.iter().any(|l| l == name_str) {
+        if !HOP_BY_HOP.contains(&name_str)
+            && !listed.iter().any(|l| l == name_str)
+            && keep(name_str)
+        {
             out.append(name.clone(), value.clone());
         }
     }
@@ -212,13 +307,16 @@ mod tests {
                 && out.get("upgrade").is_none()
         );
         assert_eq!(all(&out, "x-kept"), ["1"]);
-        let back = to_client(&map(&[
-            ("transfer-encoding", "chunked"),
-            ("content-length", "5"),
-            ("set-cookie", "a=b"),
-            ("connection", "x-internal"),
-            ("x-internal", "1"),
-        ]));
+        let back = to_client(
+            &map(&[
+                ("transfer-encoding", "chunked"),
+                ("content-length", "5"),
+                ("set-cookie", "a=b"),
+                ("connection", "x-internal"),
+                ("x-internal", "1"),
+            ]),
+            "portcullis_refresh",
+        );
         assert_eq!(back.len(), 1);
         assert_eq!(all(&back, "set-cookie"), ["a=b"]);
     }
@@ -245,6 +343,134 @@ mod tests {
         let out = to_upstream(&incoming, None, &origin(true));
         assert_eq!(all(&out, "x-forwarded-for"), ["198.51.100.7, 192.0.2.1"]);
         assert_eq!(all(&out, "x-forwarded-proto"), ["https"]);
+    }
+
+    #[test]
+    fn names_an_upstream_would_read_as_ours_are_dropped_whoever_sends_them() {
+        let incoming = map(&[
+            ("x_user_roles", "admin"),
+            ("x-user_name", "alice"),
+            ("x_custom", "1"),
+            ("remote-user", "alice"),
+            ("x-remote-user", "alice"),
+            ("x-forwarded-user", "alice"),
+            ("x-forwarded-email", "a@example.com"),
+            ("x-forwarded-groups", "admin"),
+            ("x-forwarded-preferred-username", "alice"),
+            ("x-auth-request-user", "alice"),
+            ("x-original-url", "/admin"),
+            ("x-original-uri", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("x-override-url", "/admin"),
+            ("x-kept", "1"),
+        ]);
+        for trusted in [false, true] {
+            let out = to_upstream(&incoming, None, &origin(trusted));
+            let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+            assert_eq!(
+                names
+                    .iter()
+                    .filter(|n| !n.starts_with("x-forwarded-") && **n != "x-request-id")
+                    .collect::<Vec<_>>(),
+                [&"x-kept"],
+                "trusted: {trusted}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_forwarding_family_is_one_rule() {
+        for name in [
+            "forwarded",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "x-forwarded-ssl",
+            "x-forwarded-scheme",
+            "x-forwarded-server",
+            "x-original-forwarded-for",
+            "x-real-ip",
+            "true-client-ip",
+            "x-client-ip",
+            "client-ip",
+            "cf-connecting-ip",
+            "x-cluster-client-ip",
+            "fastly-client-ip",
+            "x-host",
+            "front-end-https",
+        ] {
+            assert!(is_forwarding(name), "{name}");
+            let incoming = map(&[(name, "6.6.6.6")]);
+            let out = to_upstream(&incoming, None, &origin(false));
+            assert!(out.get(name).is_none(), "{name} from an untrusted peer");
+            let out = to_upstream(&incoming, None, &origin(true));
+            assert_eq!(
+                all(&out, name)[0].split(", ").next(),
+                Some("6.6.6.6"),
+                "{name} from a trusted proxy"
+            );
+        }
+        for name in ["x-kept", "accept", "x-ipsum", "content-type"] {
+            assert!(!is_forwarding(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn authorization_and_host_may_appear_only_once() {
+        assert_eq!(
+            repeated_singleton(&map(&[("authorization", "Bearer a")])),
+            None
+        );
+        assert_eq!(
+            repeated_singleton(&map(&[
+                ("authorization", "Bearer a"),
+                ("Authorization", "Bearer b")
+            ])),
+            Some("authorization")
+        );
+        assert_eq!(
+            repeated_singleton(&map(&[("host", "a"), ("host", "b")])),
+            Some("host")
+        );
+        assert_eq!(
+            repeated_singleton(&map(&[("accept", "a"), ("accept", "b")])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_gateway_keeps_its_cors_headers_and_its_cookie() {
+        let back = to_client(
+            &map(&[
+                ("access-control-allow-origin", "*"),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-expose-headers", "x-secret"),
+                ("set-cookie", "portcullis_refresh=planted; Path=/auth"),
+                ("set-cookie", " portcullis_refresh =x"),
+                ("set-cookie", "portcullis_refresh_other=1"),
+                ("set-cookie", "other=portcullis_refresh"),
+                ("vary", "Origin"),
+            ]),
+            "portcullis_refresh",
+        );
+        assert_eq!(
+            all(&back, "set-cookie"),
+            ["portcullis_refresh_other=1", "other=portcullis_refresh"]
+        );
+        assert_eq!(all(&back, "vary"), ["Origin"]);
+        assert_eq!(back.len(), 3);
+    }
+
+    #[test]
+    fn two_framings_in_one_upstream_answer_are_ambiguous() {
+        assert!(ambiguous_framing(&map(&[
+            ("content-length", "5"),
+            ("transfer-encoding", "chunked")
+        ])));
+        assert!(!ambiguous_framing(&map(&[("content-length", "5")])));
+        assert!(!ambiguous_framing(&map(&[(
+            "transfer-encoding",
+            "chunked"
+        )])));
     }
 
     #[test]

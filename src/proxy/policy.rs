@@ -17,10 +17,53 @@
 //! path = "/"
 //! roles = ["admin"]          # any of these
 //! ```
+//!
+//! The policy judges the request's own method, so a request that asks the
+//! upstream to act on another one ([`names_another_method`]) is refused
+//! before the policy is asked.
 
 use serde::Deserialize;
 
 use crate::auth::{Role, Roles};
+
+/// Headers with which clients ask an upstream to act on another method
+/// (Symfony, Laravel, Express, Spring, OData and Google APIs read them).
+const OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Whether a request with these (lower-case) header names and this query
+/// asks the upstream to act on a method other than its own: an override
+/// header, or a `_method` query parameter (Symfony, Laravel, Express).
+/// The parameter name is read as PHP reads it: percent-decoded, leading
+/// spaces dropped, ` `, `.` and `[` as `_`, any case; any name that then
+/// starts with `_method` counts.
+///
+/// A `_method` inside a form or JSON body is not seen: bodies stream.
+pub fn names_another_method<'a>(
+    header_names: impl IntoIterator<Item = &'a str>,
+    query: Option<&str>,
+) -> bool {
+    let by_header = header_names
+        .into_iter()
+        .any(|name| OVERRIDE_HEADERS.contains(&name));
+    let by_query = query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(name, _)| {
+            let name: String = name
+                .trim_start_matches(' ')
+                .chars()
+                .map(|c| match c {
+                    ' ' | '.' | '[' => '_',
+                    c => c.to_ascii_lowercase(),
+                })
+                .collect();
+            name.starts_with("_method")
+        })
+    });
+    by_header || by_query
+}
 
 /// Who a rule lets through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +292,44 @@ mod tests {
             Decision::NeedsToken(vec![Role::Admin])
         );
         assert_eq!(p.decide("TRACE", "/x"), Decision::Refused);
+    }
+
+    #[test]
+    fn every_way_of_naming_another_method_is_seen() {
+        let none: [&str; 0] = [];
+        for header in OVERRIDE_HEADERS {
+            assert!(names_another_method([header], None), "{header}");
+        }
+        assert!(!names_another_method(
+            ["x-http-method-overrides", "accept"],
+            None
+        ));
+        for query in [
+            "_method=DELETE",
+            "_METHOD=delete",
+            "%5Fmethod=DELETE",
+            "%5fmethod=DELETE",
+            "a=1&_method=DELETE",
+            ".method=DELETE",
+            "+_method=DELETE",
+            "%20%20_method=DELETE",
+            "[method=DELETE",
+            "_method[]=DELETE",
+            "_method",
+        ] {
+            assert!(names_another_method(none, Some(query)), "?{query}");
+        }
+        for query in [
+            "",
+            "method=DELETE",
+            "methods=1",
+            "my_method=x",
+            "a=_method",
+            "+method=x",
+        ] {
+            assert!(!names_another_method(none, Some(query)), "?{query}");
+        }
+        assert!(!names_another_method(none, None));
     }
 
     #[test]

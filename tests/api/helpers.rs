@@ -581,6 +581,19 @@ impl Upstream {
                             .json(json!({ "short": "and stout" }))
                     }),
                 )
+                .route(
+                    "/owned-headers",
+                    web::get().to(|| async {
+                        // headers only the gateway may set on its responses
+                        HttpResponse::Ok()
+                            .insert_header(("Access-Control-Allow-Origin", "*"))
+                            .insert_header(("Access-Control-Allow-Methods", "DELETE"))
+                            .insert_header(("Access-Control-Max-Age", "86400"))
+                            .append_header(("Set-Cookie", format!("{COOKIE}=planted; Path=/auth")))
+                            .append_header(("Set-Cookie", "upstream=1; Path=/"))
+                            .finish()
+                    }),
+                )
                 .default_service(web::to(echo))
         })
         .workers(1)

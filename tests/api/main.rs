@@ -16,5 +16,7 @@ mod multi;
 mod ops;
 mod process;
 mod proxy;
+mod raw;
+mod security;
 mod sessions;
 mod tokens;

@@ -814,6 +814,14 @@ impl Pki {
 
     /// A client trusting only this CA, offering h2 and HTTP/1.1.
     fn client(&self) -> awc::Client {
+        awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(Arc::new(self.client_config())))
+            .timeout(Duration::from_secs(30))
+            .finish()
+    }
+
+    /// The TLS configuration of [`Pki::client`].
+    fn client_config(&self) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(self.path("ca.pem")).unwrap();
         let der = rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap();
@@ -827,11 +835,61 @@ impl Pki {
         .with_no_client_auth();
         // offer HTTP/2 like a browser: the gateway must choose HTTP/1.1
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        awc::Client::builder()
-            .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
-            .timeout(Duration::from_secs(30))
-            .finish()
+        config
     }
+}
+
+/// Opens a TLS connection to `port`, sends `GET path` and reads the status
+/// line; returns the still-open stream (unless the server closed it) and
+/// the status.
+fn tls_get(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+    path: &str,
+) -> (
+    rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+    u16,
+) {
+    use std::io::{Read, Write};
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let conn =
+        rustls::ClientConnection::new(config.clone(), "localhost".try_into().unwrap()).unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let line = String::from_utf8(head).unwrap();
+    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+    (stream, status)
+}
+
+#[actix_web::test]
+async fn connections_over_https_count_against_the_per_address_bound() {
+    let pki = Pki::new();
+    let app = spawn_with(|a| {
+        a.tls_cert = Some(pki.path("cert.pem"));
+        a.tls_key = Some(pki.path("key.pem"));
+        a.max_client_connections = "1".into();
+    })
+    .await;
+    let config = Arc::new(pki.client_config());
+    let port = app.port;
+    actix_web::rt::task::spawn_blocking(move || {
+        let (_held, status) = tls_get(&config, port, "/healthz");
+        assert_eq!(status, 200);
+        let (_, status) = tls_get(&config, port, "/healthz");
+        assert_eq!(
+            status, 429,
+            "a second TLS connection from the address is refused"
+        );
+    })
+    .await
+    .unwrap();
 }
 
 #[actix_web::test]

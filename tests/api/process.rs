@@ -12,7 +12,13 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// A child process killed when dropped.
-struct Running(Child);
+pub struct Running(Child);
+
+impl Running {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -55,6 +61,29 @@ fn start_until(
             return (running, lines);
         }
     }
+}
+
+/// `portcullis serve` on a free port with `env` (and the bundled SPA),
+/// started and listening; its URL.
+pub fn serve_child(env: &[(&str, &str)]) -> (Running, String) {
+    let mut cmd = portcullis();
+    cmd.arg("serve")
+        .env("PORTCULLIS_BIND", "127.0.0.1:0")
+        .env(
+            "PORTCULLIS_STATIC_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
+        )
+        .env("RUST_LOG", "info");
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let (child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
+    let port: u16 = lines
+        .last()
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the port in the last line");
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 #[test]

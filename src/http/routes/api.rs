@@ -20,7 +20,7 @@ use crate::http::AppState;
 use crate::http::access;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, authenticate, is_trusted, peer_ip};
-use crate::proxy::policy::{Decision, Policy};
+use crate::proxy::policy::{self, Decision, Policy};
 use crate::proxy::{headers, path};
 
 /// Idle upstream connections are dropped after this, below actix's (and
@@ -64,6 +64,18 @@ pub async fn forward(
         .ok_or_else(|| ApiError::InvalidInput("The API path must start with /api/.".into()))?;
     let path = path::validate(rest).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
     let path = path.as_str();
+    if let Some(name) = headers::repeated_singleton(req.headers()) {
+        return Err(ApiError::InvalidInput(format!(
+            "Send one {name} header, not several."
+        )));
+    }
+    let names = req.headers().keys().map(|name| name.as_str());
+    if policy::names_another_method(names, req.uri().query()) {
+        return Err(ApiError::InvalidInput(
+            "Method overrides (X-HTTP-Method-Override, _method) are not accepted: send the method you mean."
+                .into(),
+        ));
+    }
 
     let claims = match state.policy.decide(req.method().as_str(), path) {
         Decision::Public => None,
@@ -129,8 +141,8 @@ pub async fn forward(
         upstream_req
     };
 
-    let too_large = Rc::new(Cell::new(false));
-    let body = limited(payload, state.max_body_size, too_large.clone());
+    let fault = Rc::new(Cell::new(None));
+    let body = limited(payload, state.max_body_size, fault.clone());
     let sent = match (declared_len, chunked) {
         (Some(len), _) if len > 0 => build().send_body(SizedStream::new(len, body)).await,
         (_, true) => build().send_stream(body).await,
@@ -152,13 +164,19 @@ pub async fn forward(
             }
         }
     };
-    if too_large.get() {
-        return Err(ApiError::PayloadTooLarge);
+    // a body that failed on the client's side is the client's fault, not
+    // the upstream's
+    if let Some(fault) = fault.take() {
+        return Err(fault);
     }
     let upstream_res = sent.map_err(|e| upstream_error(&e))?;
+    if headers::ambiguous_framing(upstream_res.headers()) {
+        log::warn!("upstream answered with both Content-Length and Transfer-Encoding");
+        return Err(ApiError::UpstreamUnavailable);
+    }
 
     let mut res = HttpResponse::build(upstream_res.status());
-    for (name, value) in &headers::to_client(upstream_res.headers()) {
+    for (name, value) in &headers::to_client(upstream_res.headers(), &state.cookie.name) {
         res.append_header((name.clone(), value.clone()));
     }
     let len = upstream_res
@@ -173,19 +191,24 @@ pub async fn forward(
     })
 }
 
-/// The request body, cut off with an error past `limit` bytes (and
-/// `tripped` set, so the caller answers 413 rather than 502).
+/// The request body, cut off with an error past `limit` bytes or when the
+/// client's side of it fails (out of time, malformed chunks); `fault` then
+/// holds the answer, so the caller gives the client's error (413, 408,
+/// 400) rather than a 502.
 fn limited(
     payload: web::Payload,
     limit: usize,
-    tripped: Rc<Cell<bool>>,
+    fault: Rc<Cell<Option<ApiError>>>,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
     let mut seen = 0usize;
     payload.map(move |chunk| {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(|e| {
+            fault.set(Some(ApiError::for_body(&e)));
+            actix_web::Error::from(e)
+        })?;
         seen += chunk.len();
         if seen > limit {
-            tripped.set(true);
+            fault.set(Some(ApiError::PayloadTooLarge));
             return Err(ApiError::PayloadTooLarge.into());
         }
         Ok(chunk)
