@@ -28,7 +28,9 @@ ensure_tools() {
     for pair in nginx:nginx wrk:wrk sqlite3:sqlite3 perf:linux-perf \
         curl:curl python3:python3; do
         cmd=${pair%%:*} pkg=${pair#*:}
-        command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || missing+=("$pkg")
+        if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd ]]; then
+            missing+=("$pkg")
+        fi
     done
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
@@ -37,7 +39,7 @@ ensure_tools() {
         $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >&2 ||
             die "apt-get install ${missing[*]} failed"
     fi
-    command -v nginx >/dev/null 2>&1 || PATH="$PATH:/usr/sbin"
+    if ! command -v nginx >/dev/null 2>&1; then PATH="$PATH:/usr/sbin"; fi
     for cmd in nginx wrk sqlite3 curl python3; do
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd is not available"
     done
@@ -55,7 +57,9 @@ stop_all() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for _ in $(seq 50); do
         alive=0
-        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        for pid in "${PIDS[@]}"; do
+            if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+        done
         ((alive)) || break
         sleep 0.1
     done
@@ -63,23 +67,27 @@ stop_all() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     PIDS=()
     # anything else still running below this script (a foreground wrk, curl
-    # or xargs cut short by the watchdog or ^C): by pid, deepest first
-    local rest
-    rest=$(descendants $$ | grep -vx "$BASHPID" || true)
-    if [[ -n $rest ]]; then
-        kill -TERM $rest 2>/dev/null || true
-        sleep 0.2
-        kill -KILL $rest 2>/dev/null || true
-    fi
+    # or xargs cut short by the watchdog or ^C): by pid, deepest first; the
+    # helpers that listed them have exited by then and are skipped
+    local rest=() pid
+    mapfile -t rest < <(descendants $$)
+    for pid in "${rest[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
 }
 
-# The pids of every process below $1, children after their descendants.
+# The pids of every process below $1, deepest first, from one ps snapshot.
 descendants() {
-    local child
-    for child in $(ps -o pid= --ppid "$1"); do
-        descendants "$child"
-        echo "$child"
-    done
+    local table
+    table=$(ps -eo pid=,ppid=) || return 0
+    awk -v root="$1" '{ parent[$1] = $2 }
+        END {
+            for (p in parent) {
+                q = p; d = 0
+                while ((q in parent) && q != root && d < 64) { q = parent[q]; d++ }
+                if (q == root && p != root) print d, p
+            }
+        }' <<<"$table" | sort -rn | cut -d' ' -f2
 }
 
 # Drops a pid that has been waited for, so stop_all never signals a reused pid.
@@ -102,7 +110,7 @@ free_port() {
 wait_http() {
     local url=$1 limit=${2:-20} i
     for ((i = 0; i < limit * 10; i++)); do
-        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
         sleep 0.1
     done
     die "nothing answers at $url after ${limit}s"
@@ -235,16 +243,24 @@ make_sessions() {
     ((got == count)) || die "only $got of $count logins gave a refresh cookie"
 }
 
-# CPU time (clock ticks, utime+stime, all threads) of the given pids.
-cpu_ticks() {
-    local total=0 pid fields
+# CPU time of the given pids (all threads), in clock ticks: prints
+# "user system".
+cpu_split() {
+    local user=0 sys=0 pid fields f
     for pid in "$@"; do
         fields=$(sed 's/^.*) //' "/proc/$pid/stat") || die "no process $pid"
         read -r -a f <<<"$fields"
         # after "pid (comm) ": state is f[0], utime f[11], stime f[12]
-        total=$((total + f[11] + f[12]))
+        user=$((user + f[11])) sys=$((sys + f[12]))
     done
-    echo "$total"
+    echo "$user $sys"
+}
+
+# CPU time (clock ticks, user + system) of the given pids.
+cpu_ticks() {
+    local u s
+    read -r u s < <(cpu_split "$@")
+    echo $((u + s))
 }
 
 # settle PID...: waits (at most 10 s) until the processes are nearly idle,
@@ -256,7 +272,7 @@ settle() {
         before=$(cpu_ticks "$@")
         sleep 0.25
         after=$(cpu_ticks "$@")
-        ((after - before <= 2)) && return 0
+        if ((after - before <= 2)); then return 0; fi
     done
     log "  (still busy after 10 s, going on)"
 }

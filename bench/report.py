@@ -61,9 +61,10 @@ def ms(r, key):
     return r["wrk"][key] / 1000.0
 
 
-def cpu_per_req(r, key="cpu_ticks"):
+def cpu_per_req(r, who="cpu", part=("user", "sys")):
     n = r["wrk"]["requests"]
-    return r[key] * TICK_US / n if n else None
+    ticks = sum(r[f"{who}_{p}_ticks"] for p in part)
+    return ticks * TICK_US / n if n else None
 
 
 def ratio(a, b):
@@ -138,7 +139,7 @@ def build(rows):
     ngx_cpu = Figure(map(cpu_per_req, ngx)).med
     w("### 1. `GET /api/employees` (32 connections) and 6. CPU per request")
     w("")
-    w("| path | req/s | p50 ms | p99 ms | throughput × nginx | p99 × nginx | proxy CPU µs/req | CPU × nginx | upstream CPU µs/req |")
+    w("| path | req/s | p50 ms | p99 ms | throughput × nginx | p99 × nginx | proxy CPU µs/req (user + sys) | CPU × nginx | upstream CPU µs/req |")
     w("|---|---|---|---|---|---|---|---|---|")
     names = {
         "direct": "direct to upstream-demo",
@@ -151,10 +152,13 @@ def build(rows):
         p50 = Figure(ms(r, "p50_us") for r in rs)
         p99 = Figure(ms(r, "p99_us") for r in rs)
         cpu = Figure(map(cpu_per_req, rs)) if c != "direct" else Figure([])
-        up = Figure(cpu_per_req(r, "upstream_cpu_ticks") for r in rs)
+        cpu_u = Figure(cpu_per_req(r, part=("user",)) for r in rs)
+        cpu_s = Figure(cpu_per_req(r, part=("sys",)) for r in rs)
+        up = Figure(cpu_per_req(r, "upstream") for r in rs)
         w(
             f"| {names[c]} | {r_rps.fmt()} | {p50.fmt(2)} | {p99.fmt(2)} | {ratio(r_rps.med, ngx_rps):.2f} × "
-            f"| {ratio(p99.med, ngx_p99):.2f} × | {cpu.fmt(1) if c != 'direct' else '—'} "
+            f"| {ratio(p99.med, ngx_p99):.2f} × "
+            f"| {f'{cpu.fmt(1)} = {cpu_u.med:.1f} + {cpu_s.med:.1f}' if c != 'direct' else '—'} "
             f"| {f'{ratio(cpu.med, ngx_cpu):.2f} ×' if c != 'direct' else '—'} | {up.fmt(1)} |"
         )
         if c in ("hs256", "eddsa"):
@@ -180,7 +184,7 @@ def build(rows):
     w(
         "CPU is utime+stime from `/proc/PID/stat` (all threads; for nginx the master and its workers) "
         "across each wrk run, divided by the requests of that run; the upstream's own CPU per request is "
-        "shown for comparison (the same work in every row)."
+        "shown for comparison (the same work in every row). user + sys are the medians of each part."
     )
     w("")
 
@@ -258,7 +262,7 @@ def build(rows):
         "curl logins of unknown users (the handler verifies the password against a dummy hash with "
         "the same parameters, m=19456 KiB, t=2, p=1; no session is written) minus the median of 15 "
         "sequential requests to the same route that stop at the JSON extractor. Logins in the wrk runs "
-        "go round-robin over 64 users, each request with its own `X-Forwarded-For` (the bench gateways "
+        f"go round-robin over {env.get('BENCH_USERS', '?')} users, each request with its own `X-Forwarded-For` (the bench gateways "
         "trust 127.0.0.1 as a proxy), so the per-user and per-address throttle never sees repeats."
     )
     w("")
