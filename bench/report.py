@@ -211,6 +211,10 @@ def build(rows):
     w(f"| wrk socket errors or timeouts, all runs | {sockerr} (pool ran dry: {starved}) |")
     w(f"| raw SQLite loop, transactions/s | {tx.fmt()} |")
     w(f"| **gateway ÷ loop** | **{rr:.2f} ×** |")
+    dref = Figure(r["wrk"]["fsync_p50_ms"] for r in rows.get("disk_before_refresh", []))
+    dloop = Figure(r["wrk"]["fsync_p50_ms"] for r in rows.get("disk_before_loop", []))
+    if dref.values:
+        w(f"| disk: fsync p50 of a 0.5 s probe just before the rotation runs / the loop runs, ms | {dref.fmt(3)} / {dloop.fmt(3)} |")
     if committed is not None:
         w(f"| rotations committed in the gateway's database (incl. warm-up and in-flight at stop) | {committed:,} |")
     w("")
@@ -218,7 +222,9 @@ def build(rows):
         "The loop (`bench/sqlite_loop.py`) runs the shape of `ledger::rotate` from one Python connection on "
         "the same disk: `BEGIN IMMEDIATE`, select the token and its session, mark the token spent, insert "
         "its successor, update the session's `last_used_at`, `COMMIT`; WAL, `synchronous=FULL`, foreign "
-        "keys on, the gateway's own migration for the schema."
+        "keys on, the gateway's own migration for the schema. On a disk shared with other work the "
+        "fsync latency swings by 10–40× within seconds (0.1 ms to 4 ms here); the two probes show "
+        "whether the gateway and the loop met the same disk, and the ratio means little when they differ."
     )
     w("")
     summary.append(

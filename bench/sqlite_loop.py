@@ -9,6 +9,12 @@ file), on the disk of the given path. As many iterations as fit in the given
 seconds, from one connection; prints one JSON line.
 
 usage: sqlite_loop.py DB SECONDS SESSIONS MIGRATION_SQL
+       sqlite_loop.py --probe DIR SECONDS
+
+--probe measures the disk instead: appends of six 4 KiB WAL-sized frames
+followed by fsync, for SECONDS, in a scratch file in DIR; prints the fsync
+latency percentiles. bench/run probes next to every rotation and loop run,
+so a reader can see whether both met the same disk.
 """
 
 import datetime
@@ -64,7 +70,29 @@ def seed(conn, sessions, migration):
     conn.execute("COMMIT")
 
 
+def probe(directory, seconds):
+    path = os.path.join(directory, "fsync-probe.bin")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        lat, off, deadline = [], 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for _ in range(6):
+                os.pwrite(fd, b"f" * 4120, off)
+                off = (off + 4120) % (4120 * 1000)
+            t = time.monotonic()
+            os.fsync(fd)
+            lat.append(time.monotonic() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 3)
+    print(json.dumps({"fsyncs": len(lat), "fsync_p50_ms": pct(0.5), "fsync_p90_ms": pct(0.9)}))
+
+
 def main():
+    if sys.argv[1] == "--probe":
+        return probe(sys.argv[2], float(sys.argv[3]))
     path, seconds, sessions, migration_file = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     fresh = not os.path.exists(path)
     conn = connect(path)
