@@ -59,7 +59,7 @@ edges = {m: set() for m in modules}
 problems = []
 for mod, text in modules.items():
     for use in re.findall(r"\buse\s+([^;]+);", text):
-        heads = re.match(r"([\w:]+)(?:::\{(.*)\})?", use.replace("\n", " ").replace(" ", ""), re.S)
+        heads = re.match(r"((?:\w+::)*\w+)(?:::\{(.*)\})?$", use.replace("\n", " ").replace(" ", ""), re.S)
         if not heads:
             continue
         base, group = heads.group(1), heads.group(2)

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod schemas;
 pub mod spa;
 
 use std::path::PathBuf;

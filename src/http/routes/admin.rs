@@ -18,9 +18,9 @@ use crate::db::users::{self, UserRef};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, JsonBody};
-use crate::http::openapi::{ErrorBody, RoleName};
 use crate::http::routes::auth::UserBody;
 use crate::http::routes::sessions::{revoked_now, rfc3339};
+use crate::http::schemas::{ErrorBody, RoleName};
 
 /// A user as the admin console lists them.
 #[derive(Serialize, ToSchema)]

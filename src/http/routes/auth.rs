@@ -21,7 +21,7 @@ use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
 use crate::http::metrics::{Login, Refresh};
-use crate::http::openapi::{ErrorBody, PolicyView, RoleName};
+use crate::http::schemas::{ErrorBody, PolicyView, RoleName};
 
 /// The log target of auth events (logins, reuse, ended sessions).
 const EVENTS: &str = "portcullis::auth";

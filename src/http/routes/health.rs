@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::openapi::{ErrorBody, Jwks, Status};
+use crate::http::schemas::{ErrorBody, Jwks, Status};
 
 /// 200 while the process runs.
 #[utoipa::path(

@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, client_ip};
-use crate::http::openapi::ErrorBody;
+use crate::http::schemas::ErrorBody;
 
 /// The contract's `Session`: one device the caller is logged in on.
 #[derive(Serialize, ToSchema)]

@@ -1,0 +1,56 @@
+//! The bodies the routes answer with that exist only to be described in
+//! the OpenAPI document and serialized: the error shape, role names, health
+//! status, the JWKS and the caller's view of the `/api` policy. Routes and
+//! `openapi` both import these; they import neither.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error from every route: `{"error": code, "message": sentence}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable code such as `invalid_input`, `invalid_token`, `not_found`.
+    pub error: String,
+    /// One human sentence; never echoes a password or token.
+    pub message: String,
+}
+
+/// A role name.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    User,
+    Editor,
+    Admin,
+}
+
+/// `{"status": "ok"}` (or `"ready"` from `/readyz`).
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    pub status: String,
+}
+
+/// A JSON Web Key Set (RFC 7517): the Ed25519 keys access tokens are
+/// signed with; empty in HS256 mode.
+#[derive(Serialize, ToSchema)]
+pub struct Jwks {
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+}
+
+/// One `/api` rule as the gateway applies it to the caller.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyRule {
+    /// Upper-case methods, or `["*"]`.
+    pub methods: Vec<String>,
+    /// The path prefix after `/api`.
+    pub path: String,
+    /// Whether the caller's roles pass this rule.
+    pub allowed: bool,
+}
+
+/// The `/api` rules in order; the first that matches decides.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyView {
+    pub rules: Vec<PolicyRule>,
+}
