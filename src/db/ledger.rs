@@ -410,6 +410,9 @@ pub fn revoke_session_of_user(
         sessions::revoked_reason.eq(reason),
     ))
     .execute(conn)?;
+    if changed > 0 {
+        super::notify_revoked(conn, &[session_id.to_owned()])?;
+    }
     Ok(changed > 0)
 }
 

@@ -355,6 +355,27 @@ async fn an_expired_session_answers_session_expired() {
 }
 
 #[actix_web::test]
+async fn a_session_shorter_than_the_access_ttl_caps_the_access_token() {
+    // the default 900 s access TTL with a 60 s session: the gateway starts,
+    // and no token outlives the session it belongs to
+    let app = spawn_with(|a| a.session_ttl = "60".into()).await;
+    let session = app.logged_in("bob", &[]).await;
+    let mut res = app.refresh(&session.refresh).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let expires_in = body["expires_in"].as_i64().unwrap();
+    assert!(
+        (1..=60).contains(&expires_in),
+        "expires_in {expires_in} is capped at the session's 60 s"
+    );
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.me(&access).await.status(), 200);
+    // past the session's end and the verifier's 5 s leeway
+    app.advance(66.0);
+    assert_eq!(app.me(&access).await.status(), 401, "dead with its session");
+}
+
+#[actix_web::test]
 async fn logout_revokes_the_session_and_its_access_tokens_within_two_seconds() {
     let app = spawn_proxied().await;
     let session = app.logged_in("bob", &[]).await;

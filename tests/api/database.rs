@@ -295,7 +295,7 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
             .session
             .id
     };
-    let (kept, ended) = (open(), open());
+    let (kept, ended, by_owner) = (open(), open(), open());
 
     // revoked, then rolled back: nothing is announced
     let rolled_back: Result<(), portcullis::db::DbError> = db.with_conn(|c| {
@@ -307,15 +307,25 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
     assert!(rolled_back.is_err());
     db.with_conn(|c| ledger::revoke_session(c, &ended, "logout", now))
         .unwrap();
+    // the owner ending one of their sessions (DELETE /auth/sessions/{id})
+    let user_id = user.id.clone();
+    db.with_conn(|c| {
+        ledger::revoke_session_of_user(c, &user_id, &by_owner, "ended_by_user", &policy, now)
+    })
+    .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut heard = Vec::new();
-    while !heard.contains(&ended) {
-        assert!(Instant::now() < deadline, "no notice within 2 s");
+    while !(heard.contains(&ended) && heard.contains(&by_owner)) {
+        assert!(Instant::now() < deadline, "no notice within 2 s: {heard:?}");
         heard.extend(listener.drain().unwrap());
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(heard, vec![ended], "only the committed revocation");
+    assert_eq!(
+        heard,
+        vec![ended, by_owner],
+        "only the committed revocations"
+    );
 }
 
 #[actix_web::test]
