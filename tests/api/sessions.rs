@@ -462,6 +462,12 @@ async fn a_non_admin_is_refused_every_admin_route() {
             format!("{target}/roles"),
             Some(json!({ "roles": ["admin"] })),
         ),
+        // a malformed body still learns only `forbidden`
+        (
+            "PUT",
+            format!("{target}/roles"),
+            Some(json!({ "roles": 7 })),
+        ),
         ("POST", format!("{target}/disable"), None),
         ("POST", format!("{target}/enable"), None),
         ("DELETE", format!("{target}/sessions"), None),

@@ -7,7 +7,7 @@
 //! live in `accounts`, shared with the command line; sessions ended here
 //! go into the revocation list at once.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -121,11 +121,15 @@ pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResp
     )
 )]
 pub async fn set_roles(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    JsonBody(body): JsonBody<RolesBody>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // the body is read once the caller is known to be an admin: anyone else
+    // learns `forbidden`, not what a valid body looks like
+    let JsonBody(body) = JsonBody::<RolesBody>::from_request(&req, &mut body.into_inner()).await?;
     let roles = parse_roles(&body.roles)?;
     let now = state.clock.now();
     let actor = admin.user.id;
