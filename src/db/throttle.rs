@@ -128,6 +128,14 @@ impl Throttle {
         db.run(move |conn| succeeded(conn, &user, &address)).await
     }
 
+    /// An attempt counted by [`Throttle::begin`] that never checked a
+    /// password (every hasher was busy): taken back from both buckets, so
+    /// an overload does not count as a failed login.
+    pub async fn refund(&self, db: &Db, username_key: &str, addr: IpAddr) -> Result<(), DbError> {
+        let [(user, _), (address, _)] = self.buckets(username_key, addr);
+        db.run(move |conn| refund(conn, &[user, address])).await
+    }
+
     fn buckets(&self, username_key: &str, addr: IpAddr) -> [(String, u32); 2] {
         [
             (format!("user:{username_key}"), self.limits.per_username),
@@ -274,6 +282,21 @@ fn succeeded(conn: &mut Conn, user: &str, address: &str) -> Result<(), DbError> 
         )
         .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
         .execute(conn)?;
+        Ok(())
+    })
+}
+
+fn refund(conn: &mut Conn, buckets: &[String]) -> Result<(), DbError> {
+    super::write_tx(conn, |conn| {
+        for b in buckets {
+            diesel::update(
+                login_attempts::table
+                    .find(b)
+                    .filter(login_attempts::attempts.gt(0)),
+            )
+            .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
+            .execute(conn)?;
+        }
         Ok(())
     })
 }
