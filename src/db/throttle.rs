@@ -382,6 +382,24 @@ mod tests {
         );
     }
 
+    #[actix_web::test]
+    async fn a_refunded_attempt_counts_against_neither_bucket() {
+        let f = fixture();
+        // many attempts that never ran: none of them is left counted
+        for _ in 0..10 {
+            f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
+            f.throttle.refund(&f.db, "alice", ADDR).await.unwrap();
+        }
+        for _ in 0..3 {
+            assert!(f.begin("alice", OTHER, f.t0).is_ok());
+        }
+        assert!(f.begin("alice", OTHER, f.t0).is_err());
+        for i in 0..5 {
+            assert!(f.begin(&format!("user{i}"), ADDR, f.t0).is_ok());
+        }
+        assert!(f.begin("someone", ADDR, f.t0).is_err());
+    }
+
     #[test]
     fn an_address_is_throttled_across_usernames() {
         let f = fixture();
