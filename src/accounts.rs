@@ -6,12 +6,14 @@
 //! here once, and so is "an admin cannot lock themselves out".
 //!
 //! The transactional functions take a connection and block; argon2 never
-//! runs while a connection is held. The `async` wrappers run them on the
-//! blocking pool for request handlers. Knows nothing of HTTP.
+//! runs while a connection is held. The `async` wrappers run the database
+//! work on the blocking pool and the hashing on the [`HashGate`]'s pool
+//! (holding a hashing slot for the hash only) for request handlers. Knows
+//! nothing of HTTP.
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::password::{self, Verdict};
+use crate::auth::password::{self, HashGate, Hasher, Verdict};
 use crate::auth::{Role, Roles, User};
 use crate::db::ledger::{self, ClientInfo, Grant, SessionPolicy};
 use crate::db::users::{self, Credentials, UserRef};
@@ -30,10 +32,19 @@ pub enum AccountError {
     /// Unknown user, wrong password or disabled user: one outcome on purpose.
     #[error("unknown user or wrong password")]
     InvalidCredentials,
+    /// Every password hasher is busy; nothing was checked.
+    #[error("every password hasher is busy")]
+    Busy,
     #[error(transparent)]
     Hash(#[from] password::HashError),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<password::Busy> for AccountError {
+    fn from(_: password::Busy) -> Self {
+        AccountError::Busy
+    }
 }
 
 impl From<diesel::result::Error> for AccountError {
@@ -106,24 +117,25 @@ pub fn register(
 }
 
 /// Checks a password against the user found (or a dummy hash when none
-/// was, so an unknown user takes as long). CPU only: run it on the blocking
-/// pool without holding a database connection. `Some((user, new_hash))`
-/// carries a re-hash when the stored one is weak.
+/// was, so an unknown user takes as long). CPU only: run it on a hashing
+/// thread (`hasher`) without holding a database connection.
+/// `Some((user, new_hash))` carries a re-hash when the stored one is weak.
 pub fn check_password(
+    hasher: &mut Hasher,
     found: Option<Credentials>,
     password: &str,
 ) -> Option<(User, Option<String>)> {
     let Some(found) = found else {
-        password::verify_dummy(password);
+        hasher.verify_dummy(password);
         return None;
     };
-    let Verdict::Valid { rehash } = password::verify(password, &found.password_hash) else {
+    let Verdict::Valid { rehash } = hasher.verify(password, &found.password_hash) else {
         return None;
     };
     if found.user.disabled {
         return None;
     }
-    let new_hash = rehash.then(|| password::hash(password)).and_then(|r| {
+    let new_hash = rehash.then(|| hasher.hash(password)).and_then(|r| {
         r.map_err(|e| log::warn!("re-hashing a weak password hash failed: {e}"))
             .ok()
     });
@@ -148,11 +160,13 @@ pub fn open_session(
     })
 }
 
-/// Login: look the user up, check the password on the blocking pool with no
+/// Login: look the user up, check the password on the hashing pool with no
 /// connection held, open a session. A name that cannot exist is looked up
-/// nowhere but still costs a (dummy) hash.
+/// nowhere but still costs a (dummy) hash. A busy pool is
+/// [`AccountError::Busy`], before any password is checked.
 pub async fn login(
     db: &Db,
+    hashing: &HashGate,
     username: String,
     password: String,
     client: ClientInfo,
@@ -165,9 +179,9 @@ pub async fn login(
     } else {
         None
     };
-    let checked = tokio::task::spawn_blocking(move || check_password(found, &password))
-        .await
-        .map_err(|_| DbError::Blocking)?;
+    let checked = hashing
+        .run(move |h| check_password(h, found, &password))
+        .await?;
     let (user, new_hash) = checked.ok_or(AccountError::InvalidCredentials)?;
     Ok(db
         .run(move |c| open_session(c, &user, new_hash.as_deref(), &client, &policy, now))
@@ -240,12 +254,13 @@ pub fn set_roles(
 }
 
 /// Changes the caller's own password: the new one is validated, the
-/// current one checked on the blocking pool with no connection held (a
+/// current one checked on the hashing pool with no connection held (a
 /// wrong one costs as much as a failed login), then the new hash is stored
 /// and every session but `keep` (the caller's) ends. Returns the sessions
 /// ended.
 pub async fn change_password(
     db: &Db,
+    hashing: &HashGate,
     user_id: String,
     keep: String,
     current: String,
@@ -255,11 +270,9 @@ pub async fn change_password(
     validate_password(&new)?;
     let id = user_id.clone();
     let found = db.run(move |c| users::find(c, UserRef::Id(&id))).await?;
-    let hashed = tokio::task::spawn_blocking(move || {
-        check_password(found, &current).map(|_| password::hash(&new))
-    })
-    .await
-    .map_err(|_| DbError::Blocking)?;
+    let hashed = hashing
+        .run(move |h| check_password(h, found, &current).map(|_| h.hash(&new)))
+        .await?;
     let hash = hashed.ok_or(AccountError::InvalidCredentials)??;
     let (_, ended) = db
         .run(move |c| {

@@ -35,6 +35,16 @@ use crate::http::routes::api;
 use crate::http::{self, AppState};
 
 /// How often the revocation list is topped up from the database.
+/// Logins that may wait for a hashing thread, per thread; more are
+/// answered 429 at once (a hash takes tens of milliseconds, a wait at
+/// most a second).
+const HASH_WAITING_PER_THREAD: usize = 32;
+
+/// The blocking-pool threads of each HTTP worker's runtime (tokio's default
+/// is 512 shared out): only database calls run there (argon2 has its own
+/// pool), and more threads than pooled connections would only wait.
+const BLOCKING_THREADS_PER_WORKER: usize = 16;
+
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
 /// How often the PostgreSQL listener is read, and how long a lost one waits
 /// before reconnecting.
@@ -95,7 +105,11 @@ impl Application {
             revoked,
             successor,
             throttle: Throttle::new(Limits::default()),
-            hashing: HashGate::new(hash_slots, Duration::from_secs(1)),
+            hashing: HashGate::new(
+                hash_slots,
+                HASH_WAITING_PER_THREAD * hash_slots,
+                Duration::from_secs(1),
+            ),
             session: config.session,
             cookie: config.cookie,
             allow_registration: config.allow_registration,
@@ -132,6 +146,7 @@ impl Application {
             None => HttpServer::new(move || app(parts.clone()))
                 .on_connect(move |conn, data| connections.on_connect(conn, data))
                 .workers(config.workers)
+                .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
                 .shutdown_timeout(config.shutdown_timeout)
                 .shutdown_signal(stop_signal())
                 .listen(listener)
@@ -155,6 +170,7 @@ impl Application {
                         .configure(http::configure_metrics)
                 })
                 .workers(1)
+                .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
                 .disable_signals()
                 .shutdown_timeout(config.shutdown_timeout)
                 .listen(listener)
@@ -266,6 +282,7 @@ fn https_server(
     let addr = listener.local_addr()?;
     let builder = actix_server::Server::build()
         .workers(workers)
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .shutdown_timeout(shutdown_timeout)
         .shutdown_signal(stop_signal());
     let draining = builder.graceful_shutdown_signal();

@@ -128,6 +128,14 @@ impl Throttle {
         db.run(move |conn| succeeded(conn, &user, &address)).await
     }
 
+    /// An attempt counted by [`Throttle::begin`] that never checked a
+    /// password (every hasher was busy): taken back from both buckets, so
+    /// an overload does not count as a failed login.
+    pub async fn refund(&self, db: &Db, username_key: &str, addr: IpAddr) -> Result<(), DbError> {
+        let [(user, _), (address, _)] = self.buckets(username_key, addr);
+        db.run(move |conn| refund(conn, &[user, address])).await
+    }
+
     fn buckets(&self, username_key: &str, addr: IpAddr) -> [(String, u32); 2] {
         [
             (format!("user:{username_key}"), self.limits.per_username),
@@ -278,6 +286,21 @@ fn succeeded(conn: &mut Conn, user: &str, address: &str) -> Result<(), DbError> 
     })
 }
 
+fn refund(conn: &mut Conn, buckets: &[String]) -> Result<(), DbError> {
+    super::write_tx(conn, |conn| {
+        for b in buckets {
+            diesel::update(
+                login_attempts::table
+                    .find(b)
+                    .filter(login_attempts::attempts.gt(0)),
+            )
+            .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
 /// Forgets windows that started before `before` (they can no longer refuse).
 pub fn purge(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
     Ok(diesel::delete(
@@ -357,6 +380,24 @@ mod tests {
             f.begin("alice", OTHER, f.t0 + Duration::seconds(60))
                 .is_ok()
         );
+    }
+
+    #[actix_web::test]
+    async fn a_refunded_attempt_counts_against_neither_bucket() {
+        let f = fixture();
+        // many attempts that never ran: none of them is left counted
+        for _ in 0..10 {
+            f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
+            f.throttle.refund(&f.db, "alice", ADDR).await.unwrap();
+        }
+        for _ in 0..3 {
+            assert!(f.begin("alice", OTHER, f.t0).is_ok());
+        }
+        assert!(f.begin("alice", OTHER, f.t0).is_err());
+        for i in 0..5 {
+            assert!(f.begin(&format!("user{i}"), ADDR, f.t0).is_ok());
+        }
+        assert!(f.begin("someone", ADDR, f.t0).is_err());
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl From<AccountError> for ApiError {
             AccountError::UsernameTaken => ApiError::UsernameTaken,
             AccountError::UnknownUser => ApiError::NotFound,
             AccountError::InvalidCredentials => ApiError::InvalidCredentials,
+            AccountError::Busy => ApiError::TooManyAttempts { retry_after: 1 },
             AccountError::Hash(e) => ApiError::internal(e),
             AccountError::Db(e) => e.into(),
         }

@@ -844,7 +844,6 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
 
 #[cfg(target_os = "linux")]
 #[actix_web::test]
-#[ignore = "fails until the fixed argon2 pool with reused memory lands (performance issue); un-ignore then"]
 async fn memory_stays_bounded_after_a_flood_of_failed_logins() {
     const MIB: u64 = 1024;
     const HASH_MIB: u64 = 19;

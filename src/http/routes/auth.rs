@@ -107,18 +107,26 @@ pub async fn register(
     }
     accounts::validate_username(&body.username)?;
     accounts::validate_password(&body.password)?;
-    let _permit = state
+    let password = body.password;
+    let hash = state
         .hashing
-        .enter()
+        .run(move |h| h.hash(&password))
         .await
-        .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
-    let db = state.db.clone();
+        .map_err(accounts::AccountError::from)?
+        .map_err(accounts::AccountError::from)?;
     let now = state.clock.now();
-    let user = web::block(move || {
-        accounts::register(&db, &body.username, &body.password, &Roles::new([]), now)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let user = state
+        .db
+        .run(move |c| {
+            Ok(accounts::create(
+                c,
+                &body.username,
+                &hash,
+                &Roles::new([]),
+                now,
+            ))
+        })
+        .await??;
     Ok(HttpResponse::Created().json(Registered {
         user: UserBody::from(&user),
     }))
@@ -176,10 +184,6 @@ pub async fn login(
         }
         Err(e) => return Err(e.into()),
     }
-    let Some(_permit) = state.hashing.enter().await else {
-        state.metrics.login(Login::Throttled);
-        return Err(ApiError::TooManyAttempts { retry_after: 1 });
-    };
 
     let client = ClientInfo {
         user_agent: req
@@ -192,6 +196,7 @@ pub async fn login(
     let username = body.username.clone();
     let grant = match accounts::login(
         &state.db,
+        &state.hashing,
         body.username,
         body.password,
         client,
@@ -201,6 +206,14 @@ pub async fn login(
     .await
     {
         Ok(grant) => grant,
+        Err(AccountError::Busy) => {
+            // no password was checked: not a failed attempt
+            state.metrics.login(Login::Throttled);
+            if let Err(e) = state.throttle.refund(&state.db, &key, addr).await {
+                log::warn!("refunding a login attempt failed: {e}");
+            }
+            return Err(AccountError::Busy.into());
+        }
         Err(e) => {
             if matches!(e, AccountError::InvalidCredentials) {
                 state.metrics.login(Login::Invalid);

@@ -227,20 +227,23 @@ pub async fn change_password(
         .throttle
         .begin(&state.db, &key, addr, state.clock.now())
         .await?;
-    let _permit = state
-        .hashing
-        .enter()
-        .await
-        .ok_or(ApiError::TooManyAttempts { retry_after: 1 })?;
     let ended = accounts::change_password(
         &state.db,
+        &state.hashing,
         claims.sub,
         claims.sid,
         body.current_password,
         body.new_password,
         state.clock.now(),
     )
-    .await?;
+    .await;
+    if matches!(ended, Err(accounts::AccountError::Busy)) {
+        // no password was checked: not a failed attempt
+        if let Err(e) = state.throttle.refund(&state.db, &key, addr).await {
+            log::warn!("refunding a password-change attempt failed: {e}");
+        }
+    }
+    let ended = ended?;
     if let Err(e) = state.throttle.succeeded(&state.db, &key, addr).await {
         log::warn!("clearing the password-change throttle failed: {e}");
     }
