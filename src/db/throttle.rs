@@ -136,11 +136,18 @@ impl Throttle {
         db.run(move |conn| refund(conn, &[user, address])).await
     }
 
+    /// The username's bucket and the address's. An empty `username_key` is
+    /// a name that cannot exist: it gets a bucket per address with the
+    /// address's limit, so junk names neither grow the table nor lock out
+    /// anyone sooner than the address bucket does.
     fn buckets(&self, username_key: &str, addr: IpAddr) -> [(String, u32); 2] {
-        [
-            (format!("user:{username_key}"), self.limits.per_username),
-            (format!("addr:{}", bucket(addr)), self.limits.per_address),
-        ]
+        let addr = bucket(addr);
+        let user = if username_key.is_empty() {
+            (format!("junk:{addr}"), self.limits.per_address)
+        } else {
+            (format!("user:{username_key}"), self.limits.per_username)
+        };
+        [user, (format!("addr:{addr}"), self.limits.per_address)]
     }
 
     /// Seconds left on a refusal this instance already got for a bucket.

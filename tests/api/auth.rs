@@ -157,6 +157,29 @@ async fn repeated_failures_are_throttled_with_retry_after() {
 }
 
 #[actix_web::test]
+async fn names_that_cannot_exist_are_throttled_by_address_only() {
+    // junk names share a bucket per address with the address's limit (20),
+    // not the stricter per-name one (5): a client trying odd names is told
+    // `invalid_credentials` as long as its address may still try
+    let app = spawn_app().await;
+    let junk = [
+        "",
+        "a",
+        "with space",
+        "at@example.com",
+        "x".repeat(40).leak(),
+    ];
+    for i in 0..20 {
+        let name = junk[i % junk.len()];
+        let mut res = app.login_raw(name, "wrong password").await;
+        assert_eq!(res.status(), 401, "attempt {i} with {name:?}");
+        assert_eq!(error_code(&mut res).await, "invalid_credentials");
+    }
+    let res = app.login_raw("with space", "wrong password").await;
+    assert_eq!(res.status(), 429, "the address bucket still ends it");
+}
+
+#[actix_web::test]
 async fn spoofed_forwarded_for_does_not_dodge_the_address_throttle() {
     let app = spawn_app().await;
     for i in 0..20 {
@@ -477,6 +500,16 @@ async fn registration_is_closed_by_default() {
             &json!({ "username": "eve", "password": "long enough" }),
         )
         .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_code(&mut res).await, "registration_disabled");
+    // whatever the body: closed is closed
+    let mut res = app
+        .client
+        .post(format!("{}/auth/register", app.url))
+        .insert_header(("Content-Type", "text/plain"))
+        .send_body("not json")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(error_code(&mut res).await, "registration_disabled");
 }

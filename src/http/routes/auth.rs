@@ -5,7 +5,7 @@
 //! need the CSRF header; every 401 from refresh clears the cookie.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -99,12 +99,16 @@ pub struct RegisterBody {
     )
 )]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    JsonBody(body): JsonBody<CredentialsBody>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // closed registration answers the same whatever the body
     if !state.allow_registration {
         return Err(ApiError::RegistrationDisabled);
     }
+    let JsonBody(body) =
+        JsonBody::<CredentialsBody>::from_request(&req, &mut body.into_inner()).await?;
     accounts::validate_username(&body.username)?;
     accounts::validate_password(&body.password)?;
     let password = body.password;
@@ -156,8 +160,8 @@ pub async fn login(
     JsonBody(body): JsonBody<CredentialsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let addr = client_ip(&req, &state.trusted_proxies);
-    // a name that cannot exist is throttled in one shared bucket, so junk
-    // names cannot grow the throttle's memory
+    // a name that cannot exist is counted per address only (see
+    // `Throttle::buckets`), so junk names cannot grow the throttle's table
     let key = if accounts::validate_username(&body.username).is_ok() {
         users::username_key(&body.username)
     } else {
