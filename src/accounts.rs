@@ -113,7 +113,10 @@ pub fn register(
     validate_username(username)?;
     validate_password(password)?;
     let hash = password::hash(password)?;
-    db.with_conn(|c| Ok(create(c, username, &hash, roles, now)))?
+    {
+        let (username, roles) = (username.to_owned(), roles.clone());
+        db.run_blocking(move |c| Ok(create(c, &username, &hash, &roles, now)))?
+    }
 }
 
 /// Checks a password against the user found (or a dummy hash when none
@@ -174,7 +177,7 @@ pub async fn login(
     now: DateTime<Utc>,
 ) -> Result<Grant, AccountError> {
     let found = if validate_username(&username).is_ok() {
-        db.run(move |c| users::find_by_username(c, &username))
+        db.read(move |c| users::find_by_username(c, &username))
             .await?
     } else {
         None
@@ -269,7 +272,7 @@ pub async fn change_password(
 ) -> Result<Vec<String>, AccountError> {
     validate_password(&new)?;
     let id = user_id.clone();
-    let found = db.run(move |c| users::find(c, UserRef::Id(&id))).await?;
+    let found = db.read(move |c| users::find(c, UserRef::Id(&id))).await?;
     let hashed = hashing
         .run(move |h| check_password(h, found, &current).map(|_| h.hash(&new)))
         .await?;

@@ -371,7 +371,7 @@ async fn maintain_ledger(state: web::Data<AppState>) {
         // earlier timestamp (or by a process with a slightly slow clock) is
         // still seen
         let from = since - chrono::Duration::seconds(5);
-        match state.db.run(move |c| ledger::revoked_since(c, from)).await {
+        match state.db.read(move |c| ledger::revoked_since(c, from)).await {
             Ok(rows) => {
                 state.revoked.extend(rows, now);
                 since = now;

@@ -8,9 +8,13 @@
 //! transaction starts ([`write_tx`]), the migration lock, and the
 //! revocation notice ([`notify_revoked`]).
 //!
-//! Every call from a request goes through [`Db::run`], which takes a pooled
-//! connection and runs the closure on the blocking thread pool, never on an
-//! async worker.
+//! Every call from a request goes through [`Db::run`] (anything that may
+//! write) or [`Db::read`] (read-only), never on an async worker. On
+//! PostgreSQL both take a pooled connection on the blocking thread pool. On
+//! SQLite `run` goes to the process's one writer ([`writer`]: one thread,
+//! one connection, group commit), so in-process writers never wait for each
+//! other's lock; `read` takes a pooled connection, WAL letting readers run
+//! beside the writer.
 
 pub mod ledger;
 pub mod listen;
@@ -18,6 +22,7 @@ pub mod schema;
 pub mod secrets;
 pub mod throttle;
 pub mod users;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -243,6 +248,7 @@ enum Target {
 /// Opens connections of the configured backend and sets each one up. (The
 /// derive's own `establish` tries every backend in turn; a PostgreSQL URL
 /// must never fall through to a SQLite file of that name.)
+#[derive(Clone)]
 struct Manager {
     target: Target,
     setup: String,
@@ -325,6 +331,8 @@ fn enable_wal(conn: &mut SqliteConnection, patience: Duration) -> Result<(), DbE
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    /// SQLite only: the one writer of this process.
+    writer: Option<writer::Writer>,
     backend: Backend,
     settings: DbSettings,
 }
@@ -356,6 +364,10 @@ impl Db {
             setup: session_setup(&target, settings.statement_timeout),
             target,
         };
+        let writer = match backend {
+            Backend::Sqlite => Some(writer::Writer::start(manager.clone())?),
+            Backend::Postgres => None,
+        };
         let pool = Pool::builder()
             .max_size(settings.pool_size.max(1))
             // open connections as they are needed, not all at start-up
@@ -365,6 +377,7 @@ impl Db {
             .build(manager)?;
         Ok(Self {
             pool,
+            writer,
             backend,
             settings: settings.clone(),
         })
@@ -409,11 +422,46 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool. The
+    /// Runs `f`, which may write, and answers once what it wrote is
+    /// committed. On SQLite `f` runs on the process's writer, in a savepoint
+    /// of a batch's transaction; on PostgreSQL as [`Db::read`] does. The
     /// caller gets an answer within the connect timeout plus the statement
     /// timeout, even from a database that went silent without closing the
     /// connection: then `f` is left to fail on its own.
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(writer) = &self.writer else {
+            return self.read(f).await;
+        };
+        let limit = self.settings.connect_timeout + self.settings.statement_timeout;
+        match tokio::time::timeout(limit, writer.run(f)).await {
+            Ok(done) => done,
+            Err(_) => Err(DbError::Unavailable(
+                "the database did not answer in time".into(),
+            )),
+        }
+    }
+
+    /// [`Db::run`] for a thread that may block (the blocking pool, never an
+    /// async worker).
+    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.run_blocking(f),
+            None => self.with_conn(f),
+        }
+    }
+
+    /// Runs `f`, which only reads, with a pooled connection on the blocking
+    /// thread pool, within the same time limit as [`Db::run`]. (A write here
+    /// would still work, but on SQLite wait for the writer's lock.)
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,

@@ -80,7 +80,7 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let (claims, db) = checked?;
             let id = claims.sub.clone();
-            match db.run(move |c| users::find_by_id(c, &id)).await? {
+            match db.read(move |c| users::find_by_id(c, &id)).await? {
                 Some(user) if !user.disabled && user.roles.contains(Role::Admin) => {
                     Ok(Admin { claims, user })
                 }

@@ -255,7 +255,7 @@ pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     let policy = state.session;
     let live = match state
         .db
-        .run(move |conn| ledger::count_live(conn, &policy, now))
+        .read(move |conn| ledger::count_live(conn, &policy, now))
         .await
     {
         Ok(n) => Some(n),

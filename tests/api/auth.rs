@@ -266,6 +266,52 @@ async fn sixteen_concurrent_refreshes_all_succeed_with_exactly_one_successor() {
 }
 
 #[actix_web::test]
+async fn many_sessions_rotating_at_once_lose_nothing_and_rotate_each_token_once() {
+    use diesel::prelude::*;
+    use portcullis::db::schema::refresh_tokens;
+    const SESSIONS: usize = 24;
+    const ROUNDS: usize = 4;
+    let app = spawn_app().await;
+    let mut tokens = Vec::new();
+    for i in 0..SESSIONS {
+        let name = format!("user{}", i % 6);
+        if i < 6 {
+            app.add_user(&name, &[]);
+        }
+        tokens.push(app.login(&name).await.refresh);
+    }
+    let mut seen: std::collections::HashSet<String> = tokens.iter().cloned().collect();
+    for _ in 0..ROUNDS {
+        let responses = join_all(tokens.iter().map(|t| app.refresh(t))).await;
+        tokens = responses
+            .iter()
+            .map(|res| {
+                assert_eq!(res.status(), 200, "no rotation is lost");
+                set_cookie(res, COOKIE).unwrap().value().to_owned()
+            })
+            .collect();
+        for t in &tokens {
+            assert!(seen.insert(t.clone()), "every successor is new");
+        }
+    }
+    // each session holds its first token and one successor per round,
+    // every one spent but the last
+    let (stored, unspent): (i64, i64) = app
+        .db()
+        .with_conn(|c| {
+            let stored = refresh_tokens::table.count().get_result(c)?;
+            let unspent = refresh_tokens::table
+                .filter(refresh_tokens::spent_at.is_null())
+                .count()
+                .get_result(c)?;
+            Ok((stored, unspent))
+        })
+        .unwrap();
+    assert_eq!(stored as usize, SESSIONS * (ROUNDS + 1));
+    assert_eq!(unspent as usize, SESSIONS);
+}
+
+#[actix_web::test]
 async fn a_lost_response_is_recovered_within_the_grace_period() {
     let app = spawn_app().await;
     let session = app.logged_in("bob", &[]).await;

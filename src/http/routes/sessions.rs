@@ -105,7 +105,7 @@ pub async fn list(
     let user_id = claims.sub;
     let sessions = state
         .db
-        .run(move |c| ledger::live_sessions(c, &user_id, &policy, now))
+        .read(move |c| ledger::live_sessions(c, &user_id, &policy, now))
         .await?;
     Ok(HttpResponse::Ok().json(SessionList {
         sessions: sessions
