@@ -19,7 +19,7 @@ CATEGORIES = [
     (
         "access log (actix Logger + env_logger)",
         r"drop_in_place<actix_web::middleware::logger::StreamLog|LoggerMiddleware<S> as actix_service::Service"
-        r"|env_logger|logger::FormatText",
+        r"|env_logger|logger::FormatText|portcullis::logging::",
     ),
     ("header rewriting (to_upstream, to_client, request_id)", r"headers::to_upstream|headers::to_client|headers::request_id"),
     ("awc client in user space (request, pool, response stream)", r"awc::"),

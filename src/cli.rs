@@ -202,7 +202,9 @@ pub fn main() -> ExitCode {
         eprintln!("{note}");
     }
     logging::init(cli.log_format);
-    match run(cli.command) {
+    let result = run(cli.command);
+    logging::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(lines)) => {
             for line in lines {

@@ -8,9 +8,20 @@
 //! plain word is quoted with Rust's string escapes; in `json`, serde_json
 //! escapes. This module never decides *what* is logged: callers never pass
 //! tokens, cookie values or passwords.
+//!
+//! Access lines ([`ACCESS_TARGET`]) are formatted on the request's thread
+//! but written by one writer thread, in batches: a bounded queue of
+//! [`QUEUE_LINES`]; when it is full the line is dropped and counted
+//! ([`dropped_access_lines`]) rather than making a request wait for the
+//! disk. Every other record is written at once, as before. [`flush`]
+//! writes out what is queued (the binary calls it before it exits).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::time::Duration;
 
 use log::kv::{Key, Value, VisitSource};
 use serde::ser::{SerializeMap, Serializer};
@@ -24,17 +35,152 @@ pub enum LogFormat {
     Json,
 }
 
+/// The log target of access lines, for `RUST_LOG` filters.
+pub const ACCESS_TARGET: &str = "portcullis::access";
+/// Access lines queued for the writer thread before new ones are dropped.
+pub const QUEUE_LINES: usize = 16 * 1024;
+/// The most bytes the writer thread gathers into one `write(2)`.
+const BATCH_BYTES: usize = 64 * 1024;
+
 /// Installs the process's logger: `RUST_LOG` filters (default `info`),
-/// records go to stderr in `format`.
+/// records go to stderr in `format`, access lines through the writer
+/// thread.
 pub fn init(format: LogFormat) {
-    let mut builder = env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,actix_server=warn"),
-    );
-    match format {
-        LogFormat::Text => builder.format(text),
-        LogFormat::Json => builder.format(json),
+    let builder = || {
+        let mut builder = env_logger::Builder::from_env(
+            env_logger::Env::default().default_filter_or("info,actix_server=warn"),
+        );
+        match format {
+            LogFormat::Text => builder.format(text),
+            LogFormat::Json => builder.format(json),
+        };
+        builder
     };
-    builder.init();
+    let direct = builder().build();
+    let sender = WRITER.get_or_init(|| spawn_writer(io::stderr())).clone();
+    let queued = builder()
+        .target(env_logger::Target::Pipe(Box::new(sender)))
+        .build();
+    let max = direct.filter();
+    if log::set_boxed_logger(Box::new(Split { direct, queued })).is_ok() {
+        log::set_max_level(max);
+    }
+}
+
+/// Writes out the access lines queued so far (waits at most a second).
+pub fn flush() {
+    if let Some(writer) = WRITER.get() {
+        let (ack, done) = mpsc::sync_channel(1);
+        if writer.tx.send(Message::Flush(ack)).is_ok() {
+            let _ = done.recv_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Access lines dropped because the writer thread's queue was full.
+pub fn dropped_access_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+static WRITER: OnceLock<LineSender> = OnceLock::new();
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Access lines to the writer thread, everything else straight out.
+struct Split {
+    direct: env_logger::Logger,
+    queued: env_logger::Logger,
+}
+
+impl log::Log for Split {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.direct.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target() == ACCESS_TARGET {
+            self.queued.log(record);
+        } else {
+            self.direct.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.direct.flush();
+        flush();
+    }
+}
+
+enum Message {
+    Line(Vec<u8>),
+    Flush(SyncSender<()>),
+}
+
+/// The queue's sending end, as the `Write` env_logger formats into: each
+/// `write` is one whole record.
+#[derive(Clone)]
+struct LineSender {
+    tx: SyncSender<Message>,
+}
+
+impl Write for LineSender {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.tx.try_send(Message::Line(buf.to_vec())) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(io::Error::other("log writer thread ended"));
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // called after every record: the writer thread decides when to write
+        Ok(())
+    }
+}
+
+/// Starts the thread that writes queued lines to `out`, as many as are
+/// waiting in one `write`.
+fn spawn_writer<W: Write + Send + 'static>(out: W) -> LineSender {
+    let (tx, rx) = mpsc::sync_channel(QUEUE_LINES);
+    let spawned = std::thread::Builder::new()
+        .name("access-log".into())
+        .spawn(move || write_batches(&rx, out));
+    if let Err(e) = spawned {
+        eprintln!("cannot start the access-log writer: {e}");
+    }
+    LineSender { tx }
+}
+
+fn write_batches<W: Write>(rx: &Receiver<Message>, mut out: W) {
+    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Line(line) => {
+                    batch.extend_from_slice(&line);
+                    if batch.len() < BATCH_BYTES {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                Message::Flush(ack) => {
+                    let _ = out.write_all(&batch).and_then(|()| out.flush());
+                    batch.clear();
+                    let _ = ack.send(());
+                    next = rx.try_recv().ok();
+                }
+            }
+        }
+        if !batch.is_empty() {
+            // nowhere to report a failed log write; the line is lost
+            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            batch.clear();
+        }
+    }
 }
 
 fn text(buf: &mut env_logger::fmt::Formatter, record: &log::Record<'_>) -> io::Result<()> {
@@ -156,6 +302,47 @@ fn escape_controls(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn queued_lines_are_all_written_in_order_by_the_writer_thread() {
+        let sink = Sink::default();
+        let mut sender = spawn_writer(sink.clone());
+        for i in 0..1000 {
+            sender.write_all(format!("line {i}\n").as_bytes()).unwrap();
+        }
+        let (ack, done) = mpsc::sync_channel(1);
+        sender.tx.send(Message::Flush(ack)).unwrap();
+        done.recv().unwrap();
+        let written = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let expected: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_blocking() {
+        // a receiver nobody reads: the queue fills and stays full
+        let (tx, _rx) = mpsc::sync_channel(2);
+        let mut sender = LineSender { tx };
+        let before = dropped_access_lines();
+        for _ in 0..5 {
+            sender.write_all(b"x\n").unwrap();
+        }
+        assert!(dropped_access_lines() - before >= 3);
+    }
 
     #[test]
     fn control_characters_are_escaped_and_words_stay_bare() {

@@ -6,6 +6,7 @@ pub mod password;
 pub mod refresh;
 pub mod revocation;
 pub mod roles;
+pub mod token_cache;
 pub mod tokens;
 pub mod user;
 

@@ -4,23 +4,34 @@
 //! Verification pins the algorithm, requires a known `kid`, `exp`, `iss` and
 //! `aud`, refuses key material named in the header (`jwk`, `jku`, `x5u`,
 //! `x5c`) and any `crit` extension, and checks `exp`/`nbf` against the `now`
-//! it is given with at most [`LEEWAY_SECS`] of leeway.
+//! it is given with at most [`LEEWAY_SECS`] of leeway. Verification is one
+//! pass (split, header, signature with a key prepared once per `kid`,
+//! claims); tokens that passed are remembered in a bounded
+//! [`TokenCache`], and a cached token still has its times checked on every
+//! call.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::User;
+use super::token_cache::{self, TokenCache};
 
 /// Clock leeway allowed when checking `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 5;
+/// Verified tokens remembered (see [`TokenCache`]); about 200 bytes each.
+pub const CACHE_CAPACITY: usize = 16 * 1024;
 
 /// The signing key as configured.
 pub enum SigningKey {
@@ -86,8 +97,8 @@ pub struct Tokens {
     algorithm: Algorithm,
     kid: String,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
-    validation: Validation,
+    decoding: HashMap<String, VerifyKey>,
+    cache: TokenCache<Claims>,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -110,7 +121,9 @@ impl Tokens {
             SigningKey::Hs256(secret) => {
                 let secret = secret.expose_secret().as_bytes();
                 let kid = hs256_kid(secret);
-                decoding.insert(kid.clone(), DecodingKey::from_secret(secret));
+                let mac = Hmac::<Sha256>::new_from_slice(secret)
+                    .map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+                decoding.insert(kid.clone(), VerifyKey::Hs256(mac));
                 (Algorithm::HS256, kid, EncodingKey::from_secret(secret))
             }
             SigningKey::EdDsa(pem) => {
@@ -136,21 +149,12 @@ impl Tokens {
             publish_ed25519(&public, &mut decoding, &mut jwks)?;
         }
 
-        let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        // exp and nbf are checked against the `now` we are given, below.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-
         Ok(Self {
             algorithm,
             kid,
             encoding,
             decoding,
-            validation,
+            cache: TokenCache::new(CACHE_CAPACITY),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
@@ -193,7 +197,52 @@ impl Tokens {
 
     /// Verifies a token's header, signature and claims at time `now`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        self.verify_shared(token, now).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Self::verify`], sharing the claims: a token verified before (same
+    /// SHA-256 of the whole token) comes from the cache, and only its
+    /// `exp`/`nbf` are checked again against `now`. Revocation is the
+    /// caller's to check, on every call.
+    pub fn verify_shared(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Claims>, TokenError> {
+        let key = token_cache::hash(token);
+        let claims = match self.cache.get(&key) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_signed(token)?);
+                check_times(&claims, now)?;
+                self.cache
+                    .insert(key, claims.clone(), claims.exp, now.timestamp());
+                return Ok(claims);
+            }
+        };
+        check_times(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// How many verified tokens are cached.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Header, signature, `iss` and `aud`, in one pass over the token:
+    /// everything about a token that does not depend on the time.
+    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let header: JwtHeader<'_> =
+            serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
         if header.jwk.is_some()
             || header.jku.is_some()
             || header.x5u.is_some()
@@ -202,7 +251,11 @@ impl Tokens {
         {
             return Err(TokenError::HeaderKeyMaterial);
         }
-        if header.alg != self.algorithm {
+        let expected = match self.algorithm {
+            Algorithm::EdDSA => "EdDSA",
+            _ => "HS256",
+        };
+        if header.alg != expected {
             return Err(TokenError::Algorithm);
         }
         let key = header
@@ -210,21 +263,22 @@ impl Tokens {
             .as_deref()
             .and_then(|kid| self.decoding.get(kid))
             .ok_or(TokenError::UnknownKey)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|e| TokenError::Rejected(e.to_string()))?
-            .claims;
-        // milliseconds, not whole seconds: nothing is accepted past
-        // `exp + LEEWAY_SECS`, not even a fraction of a second
-        let now_ms = now.timestamp_millis();
-        let leeway_ms = LEEWAY_SECS * 1000;
-        if now_ms > claims.exp.saturating_mul(1000).saturating_add(leeway_ms) {
-            return Err(TokenError::Expired);
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|_| TokenError::Rejected("signature is not base64url".into()))?;
+        // the signing input is the token up to its last dot
+        let signing_input = &token[..header_b64.len() + 1 + claims_b64.len()];
+        key.verify(signing_input.as_bytes(), &signature)?;
+        let claims_json = URL_SAFE_NO_PAD
+            .decode(claims_b64)
+            .map_err(|_| TokenError::Rejected("claims are not base64url".into()))?;
+        let claims: Claims = serde_json::from_slice(&claims_json)
+            .map_err(|e| TokenError::Rejected(format!("claims: {e}")))?;
+        if claims.iss != self.issuer {
+            return Err(TokenError::Rejected("wrong issuer".into()));
         }
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf.saturating_mul(1000) > now_ms + leeway_ms)
-        {
-            return Err(TokenError::NotYetValid);
+        if claims.aud != self.audience {
+            return Err(TokenError::Rejected("wrong audience".into()));
         }
         Ok(claims)
     }
@@ -240,6 +294,69 @@ impl Tokens {
     }
 }
 
+/// `exp` and `nbf` at `now`, in milliseconds, not whole seconds: nothing is
+/// accepted past `exp + LEEWAY_SECS`, not even a fraction of a second.
+fn check_times(claims: &Claims, now: DateTime<Utc>) -> Result<(), TokenError> {
+    let now_ms = now.timestamp_millis();
+    let leeway_ms = LEEWAY_SECS * 1000;
+    if now_ms > claims.exp.saturating_mul(1000).saturating_add(leeway_ms) {
+        return Err(TokenError::Expired);
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf.saturating_mul(1000) > now_ms + leeway_ms)
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// The JOSE header members verification looks at; the key-material ones
+/// only for their presence.
+#[derive(Deserialize)]
+struct JwtHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// A verifying key, prepared once per `kid`: the HMAC keyed state, or the
+/// Ed25519 point already decompressed.
+enum VerifyKey {
+    Hs256(Hmac<Sha256>),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl VerifyKey {
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), TokenError> {
+        let bad = || TokenError::Rejected("bad signature".into());
+        match self {
+            Self::Hs256(mac) => {
+                let mut mac = mac.clone();
+                mac.update(message);
+                // constant-time comparison
+                mac.verify_slice(signature).map_err(|_| bad())
+            }
+            Self::Ed25519(key) => {
+                let signature =
+                    ed25519_dalek::Signature::from_slice(signature).map_err(|_| bad())?;
+                key.verify_strict(message, &signature).map_err(|_| bad())
+            }
+        }
+    }
+}
+
 fn hs256_kid(secret: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"portcullis hs256 kid\0");
@@ -251,16 +368,17 @@ fn hs256_kid(secret: &[u8]) -> String {
 /// the RFC 7638 thumbprint.
 fn publish_ed25519(
     public: &ed25519_dalek::VerifyingKey,
-    decoding: &mut HashMap<String, DecodingKey>,
+    decoding: &mut HashMap<String, VerifyKey>,
     jwks: &mut Vec<serde_json::Value>,
 ) -> Result<String, KeyError> {
     let x = URL_SAFE_NO_PAD.encode(public.as_bytes());
     // RFC 7638 §3: the required members, lexicographic order, no whitespace.
     let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
     let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
-    let key =
-        DecodingKey::from_ed_components(&x).map_err(|e| KeyError::BadVerifyKey(e.to_string()))?;
-    if decoding.insert(kid.clone(), key).is_none() {
+    if decoding
+        .insert(kid.clone(), VerifyKey::Ed25519(*public))
+        .is_none()
+    {
         jwks.push(serde_json::json!({
             "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig",
         }));

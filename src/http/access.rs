@@ -26,7 +26,7 @@ use super::metrics::{Metrics, RouteGroup, UpstreamFailure};
 use crate::proxy::headers;
 
 /// The log target of access lines, for `RUST_LOG` filters.
-pub const TARGET: &str = "portcullis::access";
+pub const TARGET: &str = crate::logging::ACCESS_TARGET;
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// This request's id, as a header value (see the module docs).

@@ -4,6 +4,7 @@
 //! and nowhere else.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -35,25 +36,30 @@ impl FromRequest for Authenticated {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req))
+        std::future::ready(authenticate(req).map(|c| Authenticated(Arc::unwrap_or_clone(c))))
     }
 }
 
 /// Verifies the bearer token of `req`: signature, claims, and revocation.
-pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+/// A token verified before comes from the token cache, but its times and
+/// its session's revocation are checked here on every call.
+pub fn authenticate(req: &HttpRequest) -> Result<Arc<Claims>, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState missing"))?;
     let token = bearer(req)?.ok_or(ApiError::InvalidToken)?;
-    let claims = state.tokens.verify(token, state.clock.now()).map_err(|e| {
-        log::debug!("access token refused: {e}");
-        ApiError::InvalidToken
-    })?;
+    let claims = state
+        .tokens
+        .verify_shared(token, state.clock.now())
+        .map_err(|e| {
+            log::debug!("access token refused: {e}");
+            ApiError::InvalidToken
+        })?;
     if state.revoked.is_revoked(&claims.sid) {
         return Err(ApiError::InvalidToken);
     }
     super::access::note_user(req, &claims.sub);
-    Ok(Authenticated(claims))
+    Ok(claims)
 }
 
 /// A caller who is an admin *now*: the bearer token is verified as for
@@ -71,7 +77,7 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let checked = authenticate(req).and_then(|Authenticated(claims)| {
+        let checked = authenticate(req).and_then(|claims| {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::internal("AppState missing"))?;
@@ -81,9 +87,10 @@ impl FromRequest for Admin {
             let (claims, db) = checked?;
             let id = claims.sub.clone();
             match db.read(move |c| users::find_by_id(c, &id)).await? {
-                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => {
-                    Ok(Admin { claims, user })
-                }
+                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => Ok(Admin {
+                    claims: Arc::unwrap_or_clone(claims),
+                    user,
+                }),
                 _ => Err(ApiError::Forbidden),
             }
         })

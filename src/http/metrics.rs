@@ -107,6 +107,7 @@ pub struct Metrics {
     refreshes: [IntCounter; 5],
     upstream_errors: [IntCounter; 2],
     sessions_active: IntGauge,
+    access_lines_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -160,7 +161,12 @@ impl Metrics {
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
+        let access_lines_dropped = IntCounter::new(
+            "portcullis_access_log_dropped_total",
+            "Access-log lines dropped because the log writer's queue was full.",
+        )?;
         registry.register(Box::new(sessions_active.clone()))?;
+        registry.register(Box::new(access_lines_dropped.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -180,6 +186,7 @@ impl Metrics {
             upstream_errors: children(&upstream_errors, ["unavailable", "timeout"])?,
             requests,
             sessions_active,
+            access_lines_dropped,
         })
     }
 
@@ -212,6 +219,12 @@ impl Metrics {
     pub fn render(&self, live_sessions: Option<i64>) -> Result<Vec<u8>, prometheus::Error> {
         if let Some(n) = live_sessions {
             self.sessions_active.set(n);
+        }
+        // the count lives in the logger, process-wide; catch up to it
+        let dropped = crate::logging::dropped_access_lines();
+        let seen = self.access_lines_dropped.get();
+        if dropped > seen {
+            self.access_lines_dropped.inc_by(dropped - seen);
         }
         let mut out = Vec::with_capacity(8 * 1024);
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
@@ -308,5 +321,6 @@ mod tests {
         assert!(text.contains(r#"portcullis_logins_total{outcome="throttled"} 1"#));
         assert!(text.contains("portcullis_sessions_active 7"));
         assert!(text.contains(r#"portcullis_http_request_duration_seconds_count{route="api"} 2"#));
+        assert!(text.contains("portcullis_access_log_dropped_total "));
     }
 }

@@ -23,6 +23,7 @@
 //! the gateway keeps what it owns: every `Access-Control-*` header (the
 //! CORS layer's) and a `Set-Cookie` of the refresh cookie are dropped.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use actix_http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -137,13 +138,16 @@ pub fn to_upstream(
         insert(&mut out, "x-user-name", user.name);
         insert(&mut out, "x-user-roles", &user.roles.join(","));
     }
-    let mut hops: Vec<String> = out
+    let mut hops = String::new();
+    for hop in out
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect();
-    hops.push(origin.peer.to_string());
-    insert(&mut out, "x-forwarded-for", &hops.join(", "));
+    {
+        hops.push_str(hop);
+        hops.push_str(", ");
+    }
+    let _ = write!(hops, "{}", origin.peer);
+    insert(&mut out, "x-forwarded-for", &hops);
     if !out.contains_key("x-forwarded-proto") {
         insert(&mut out, "x-forwarded-proto", origin.proto);
     }
@@ -192,7 +196,9 @@ pub fn ambiguous_framing(upstream: &HeaderMap) -> bool {
         && upstream.contains_key(header::TRANSFER_ENCODING)
 }
 
-/// The client's `X-Request-Id` if it is a sane short token, else a new one.
+/// The client's `X-Request-Id` if it is a sane short token, else a new
+/// UUID v4 from the thread's userspace CSPRNG (`rand::thread_rng`, seeded
+/// from the OS once per thread): no `getrandom` syscall per request.
 pub fn request_id(incoming: &HeaderMap) -> String {
     incoming
         .get("x-request-id")
@@ -202,7 +208,15 @@ pub fn request_id(incoming: &HeaderMap) -> String {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+fn new_request_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// `headers` without hop-by-hop ones, those named in `Connection`, and
@@ -478,5 +492,10 @@ mod tests {
         assert_eq!(request_id(&map(&[("x-request-id", "abc-123")])), "abc-123");
         let generated = request_id(&map(&[("x-request-id", "has spaces")]));
         assert_eq!(generated.len(), 36);
+        let parsed = uuid::Uuid::parse_str(&generated).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        let many: std::collections::HashSet<String> =
+            (0..1000).map(|_| request_id(&HeaderMap::new())).collect();
+        assert_eq!(many.len(), 1000, "generated ids are unique");
     }
 }

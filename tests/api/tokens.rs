@@ -235,3 +235,69 @@ async fn rotated_keys_keep_verifying_old_tokens() {
     let fresh = after.login("carol").await;
     assert_eq!(before.me(&fresh.access).await.status(), 401);
 }
+
+/// A token with one character of part `part` (0 header, 1 claims, 2
+/// signature) changed, well inside the part so it still decodes.
+fn one_byte_off(token: &str, part: usize) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut bytes = parts[part].clone().into_bytes();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    parts[part] = String::from_utf8(bytes).unwrap();
+    parts.join(".")
+}
+
+/// Every check that still applies to a token the gateway verified before
+/// (and so serves from its verified-token cache), in HS256 or EdDSA mode.
+async fn assert_cached_tokens_are_still_checked(app: &TestApp) {
+    let session = app.logged_in("carol", &[Role::User]).await;
+    // verified once: from here on it comes from the cache
+    assert_eq!(app.api("GET", "/x", &session.access).await.status(), 200);
+    assert_eq!(app.me(&session.access).await.status(), 200);
+
+    for part in [0, 1, 2] {
+        let forged = one_byte_off(&session.access, part);
+        assert_ne!(forged, session.access);
+        assert_refused(app, &forged, &format!("one byte off in part {part}")).await;
+    }
+    assert_eq!(
+        app.api("GET", "/x", &session.access).await.status(),
+        200,
+        "the real token is still accepted"
+    );
+
+    // expiry: the cached token dies at exp + leeway on the app's clock
+    let ttl =
+        claims_of(&session)["exp"].as_i64().unwrap() - claims_of(&session)["iat"].as_i64().unwrap();
+    app.advance(ttl as f64 + 6.0);
+    assert_refused(app, &session.access, "an expired cached token").await;
+
+    // revocation: a cached token of an ended session is refused
+    let other = app.logged_in("dave", &[Role::User]).await;
+    assert_eq!(app.api("GET", "/x", &other.access).await.status(), 200);
+    assert_eq!(app.logout(&other.refresh).await.status(), 204);
+    app.wait_until_refused(&other.access, std::time::Duration::from_secs(3))
+        .await;
+    let res = app.api("GET", "/x", &other.access).await;
+    assert_eq!(res.status(), 401, "a revoked cached token reached /api");
+}
+
+#[actix_web::test]
+async fn cached_hs256_tokens_still_expire_die_with_their_session_and_refuse_forgeries() {
+    let app = spawn_proxied().await;
+    assert_cached_tokens_are_still_checked(&app).await;
+}
+
+#[actix_web::test]
+async fn cached_eddsa_tokens_still_expire_die_with_their_session_and_refuse_forgeries() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.pem");
+    let pem = portcullis::auth::tokens::generate_ed25519_pem().unwrap();
+    std::fs::write(&key_file, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
+    let app = spawn_proxied_with(|a| {
+        a.jwt_secret = None;
+        a.jwt_key_file = Some(key_file.clone());
+    })
+    .await;
+    assert_cached_tokens_are_still_checked(&app).await;
+}

@@ -19,7 +19,7 @@ use crate::auth::Roles;
 use crate::http::AppState;
 use crate::http::access;
 use crate::http::error::ApiError;
-use crate::http::extract::{Authenticated, authenticate, is_trusted, peer_ip};
+use crate::http::extract::{authenticate, is_trusted, peer_ip};
 use crate::proxy::policy::{self, Decision, Policy};
 use crate::proxy::{headers, path};
 
@@ -84,7 +84,7 @@ pub async fn forward(
             return Err(ApiError::Forbidden);
         }
         Decision::NeedsToken(needed) => {
-            let Authenticated(claims) = authenticate(&req)?;
+            let claims = authenticate(&req)?;
             let roles = Roles::new(claims.roles.iter().filter_map(|r| r.parse().ok()));
             if !Policy::allows(&needed, &roles) {
                 return Err(ApiError::Forbidden);
@@ -133,11 +133,13 @@ pub async fn forward(
         proto: if state.https { "https" } else { "http" },
         request_id,
     };
-    let outgoing = headers::to_upstream(req.headers(), identity.as_ref(), &origin);
     let url = state.upstream.url(path, req.uri().query());
+    // the outgoing headers are built into the request itself, once; only
+    // the (rare) retry builds them a second time
     let build = || {
         let mut upstream_req = client.request(req.method().clone(), url.as_str());
-        *upstream_req.headers_mut() = outgoing.clone();
+        *upstream_req.headers_mut() =
+            headers::to_upstream(req.headers(), identity.as_ref(), &origin);
         upstream_req
     };
 
@@ -175,20 +177,30 @@ pub async fn forward(
         return Err(ApiError::UpstreamUnavailable);
     }
 
-    let mut res = HttpResponse::build(upstream_res.status());
-    for (name, value) in &headers::to_client(upstream_res.headers(), &state.cookie.name) {
-        res.append_header((name.clone(), value.clone()));
-    }
+    let status = upstream_res.status();
+    let mut kept = headers::to_client(upstream_res.headers(), &state.cookie.name);
     let len = upstream_res
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let body = upstream_res.timeout(BODY_TIMEOUT);
-    Ok(match len {
-        Some(len) => res.body(SizedStream::new(len, body)),
-        None => res.streaming(body),
-    })
+    let mut res = match len {
+        Some(len) => HttpResponse::build(status).body(SizedStream::new(len, body)),
+        None => {
+            // what `streaming` would default to
+            if !kept.contains_key(header::CONTENT_TYPE) {
+                kept.insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/octet-stream"),
+                );
+            }
+            HttpResponse::build(status).streaming(body)
+        }
+    };
+    // the upstream's headers move into the response as one map
+    *res.headers_mut() = kept;
+    Ok(res)
 }
 
 /// The request body, cut off with an error past `limit` bytes or when the
