@@ -41,6 +41,9 @@ pub const ACCESS_TARGET: &str = "portcullis::access";
 pub const QUEUE_LINES: usize = 16 * 1024;
 /// The most bytes the writer thread gathers into one `write(2)`.
 const BATCH_BYTES: usize = 64 * 1024;
+/// How long the writer rests after a write; lines wait at most this long
+/// (and are written at once after a quiet spell).
+const LINGER: Duration = Duration::from_millis(10);
 
 /// Installs the process's logger: `RUST_LOG` filters (default `info`),
 /// records go to stderr in `format`, access lines through the writer
@@ -179,6 +182,10 @@ fn write_batches<W: Write>(rx: &Receiver<Message>, mut out: W) {
             // nowhere to report a failed log write; the line is lost
             let _ = out.write_all(&batch).and_then(|()| out.flush());
             batch.clear();
+            // let the next lines gather: a busy gateway then costs one write
+            // per LINGER, and a worker queueing a line finds the writer
+            // awake or asleep on a timer, never waiting to be woken
+            std::thread::sleep(LINGER);
         }
     }
 }
