@@ -63,6 +63,10 @@ pub fn init(format: LogFormat) {
     let sender = WRITER.get_or_init(|| spawn_writer(io::stderr())).clone();
     let queued = builder()
         .target(env_logger::Target::Pipe(Box::new(sender)))
+        // pass the bytes through: the formats emit no styles and escape
+        // control characters, so stripping styles (what `Never` does) would
+        // only scan every access line for nothing
+        .write_style(env_logger::WriteStyle::Always)
         .build();
     let max = direct.filter();
     if log::set_boxed_logger(Box::new(Split { direct, queued })).is_ok() {
