@@ -329,11 +329,7 @@ impl TestApp {
     /// Creates a user directly in the database, with [`PASSWORD`].
     pub fn add_user(&self, name: &str, roles: &[Role]) -> User {
         let hash = password::hash(PASSWORD).unwrap();
-        let roles = Roles::new(roles.iter().copied());
-        self.db
-            .with_conn(|c| Ok(accounts::create(c, name, &hash, &roles, self.clock.now())))
-            .unwrap()
-            .unwrap()
+        create_user(&self.db, name, &hash, roles, self.clock.now())
     }
 
     /// A user with `roles`, logged in.
@@ -823,4 +819,19 @@ pub fn via_port(url: &str, port: u16) -> String {
         .map(|(u, _)| format!("{u}@"))
         .unwrap_or_default();
     format!("{scheme}://{userinfo}127.0.0.1:{port}/{path}")
+}
+
+/// Creates `name` with an already computed password `hash` straight in the
+/// database (for gateways the test does not run in-process).
+pub fn create_user(
+    db: &Db,
+    name: &str,
+    hash: &str,
+    roles: &[Role],
+    now: chrono::DateTime<chrono::Utc>,
+) -> User {
+    let roles = Roles::new(roles.iter().copied());
+    db.with_conn(|c| Ok(accounts::create(c, name, hash, &roles, now)))
+        .unwrap()
+        .unwrap()
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use portcullis::auth::refresh::RefreshToken;
-use portcullis::auth::{Role, Roles, password};
+use portcullis::auth::{Role, password};
 use portcullis::clock;
 use portcullis::db::Db;
 use portcullis::db::schema::{refresh_tokens, sessions};
@@ -255,17 +255,7 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     let mut clients = Vec::new();
     for i in 0..6 {
         let user = format!("user{i}");
-        db.with_conn(|c| {
-            Ok(portcullis::accounts::create(
-                c,
-                &user,
-                &hash,
-                &Roles::new([]),
-                clock::now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+        create_user(&db, &user, &hash, &[], clock::now());
         let mut res = http
             .post(format!("{}/auth/login", a.url))
             .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
@@ -503,17 +493,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     let mut clients = Vec::new();
     for i in 0..32 {
         let user = format!("user{i}");
-        db.with_conn(|c| {
-            Ok(portcullis::accounts::create(
-                c,
-                &user,
-                &hash,
-                &Roles::new([]),
-                clock::now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+        create_user(&db, &user, &hash, &[], clock::now());
         let (cookie, access) = login(user).await;
         clients.push(StormClient {
             sid: sid_of(&access),
