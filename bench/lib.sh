@@ -47,7 +47,8 @@ ensure_tools() {
 
 build_release() {
     log "cargo build --release --locked (target $CARGO_TARGET_DIR)"
-    (cd "$REPO" && cargo build --release --locked --quiet) || die "release build failed"
+    (cd "$REPO" && cargo build --release --locked --quiet --bins --example bare_proxy) ||
+        die "release build failed"
     [[ -x $BIN ]] || die "no binary at $BIN"
 }
 
@@ -173,16 +174,29 @@ EOF
     log "nginx pid $NGINX_PID on :$NGINX_PORT ($(nginx_pids | wc -w) processes)"
 }
 
+# The floor: examples/bare_proxy.rs, actix-web + awc with nothing else.
+BARE_PORT=""
+start_bare() {
+    BARE_PORT=$(free_port)
+    "$CARGO_TARGET_DIR/release/examples/bare_proxy" "127.0.0.1:$BARE_PORT" \
+        "http://127.0.0.1:$UP_PORT" >"$WORK/bare.log" 2>&1 &
+    PIDS+=($!)
+    BARE_PID=$!
+    wait_http "http://127.0.0.1:$BARE_PORT/api/employees"
+    log "bare actix-web + awc proxy pid $BARE_PID on :$BARE_PORT"
+}
+
 # The nginx master and its workers.
 nginx_pids() {
     echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID")
 }
 
-# start_gateway NAME KEY_ENV=VALUE: a `portcullis serve` with its own
-# database; sets GW_PORT[NAME], GW_PID[NAME], GW_DB[NAME].
+# start_gateway NAME KEY_ENV=VALUE [ENV=VALUE]...: a `portcullis serve`
+# with its own database; sets GW_PORT[NAME], GW_PID[NAME], GW_DB[NAME].
 declare -A GW_PORT GW_PID GW_DB
 start_gateway() {
-    local name=$1 key=$2 port db
+    local name=$1 port db
+    shift
     port=$(free_port)
     db="$WORK/$name.db"
     (cd "$WORK" && exec env -i PATH="$PATH" HOME="$HOME" \
@@ -192,7 +206,7 @@ start_gateway() {
         PORTCULLIS_COOKIE_SECURE=false \
         PORTCULLIS_STATIC_DIR="$REPO/static" \
         PORTCULLIS_TRUSTED_PROXIES=127.0.0.1 \
-        "$key" \
+        "$@" \
         "$BIN" serve) >"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
     GW_PID[$name]=$!

@@ -17,7 +17,7 @@ CATEGORIES = [
     ("SQLite fsync", r"^fsync$|do_fsync"),
     ("SQLite / diesel / r2d2, other", r"sqlite3|diesel::|r2d2::"),
     (
-        "access log (actix Logger + env_logger)",
+        "access log (formatting and queueing the line; env_logger before)",
         r"drop_in_place<actix_web::middleware::logger::StreamLog|LoggerMiddleware<S> as actix_service::Service"
         r"|env_logger|logger::FormatText|portcullis::logging::",
     ),
@@ -29,7 +29,8 @@ CATEGORIES = [
     ("futex (thread hand-offs)", r"futex"),
 ]
 OTHER = "other (actix-http parse/encode, routing, middleware, tokio, …)"
-ALLOC = re.compile(r"malloc|_int_free|cfree|unlink_chunk|__libc_free|realloc")
+# glibc's malloc (before) and mimalloc's entry points (after)
+ALLOC = re.compile(r"malloc|_int_free|cfree|unlink_chunk|__libc_free|realloc|^_?mi_")
 
 
 def stacks(lines):

@@ -133,7 +133,7 @@ def build(rows):
     w("")
 
     # 1 + 6 ---------------------------------------------------------------
-    api = {c: rows.get(f"api_{c}", []) for c in ("direct", "nginx", "hs256", "eddsa")}
+    api = {c: rows.get(f"api_{c}", []) for c in ("direct", "nginx", "bare", "hs256", "eddsa")}
     ngx = api["nginx"]
     ngx_rps, ngx_p99 = Figure(map(rps, ngx)).med, Figure(ms(r, "p99_us") for r in ngx).med
     ngx_cpu = Figure(map(cpu_per_req, ngx)).med
@@ -144,6 +144,7 @@ def build(rows):
     names = {
         "direct": "direct to upstream-demo",
         "nginx": "nginx plain keep-alive proxy",
+        "bare": "bare actix-web + awc proxy (`examples/bare_proxy.rs`: no auth, no headers, no log)",
         "hs256": "portcullis, HS256 bearer",
         "eddsa": "portcullis, EdDSA bearer",
     }
@@ -171,6 +172,18 @@ def build(rows):
                     verdict(tput >= 1.0 and tail <= 1.0),
                 )
             )
+            if c == "hs256" and api["bare"]:
+                bare_rps = Figure(map(rps, api["bare"])).med
+                bare_p99 = Figure(ms(r, "p99_us") for r in api["bare"]).med
+                summary.append(
+                    (
+                        "the floor: bare actix-web + awc",
+                        f"{ratio(bare_rps, ngx_rps):.2f} × nginx throughput, p99 {ratio(bare_p99, ngx_p99):.2f} × nginx; "
+                        f"HS256 gateway = {ratio(r_rps.med, bare_rps):.2f} × bare",
+                        "(context)",
+                        "",
+                    )
+                )
             if c == "hs256":
                 summary.append(
                     (

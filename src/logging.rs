@@ -9,21 +9,26 @@
 //! escapes. This module never decides *what* is logged: callers never pass
 //! tokens, cookie values or passwords.
 //!
-//! Access lines ([`ACCESS_TARGET`]) are formatted on the request's thread
-//! but written by one writer thread, in batches: a bounded queue of
-//! [`QUEUE_LINES`]; when it is full the line is dropped and counted
-//! ([`dropped_access_lines`]) rather than making a request wait for the
-//! disk. Every other record is written at once, as before. [`flush`]
-//! writes out what is queued (the binary calls it before it exits).
+//! Access lines ([`access`], filtered as target [`ACCESS_TARGET`]) skip
+//! the `log` machinery: they are formatted straight from their fields on
+//! the request's thread, in the same two formats, and written by one
+//! writer thread in batches: a bounded queue of [`QUEUE_LINES`]; when it is
+//! full the line is dropped and counted ([`dropped_access_lines`]) rather
+//! than making a request wait for the disk. Every other record is written
+//! at once. [`flush`] writes out what is queued (the binary calls it before
+//! it exits).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use log::kv::{Key, Value, VisitSource};
+use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value as Json;
 
@@ -46,32 +51,112 @@ const BATCH_BYTES: usize = 64 * 1024;
 const LINGER: Duration = Duration::from_millis(10);
 
 /// Installs the process's logger: `RUST_LOG` filters (default `info`),
-/// records go to stderr in `format`, access lines through the writer
-/// thread.
+/// records go to stderr in `format`; access lines, when the filter lets
+/// them through, go through the writer thread.
 pub fn init(format: LogFormat) {
-    let builder = || {
-        let mut builder = env_logger::Builder::from_env(
-            env_logger::Env::default().default_filter_or("info,actix_server=warn"),
-        );
-        match format {
-            LogFormat::Text => builder.format(text),
-            LogFormat::Json => builder.format(json),
-        };
-        builder
+    let mut builder = env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,actix_server=warn"),
+    );
+    match format {
+        LogFormat::Text => builder.format(text),
+        LogFormat::Json => builder.format(json),
     };
-    let direct = builder().build();
-    let sender = WRITER.get_or_init(|| spawn_writer(io::stderr())).clone();
-    let queued = builder()
-        .target(env_logger::Target::Pipe(Box::new(sender)))
-        // pass the bytes through: the formats emit no styles and escape
-        // control characters, so stripping styles (what `Never` does) would
-        // only scan every access line for nothing
-        .write_style(env_logger::WriteStyle::Always)
+    let logger = builder.build();
+    let access = log::Metadata::builder()
+        .target(ACCESS_TARGET)
+        .level(log::Level::Info)
         .build();
-    let max = direct.filter();
-    if log::set_boxed_logger(Box::new(Split { direct, queued })).is_ok() {
+    if log::Log::enabled(&logger, &access) {
+        let sender = WRITER.get_or_init(|| spawn_writer(io::stderr())).clone();
+        let _ = ACCESS.set(AccessSink { format, sender });
+    }
+    let max = logger.filter();
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max);
     }
+}
+
+/// One request's access line.
+#[derive(Debug, Serialize)]
+pub struct Access<'a> {
+    pub request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpAddr>,
+    pub method: &'a str,
+    /// Without the query string, which may carry secrets.
+    pub path: &'a str,
+    pub status: u16,
+    /// Milliseconds, to a tenth.
+    pub latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<&'a str>,
+}
+
+/// Whether access lines are written (`RUST_LOG` lets target
+/// [`ACCESS_TARGET`] through at `info`); decided once, by [`init`].
+pub fn access_enabled() -> bool {
+    ACCESS.get().is_some()
+}
+
+/// Formats `line`, stamped `at`, and queues it for the writer thread; a
+/// no-op when access lines are filtered out.
+pub fn access(at: DateTime<Utc>, line: &Access<'_>) {
+    let Some(sink) = ACCESS.get() else {
+        return;
+    };
+    let formatted = match sink.format {
+        LogFormat::Text => access_text(at, line).into_bytes(),
+        LogFormat::Json => access_json(at, line),
+    };
+    sink.sender.send(formatted);
+}
+
+/// The same line `text` makes of a record with these fields.
+fn access_text(at: DateTime<Utc>, line: &Access<'_>) -> String {
+    let mut out = String::with_capacity(224);
+    let _ = write!(out, "[{} INFO  {ACCESS_TARGET}]", stamp(at));
+    let _ = write_str_field(&mut out, "request_id", line.request_id);
+    if let Some(peer) = line.peer {
+        let _ = write!(out, " peer={peer}");
+    }
+    let _ = write_str_field(&mut out, "method", line.method);
+    let _ = write_str_field(&mut out, "path", line.path);
+    let _ = write!(
+        out,
+        " status={} latency_ms={}",
+        line.status, line.latency_ms
+    );
+    if let Some(user) = line.user_id {
+        let _ = write_str_field(&mut out, "user_id", user);
+    }
+    out.push('\n');
+    out
+}
+
+/// `at` as env_logger stamps records: RFC 3339, whole seconds, `Z`.
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The same object `json` makes of a record with these fields.
+fn access_json(at: DateTime<Utc>, line: &Access<'_>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Record<'a> {
+        ts: String,
+        level: &'static str,
+        target: &'static str,
+        #[serde(flatten)]
+        fields: &'a Access<'a>,
+    }
+    let record = Record {
+        ts: stamp(at),
+        level: "INFO",
+        target: ACCESS_TARGET,
+        fields: line,
+    };
+    let mut out = serde_json::to_vec(&record).unwrap_or_default();
+    out.push(b'\n');
+    out
 }
 
 /// Writes out the access lines queued so far (waits at most a second).
@@ -90,31 +175,13 @@ pub fn dropped_access_lines() -> u64 {
 }
 
 static WRITER: OnceLock<LineSender> = OnceLock::new();
+static ACCESS: OnceLock<AccessSink> = OnceLock::new();
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Access lines to the writer thread, everything else straight out.
-struct Split {
-    direct: env_logger::Logger,
-    queued: env_logger::Logger,
-}
-
-impl log::Log for Split {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.direct.enabled(metadata)
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target() == ACCESS_TARGET {
-            self.queued.log(record);
-        } else {
-            self.direct.log(record);
-        }
-    }
-
-    fn flush(&self) {
-        self.direct.flush();
-        flush();
-    }
+/// Where access lines go, and in which format.
+struct AccessSink {
+    format: LogFormat,
+    sender: LineSender,
 }
 
 enum Message {
@@ -122,30 +189,18 @@ enum Message {
     Flush(SyncSender<()>),
 }
 
-/// The queue's sending end, as the `Write` env_logger formats into: each
-/// `write` is one whole record.
+/// The queue's sending end: each message is one whole line.
 #[derive(Clone)]
 struct LineSender {
     tx: SyncSender<Message>,
 }
 
-impl Write for LineSender {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.tx.try_send(Message::Line(buf.to_vec())) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(io::Error::other("log writer thread ended"));
-            }
+impl LineSender {
+    /// Queues `line`, or drops and counts it when the queue is full.
+    fn send(&self, line: Vec<u8>) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(Message::Line(line)) {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        // called after every record: the writer thread decides when to write
-        Ok(())
     }
 }
 
@@ -227,7 +282,7 @@ impl<'kvs> VisitSource<'kvs> for TextFields<'_> {
     fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
         let out = &mut *self.0;
         let _ = if let Some(s) = value.to_borrowed_str() {
-            write_str_field(out, &key, s)
+            write_str_field(out, key.as_str(), s)
         } else if let Some(n) = value.to_u64() {
             write!(out, " {key}={n}")
         } else if let Some(n) = value.to_i64() {
@@ -237,7 +292,7 @@ impl<'kvs> VisitSource<'kvs> for TextFields<'_> {
         } else {
             match serde_json::to_value(&value) {
                 Ok(Json::Null) | Err(_) => Ok(()),
-                Ok(Json::String(s)) => write_str_field(out, &key, &s),
+                Ok(Json::String(s)) => write_str_field(out, key.as_str(), &s),
                 Ok(other) => write!(out, " {key}={other}"),
             }
         };
@@ -245,7 +300,7 @@ impl<'kvs> VisitSource<'kvs> for TextFields<'_> {
     }
 }
 
-fn write_str_field(out: &mut String, key: &Key<'_>, s: &str) -> std::fmt::Result {
+fn write_str_field(out: &mut String, key: &str, s: &str) -> std::fmt::Result {
     if is_word(s) {
         write!(out, " {key}={s}")
     } else {
@@ -331,9 +386,9 @@ mod tests {
     #[test]
     fn queued_lines_are_all_written_in_order_by_the_writer_thread() {
         let sink = Sink::default();
-        let mut sender = spawn_writer(sink.clone());
+        let sender = spawn_writer(sink.clone());
         for i in 0..1000 {
-            sender.write_all(format!("line {i}\n").as_bytes()).unwrap();
+            sender.send(format!("line {i}\n").into_bytes());
         }
         let (ack, done) = mpsc::sync_channel(1);
         sender.tx.send(Message::Flush(ack)).unwrap();
@@ -347,12 +402,42 @@ mod tests {
     fn a_full_queue_drops_and_counts_instead_of_blocking() {
         // a receiver nobody reads: the queue fills and stays full
         let (tx, _rx) = mpsc::sync_channel(2);
-        let mut sender = LineSender { tx };
+        let sender = LineSender { tx };
         let before = dropped_access_lines();
         for _ in 0..5 {
-            sender.write_all(b"x\n").unwrap();
+            sender.send(b"x\n".to_vec());
         }
         assert!(dropped_access_lines() - before >= 3);
+    }
+
+    #[test]
+    fn access_lines_have_the_record_formats_with_odd_values_quoted() {
+        let ts = DateTime::UNIX_EPOCH;
+        let mut line = Access {
+            request_id: "r-1",
+            peer: Some("::1".parse().unwrap()),
+            method: "GET",
+            path: "/api/a b\"c",
+            status: 200,
+            latency_ms: 0.3,
+            user_id: Some("u-9"),
+        };
+        assert_eq!(
+            access_text(ts, &line),
+            "[1970-01-01T00:00:00Z INFO  portcullis::access] request_id=r-1 peer=::1 \
+             method=GET path=\"/api/a b\\\"c\" status=200 latency_ms=0.3 user_id=u-9\n"
+        );
+        line.peer = None;
+        line.user_id = None;
+        let json: Json = serde_json::from_slice(&access_json(ts, &line)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "ts": "1970-01-01T00:00:00Z", "level": "INFO", "target": ACCESS_TARGET,
+                "request_id": "r-1", "method": "GET", "path": "/api/a b\"c",
+                "status": 200, "latency_ms": 0.3,
+            })
+        );
     }
 
     #[test]

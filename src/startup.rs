@@ -259,7 +259,7 @@ fn app(
         )))
         .app_data(state.clone())
         .wrap(from_fn(limits::bound_clients))
-        .wrap(http::cors(&parts.origins))
+        .wrap(http::cors::cors(&parts.origins))
         .wrap(from_fn(http::error::json_errors))
         .wrap(from_fn(http::security_headers))
         .wrap(AccessLog::new(state.metrics.clone()))

@@ -23,10 +23,9 @@ use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
 use super::metrics::{Metrics, RouteGroup, UpstreamFailure};
+use crate::logging;
 use crate::proxy::headers;
 
-/// The log target of access lines, for `RUST_LOG` filters.
-pub const TARGET: &str = crate::logging::ACCESS_TARGET;
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// This request's id, as a header value (see the module docs).
@@ -51,7 +50,7 @@ struct UserId(String);
 /// Records who made `req` for its access-log line; a no-op when access
 /// lines are filtered out.
 pub fn note_user(req: &HttpRequest, user_id: &str) {
-    if log::log_enabled!(target: TARGET, log::Level::Info) {
+    if logging::access_enabled() {
         req.extensions_mut().insert(UserId(user_id.to_owned()));
     }
 }
@@ -111,7 +110,7 @@ where
         );
         req.extensions_mut().insert(id.clone());
         // captured only when the line will be written: a refcount each
-        let line = log::log_enabled!(target: TARGET, log::Level::Info)
+        let line = logging::access_enabled()
             .then(|| (req.method().clone(), req.uri().clone(), req.peer_addr()));
         let service = self.service.clone();
         let metrics = self.metrics.clone();
@@ -128,20 +127,22 @@ where
             }
             if let Some((method, uri, peer)) = line {
                 let extensions = result.as_ref().ok().map(|res| res.request().extensions());
-                let user = extensions
+                let user_id = extensions
                     .as_ref()
                     .and_then(|ext| ext.get::<UserId>())
                     .map(|u| u.0.as_str());
-                log::info!(
-                    target: TARGET,
-                    request_id = id.as_str(),
-                    peer = peer.map(|p| p.ip()),
-                    method = method.as_str(),
-                    path = uri.path(),
-                    status = status.as_u16(),
-                    latency_ms = (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
-                    user_id = user;
-                    ""
+                // stamped with the wall clock, like every other log line
+                logging::access(
+                    crate::clock::now(),
+                    &logging::Access {
+                        request_id: id.as_str(),
+                        peer: peer.map(|p| p.ip()),
+                        method: method.as_str(),
+                        path: uri.path(),
+                        status: status.as_u16(),
+                        latency_ms: (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+                        user_id,
+                    },
                 );
             }
             if let Ok(res) = &mut result

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod cookies;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -17,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
@@ -91,27 +91,6 @@ pub async fn security_headers(
         headers.insert(name, HeaderValue::from_static(value));
     }
     Ok(res)
-}
-
-/// CORS for the configured origins only, with credentials; never `*`.
-pub fn cors(origins: &[String]) -> Cors {
-    let cors = origins
-        .iter()
-        .fold(Cors::default(), |c, o| c.allowed_origin(o));
-    cors.supports_credentials()
-        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            header::HeaderName::from_static("x-csrf"),
-            header::HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-        .max_age(600)
-        // A same-origin SPA sends Origin on POST too: let requests from other
-        // origins through without CORS headers; the browser blocks them.
-        .block_on_origin_mismatch(false)
 }
 
 /// The route table. The SPA is mounted last: it takes what nothing else does.

@@ -228,7 +228,8 @@ fn without_hop_by_hop(headers: &HeaderMap, keep: impl Fn(&str) -> bool) -> Heade
         .flat_map(|v| v.split(','))
         .map(|name| name.trim().to_ascii_lowercase())
         .collect();
-    let mut out = HeaderMap::new();
+    // room for what the caller adds: growing the map rehashes it
+    let mut out = HeaderMap::with_capacity(headers.len() + 8);
     for (name, value) in headers {
         let name_str = name.as_str();
         if !HOP_BY_HOP.contains(&name_str)

@@ -276,6 +276,16 @@ async fn cors_allows_only_configured_origins_never_a_wildcard() {
         res.headers().get("access-control-allow-origin").unwrap(),
         "https://app.example.com"
     );
+
+    // no Origin, no CORS request: none of its headers
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    for name in res.headers().keys() {
+        assert!(
+            !name.as_str().starts_with("access-control-") && name != "vary",
+            "{name} on a request without Origin"
+        );
+    }
 }
 
 #[actix_web::test]
