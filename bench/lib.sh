@@ -25,7 +25,7 @@ die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
 # Installs the Debian packages that are missing (needs root or sudo).
 ensure_tools() {
     local missing=() cmd pkg
-    for pair in nginx:nginx wrk:wrk sqlite3:sqlite3 perf:linux-perf \
+    for pair in nginx:nginx wrk:wrk sqlite3:sqlite3 perf:linux-perf chrt:util-linux \
         curl:curl python3:python3; do
         cmd=${pair%%:*} pkg=${pair#*:}
         if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd ]]; then
@@ -40,7 +40,7 @@ ensure_tools() {
             die "apt-get install ${missing[*]} failed"
     fi
     if ! command -v nginx >/dev/null 2>&1; then PATH="$PATH:/usr/sbin"; fi
-    for cmd in nginx wrk sqlite3 curl python3; do
+    for cmd in nginx wrk sqlite3 curl python3 chrt; do
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd is not available"
     done
 }

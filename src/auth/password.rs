@@ -5,9 +5,12 @@
 //! [`HashGate`] owns a fixed pool of threads, one per core, started once,
 //! each allocating its block memory on first use and reusing it for every
 //! hash after (so a login storm cannot grow memory with the number of
-//! threads that ever hashed). The threads run at a lower scheduling
-//! priority (a higher nice value on Linux) than the HTTP workers, so a
-//! storm of logins slows down logins, not the `/api` path. In front of
+//! threads that ever hashed). On Linux the threads run in the `SCHED_IDLE`
+//! class: they get the CPU time the HTTP workers leave, and a worker that
+//! wakes up takes the core back at once, so a storm of logins slows down
+//! logins, not the `/api` path. (A nice value of +10 or +19 was not
+//! enough: the scheduler let a hash finish its time slice before a woken
+//! worker ran, which tripled `/api`'s p99 during a storm.) In front of
 //! the pool: a bounded waiting room and a bounded wait; past either the
 //! caller is told [`Busy`] (answered with 429).
 //! Passwords are compared exactly as sent: no trimming, no normalisation.
@@ -198,9 +201,6 @@ pub struct Busy;
 
 type Job = Box<dyn FnOnce(&mut Hasher) + Send>;
 
-/// How much nicer than the HTTP workers the hashing threads are.
-const NICER_BY: i32 = 10;
-
 /// The hashing pool and the gate in front of it: `threads` threads, at
 /// most `threads` hashes running, at most `waiting` callers waiting for
 /// one of them, each at most `wait`.
@@ -269,10 +269,10 @@ impl HashGate {
     }
 }
 
-/// A hashing thread: lowers its priority, then runs jobs until the gate is
-/// gone.
+/// A hashing thread: steps aside for the HTTP workers, then runs jobs
+/// until the gate is gone.
 fn work(queue: &Mutex<Receiver<Job>>) {
-    be_nicer();
+    step_aside();
     let mut hasher = Hasher::default();
     loop {
         let job = match queue.lock() {
@@ -284,16 +284,20 @@ fn work(queue: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Raises this thread's nice value by [`NICER_BY`] (on Linux the nice
-/// value is per thread).
-fn be_nicer() {
+/// Moves this thread to the `SCHED_IDLE` class (Linux; scheduling
+/// classes are per thread there).
+fn step_aside() {
     #[cfg(target_os = "linux")]
     {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let me = Some(rustix::thread::gettid());
-        let now = getpriority_process(me).unwrap_or(0);
-        if let Err(e) = setpriority_process(me, (now + NICER_BY).min(19)) {
-            log::warn!("cannot lower the priority of a hashing thread: {e}");
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(e) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        {
+            log::warn!("cannot lower the priority of a hashing thread: {e:?}");
         }
     }
 }
@@ -437,17 +441,22 @@ mod tests {
         assert_eq!(gate.run(|_| 4).await, Ok(4));
     }
 
-    /// This thread's nice value.
+    /// This thread's scheduling policy.
     #[cfg(target_os = "linux")]
-    fn nice() -> i32 {
-        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+    fn policy() -> thread_priority::ThreadSchedulePolicy {
+        thread_priority::thread_schedule_policy().unwrap()
     }
 
     #[cfg(target_os = "linux")]
     #[actix_web::test]
-    async fn hashing_threads_are_nicer_than_the_caller() {
+    async fn hashing_threads_yield_to_the_caller_s_class() {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
         let gate = HashGate::new(1, 1, Duration::from_secs(30));
-        let theirs = gate.run(|_| nice()).await.unwrap();
-        assert!(theirs > nice(), "hashing nice {theirs}, caller {}", nice());
+        let theirs = gate.run(|_| policy()).await.unwrap();
+        assert_eq!(
+            theirs,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+        );
+        assert_ne!(policy(), theirs, "the caller keeps its class");
     }
 }
