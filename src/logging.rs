@@ -18,6 +18,7 @@
 //! at once. [`flush`] writes out what is queued (the binary calls it before
 //! it exits).
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -133,9 +134,19 @@ fn access_text(at: DateTime<Utc>, line: &Access<'_>) -> String {
     out
 }
 
-/// `at` as env_logger stamps records: RFC 3339, whole seconds, `Z`.
+/// `at` as env_logger stamps records: RFC 3339, whole seconds, `Z`;
+/// formatted once per second per thread.
 fn stamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    thread_local! {
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    LAST.with_borrow_mut(|(second, text)| {
+        if *second != at.timestamp() {
+            *second = at.timestamp();
+            *text = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        }
+        text.clone()
+    })
 }
 
 /// The same object `json` makes of a record with these fields.
@@ -426,6 +437,11 @@ mod tests {
             access_text(ts, &line),
             "[1970-01-01T00:00:00Z INFO  portcullis::access] request_id=r-1 peer=::1 \
              method=GET path=\"/api/a b\\\"c\" status=200 latency_ms=0.3 user_id=u-9\n"
+        );
+        // the per-thread stamp follows the clock across seconds
+        assert!(
+            access_text(ts + chrono::Duration::seconds(61), &line)
+                .starts_with("[1970-01-01T00:01:01Z ")
         );
         line.peer = None;
         line.user_id = None;
