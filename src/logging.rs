@@ -68,8 +68,10 @@ pub fn init(format: LogFormat) {
         .level(log::Level::Info)
         .build();
     if log::Log::enabled(&logger, &access) {
-        let sender = WRITER.get_or_init(|| spawn_writer(io::stderr())).clone();
-        let _ = ACCESS.set(AccessSink { format, sender });
+        ACCESS.get_or_init(|| AccessSink {
+            format,
+            sender: spawn_writer(io::stderr()),
+        });
     }
     let max = logger.filter();
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
@@ -172,7 +174,7 @@ fn access_json(at: DateTime<Utc>, line: &Access<'_>) -> Vec<u8> {
 
 /// Writes out the access lines queued so far (waits at most a second).
 pub fn flush() {
-    if let Some(writer) = WRITER.get() {
+    if let Some(AccessSink { sender: writer, .. }) = ACCESS.get() {
         let (ack, done) = mpsc::sync_channel(1);
         if writer.tx.send(Message::Flush(ack)).is_ok() {
             let _ = done.recv_timeout(Duration::from_secs(1));
@@ -185,7 +187,6 @@ pub fn dropped_access_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
-static WRITER: OnceLock<LineSender> = OnceLock::new();
 static ACCESS: OnceLock<AccessSink> = OnceLock::new();
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
@@ -201,7 +202,6 @@ enum Message {
 }
 
 /// The queue's sending end: each message is one whole line.
-#[derive(Clone)]
 struct LineSender {
     tx: SyncSender<Message>,
 }

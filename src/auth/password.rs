@@ -8,9 +8,8 @@
 //! threads that ever hashed). On Linux the threads run in the `SCHED_IDLE`
 //! class: they get the CPU time the HTTP workers leave, and a worker that
 //! wakes up takes the core back at once, so a storm of logins slows down
-//! logins, not the `/api` path. (A nice value of +10 or +19 was not
-//! enough: the scheduler let a hash finish its time slice before a woken
-//! worker ran, which tripled `/api`'s p99 during a storm.) In front of
+//! logins, not the `/api` path. (At nice +10 or +19, `/api`'s p99 during
+//! a login storm was 2–3 × its idle p99; see BENCHMARKS.md.) In front of
 //! the pool: a bounded waiting room and a bounded wait; past either the
 //! caller is told [`Busy`] (answered with 429).
 //! Passwords are compared exactly as sent: no trimming, no normalisation.
