@@ -350,13 +350,7 @@ pub fn set_roles_by(
 mod tests {
     use super::*;
     use crate::auth::Role;
-
-    fn db() -> (Db, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        db.migrate().unwrap();
-        (db, dir)
-    }
+    use crate::db::temp_db;
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -401,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_taken_name_in_any_case_is_username_taken() {
-        let (db, _dir) = db();
+        let (db, _dir) = temp_db();
         db.with_conn(|c| Ok(create(c, "alice", "h", &Roles::new([]), t0())))
             .unwrap()
             .unwrap();
@@ -413,7 +407,7 @@ mod tests {
 
     #[test]
     fn disabling_ends_every_session_and_enabling_ends_none() {
-        let (db, _dir) = db();
+        let (db, _dir) = temp_db();
         let user = db
             .with_conn(|c| Ok(create(c, "bob", "h", &Roles::new([]), t0())))
             .unwrap()
@@ -438,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_new_password_ends_the_other_sessions_only() {
-        let (db, _dir) = db();
+        let (db, _dir) = temp_db();
         let user = db
             .with_conn(|c| Ok(create(c, "carol", "h", &Roles::new([]), t0())))
             .unwrap()
@@ -464,7 +458,7 @@ mod tests {
 
     #[test]
     fn an_admin_cannot_lock_themselves_out() {
-        let (db, _dir) = db();
+        let (db, _dir) = temp_db();
         let admin = db
             .with_conn(|c| Ok(create(c, "root", "h", &Roles::new([Role::Admin]), t0())))
             .unwrap()
@@ -499,7 +493,7 @@ mod tests {
 
     #[test]
     fn unknown_users_are_reported_not_created() {
-        let (db, _dir) = db();
+        let (db, _dir) = temp_db();
         let r = db
             .with_conn(|c| {
                 Ok(set_roles(

@@ -518,9 +518,7 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        db.migrate().unwrap();
+        let (db, dir) = crate::db::temp_db();
         let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
             .unwrap()
             .to_utc();

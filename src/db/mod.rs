@@ -590,6 +590,16 @@ pub fn is_unique_violation(err: &DbError) -> bool {
     )
 }
 
+/// For unit tests: a migrated SQLite database in a fresh temporary
+/// directory, which lives as long as the returned guard.
+#[cfg(test)]
+pub(crate) fn temp_db() -> (Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
+    db.migrate().unwrap();
+    (db, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::prelude::*;
@@ -686,9 +696,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_transaction_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        db.migrate().unwrap();
+        let (db, _dir) = temp_db();
         let failed: Result<(), DbError> = db.with_conn(|c| {
             write_tx(c, |c| {
                 users::create(

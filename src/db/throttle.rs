@@ -282,30 +282,26 @@ fn count_one(
 fn succeeded(conn: &mut Conn, user: &str, address: &str) -> Result<(), DbError> {
     super::write_tx(conn, |conn| {
         diesel::delete(login_attempts::table.find(user)).execute(conn)?;
-        diesel::update(
-            login_attempts::table
-                .find(address)
-                .filter(login_attempts::attempts.gt(0)),
-        )
-        .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
-        .execute(conn)?;
-        Ok(())
+        give_back(conn, address)
     })
 }
 
 fn refund(conn: &mut Conn, buckets: &[String]) -> Result<(), DbError> {
     super::write_tx(conn, |conn| {
-        for b in buckets {
-            diesel::update(
-                login_attempts::table
-                    .find(b)
-                    .filter(login_attempts::attempts.gt(0)),
-            )
-            .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
-            .execute(conn)?;
-        }
-        Ok(())
+        buckets.iter().try_for_each(|b| give_back(conn, b))
     })
+}
+
+/// Takes one attempt off `bucket` (never below zero).
+fn give_back(conn: &mut Conn, bucket: &str) -> Result<(), DbError> {
+    diesel::update(
+        login_attempts::table
+            .find(bucket)
+            .filter(login_attempts::attempts.gt(0)),
+    )
+    .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Forgets windows that started before `before` (they can no longer refuse).
@@ -331,9 +327,7 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        db.migrate().unwrap();
+        let (db, dir) = crate::db::temp_db();
         Fixture {
             db,
             throttle: Throttle::new(Limits {

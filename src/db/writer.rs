@@ -230,14 +230,7 @@ mod tests {
     use crate::auth::refresh::SuccessorKey;
     use crate::db::ledger::{self, ClientInfo, RotateOutcome, SessionPolicy};
     use crate::db::schema::{refresh_tokens, users as users_table};
-    use crate::db::{Db, DbError, users};
-
-    fn open() -> (Db, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        db.migrate().unwrap();
-        (db, dir)
-    }
+    use crate::db::{Db, DbError, temp_db, users};
 
     fn t0() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
@@ -274,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_presentations_of_one_token_in_one_batch_rotate_it_once() {
-        let (db, _dir) = open();
+        let (db, _dir) = temp_db();
         let key = SuccessorKey::generate();
         let policy = SessionPolicy {
             ttl: Duration::days(30),
@@ -318,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_job_rolls_back_only_itself_and_the_batch_commits() {
-        let (db, _dir) = open();
+        let (db, _dir) = temp_db();
         let release = hold_writer(&db).await;
         let create = |name: &'static str, fail: bool| {
             let db = db.clone();
@@ -355,7 +348,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_comes_after_the_commit() {
-        let (db, dir) = open();
+        let (db, dir) = temp_db();
         db.run(|c| users::create(c, "a", "h", &Roles::new([]), t0()).map(drop))
             .await
             .unwrap();
