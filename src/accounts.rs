@@ -1,23 +1,26 @@
-//! Account use cases, each one transaction over `db::users` and
-//! `db::ledger`, shared by the HTTP routes and the command line: create an
-//! account, check a password and open a session (login), set or change a
-//! password, disable or enable, set roles, end sessions. "Disabling ends
-//! every session" and "a new password ends the other sessions" are written
-//! here once, and so is "an admin cannot lock themselves out".
+//! Account use cases, shared by the HTTP routes, the command line and the
+//! demo, each assembled once here: create an account, set a password (an
+//! operator's) or change one's own, disable or enable, set roles, end
+//! every session of a user. The rules "disabling ends every session", "a
+//! new password ends the other sessions" and "an admin cannot lock
+//! themselves out" are written here once; every write is one transaction,
+//! and the sessions it ends are announced by the sessions service.
 //!
-//! The transactional functions take a connection and block; argon2 never
-//! runs while a connection is held. The `async` wrappers run the database
-//! work on the blocking pool and the hashing on the [`HashGate`]'s pool
-//! (holding a hashing slot for the hash only) for request handlers. Knows
-//! nothing of HTTP.
+//! Hashing runs on the [`HashGate`]'s pool with no database connection
+//! held. Knows nothing of HTTP; callers pass `now`.
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::password::{self, HashGate, Hasher, Verdict};
+use crate::auth::hash_pool::{Busy, HashGate};
+use crate::auth::password::{self, HashError, Password};
+use crate::auth::user::{USERNAME_RULE, is_valid_username};
 use crate::auth::{Role, Roles, User};
-use crate::db::ledger::{self, ClientInfo, Grant, SessionPolicy};
-use crate::db::users::{self, Credentials, UserRef};
+use crate::db::ledger::{self, EndReason, Ended, Which};
+use crate::db::users::{self, UserRef};
 use crate::db::{self, Conn, Db, DbError};
+use crate::events::{Caller, Event, Kind};
+use crate::login::{Login, LoginError};
+use crate::sessions::Sessions;
 
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,21 +32,22 @@ pub enum AccountError {
     UsernameTaken,
     #[error("no such user")]
     UnknownUser,
-    /// Unknown user, wrong password or disabled user: one outcome on purpose.
-    #[error("unknown user or wrong password")]
-    InvalidCredentials,
-    /// Every password hasher is busy; nothing was checked.
-    #[error("every password hasher is busy")]
-    Busy,
+    /// Checking the current password failed (see [`LoginError`]).
     #[error(transparent)]
-    Hash(#[from] password::HashError),
+    Login(#[from] LoginError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-impl From<password::Busy> for AccountError {
-    fn from(_: password::Busy) -> Self {
-        AccountError::Busy
+impl From<Busy> for AccountError {
+    fn from(e: Busy) -> Self {
+        AccountError::Login(e.into())
+    }
+}
+
+impl From<HashError> for AccountError {
+    fn from(e: HashError) -> Self {
+        AccountError::Login(e.into())
     }
 }
 
@@ -55,23 +59,16 @@ impl From<diesel::result::Error> for AccountError {
 
 /// Usernames: 3–32 of `[A-Za-z0-9_.-]`.
 pub fn validate_username(username: &str) -> Result<(), AccountError> {
-    let ok = (3..=32).contains(&username.len())
-        && username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
+    if is_valid_username(username) {
         Ok(())
     } else {
-        Err(AccountError::InvalidInput(
-            "A username is 3 to 32 letters, digits, '_', '.' or '-'.".into(),
-        ))
+        Err(AccountError::InvalidInput(USERNAME_RULE.into()))
     }
 }
 
 /// Passwords: 8–256 characters, taken exactly as sent.
 pub fn validate_password(password: &str) -> Result<(), AccountError> {
-    let n = password.chars().count();
-    if (password::MIN_LEN..=password::MAX_LEN).contains(&n) {
+    if password::is_valid_new(password) {
         Ok(())
     } else {
         Err(AccountError::InvalidInput(format!(
@@ -82,16 +79,237 @@ pub fn validate_password(password: &str) -> Result<(), AccountError> {
     }
 }
 
-/// Creates an account with an already hashed password; a taken name (in
-/// any letter case) is [`AccountError::UsernameTaken`].
-pub fn create(
+/// The account use cases; cloning shares them.
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    hashing: HashGate,
+    login: Login,
+    sessions: Sessions,
+}
+
+impl Accounts {
+    pub fn new(db: Db, hashing: HashGate, login: Login, sessions: Sessions) -> Self {
+        Self {
+            db,
+            hashing,
+            login,
+            sessions,
+        }
+    }
+
+    /// Creates an account: the name and password are checked, the password
+    /// hashed, the user stored. A taken name (in any letter case) is
+    /// [`AccountError::UsernameTaken`].
+    pub async fn register(
+        &self,
+        username: &str,
+        password: Password,
+        roles: Roles,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<User, AccountError> {
+        validate_username(username)?;
+        let hash = self.hash_new(password).await?;
+        let name = username.to_owned();
+        let user = self
+            .db
+            .run(move |c| create(c, &name, &hash, &roles, now))
+            .await?;
+        let roles = user.roles.to_string();
+        Event::new(Kind::UserCreated, caller)
+            .user(&user)
+            .roles(&roles)
+            .record();
+        Ok(user)
+    }
+
+    /// Sets a new password chosen by an operator: every session of the
+    /// user ends.
+    pub async fn set_password(
+        &self,
+        who: UserRef,
+        password: Password,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<User, AccountError> {
+        let hash = self.hash_new(password).await?;
+        self.store_password(who, hash, None, caller, now).await
+    }
+
+    /// Changes the caller's own password: the current one is checked
+    /// (counted like a login, see [`Login::reauthenticate`]), then the new
+    /// one stored and every session but `keep` (the caller's) ends.
+    #[expect(clippy::too_many_arguments, reason = "each is one fact of the request")]
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        username: &str,
+        keep: &str,
+        current: Password,
+        new: Password,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<(), AccountError> {
+        validate_password(new.expose())?;
+        let user = self
+            .login
+            .reauthenticate(user_id, username, current, caller, now)
+            .await?;
+        let hash = self.hash_new(new).await?;
+        let keep = Some(keep.to_owned());
+        self.store_password(UserRef::Id(user.id), hash, keep, caller, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Disables (ending every session) or enables a user, on behalf of
+    /// the admin `actor` if one acts, who may not disable themselves.
+    pub async fn set_disabled(
+        &self,
+        who: UserRef,
+        disabled: bool,
+        actor: Option<&User>,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<User, AccountError> {
+        if disabled && actor.is_some_and(|a| who == UserRef::Id(a.id.clone())) {
+            return Err(AccountError::InvalidInput(
+                "You cannot disable your own account.".into(),
+            ));
+        }
+        let policy = self.sessions.policy();
+        let (user, ended) = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let user = found(c, &who)?;
+                    users::set_disabled(c, &user.id, disabled, now)?;
+                    let ended = if disabled {
+                        end_all(c, &user.id, None, EndReason::UserDisabled, &policy, now)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok::<_, AccountError>((User { disabled, ..user }, ended))
+                })
+            })
+            .await?;
+        let by = actor.map(|a| a.username.as_str());
+        let kind = if disabled {
+            Kind::UserDisabled
+        } else {
+            Kind::UserEnabled
+        };
+        Event::new(kind, caller).user(&user).actor(by).record();
+        self.sessions
+            .announce(&ended, EndReason::UserDisabled, caller, by, now);
+        Ok(user)
+    }
+
+    /// Replaces a user's roles (they reach access tokens from the next
+    /// refresh), on behalf of the admin `actor` if one acts, who may not
+    /// remove their own `admin` role.
+    pub async fn set_roles(
+        &self,
+        who: UserRef,
+        roles: Roles,
+        actor: Option<&User>,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<User, AccountError> {
+        if actor.is_some_and(|a| who == UserRef::Id(a.id.clone())) && !roles.contains(Role::Admin) {
+            return Err(AccountError::InvalidInput(
+                "You cannot remove your own admin role.".into(),
+            ));
+        }
+        let user = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let user = found(c, &who)?;
+                    users::set_roles(c, &user.id, &roles, now)?;
+                    Ok::<_, AccountError>(User { roles, ..user })
+                })
+            })
+            .await?;
+        let roles = user.roles.to_string();
+        Event::new(Kind::RolesChanged, caller)
+            .user(&user)
+            .roles(&roles)
+            .actor(actor.map(|a| a.username.as_str()))
+            .record();
+        Ok(user)
+    }
+
+    /// Ends every session of a user, for `reason`, on behalf of `actor`
+    /// (an admin) if one acts. A user who does not exist has none.
+    pub async fn end_all_sessions(
+        &self,
+        who: UserRef,
+        reason: EndReason,
+        actor: Option<&User>,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ended>, AccountError> {
+        let user = self.db.read(move |c| found(c, &who)).await?;
+        let which = Which::AllOf {
+            user_id: user.id,
+            keep: None,
+        };
+        let by = actor.map(|a| a.username.as_str());
+        Ok(self.sessions.end(which, reason, caller, by, now).await?)
+    }
+
+    /// Hashes a new password on the pool, once it is of the right shape.
+    async fn hash_new(&self, password: Password) -> Result<String, AccountError> {
+        validate_password(password.expose())?;
+        Ok(self
+            .hashing
+            .run(move |h| h.hash(password.expose()))
+            .await??)
+    }
+
+    /// Stores a password hash and ends every session of the user but
+    /// `keep`, in one transaction.
+    async fn store_password(
+        &self,
+        who: UserRef,
+        hash: String,
+        keep: Option<String>,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<User, AccountError> {
+        let policy = self.sessions.policy();
+        let (user, ended) = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let user = found(c, &who)?;
+                    users::update_hash(c, &user.id, &hash, now)?;
+                    let reason = EndReason::PasswordChanged;
+                    let ended = end_all(c, &user.id, keep, reason, &policy, now)?;
+                    Ok::<_, AccountError>((user, ended))
+                })
+            })
+            .await?;
+        Event::new(Kind::PasswordChanged, caller)
+            .user(&user)
+            .record();
+        self.sessions
+            .announce(&ended, EndReason::PasswordChanged, caller, None, now);
+        Ok(user)
+    }
+}
+
+/// Creates an account with an already hashed password, as a unique
+/// username (in any letter case).
+fn create(
     conn: &mut Conn,
     username: &str,
     password_hash: &str,
     roles: &Roles,
     now: DateTime<Utc>,
 ) -> Result<User, AccountError> {
-    validate_username(username)?;
     users::create(conn, username, password_hash, roles, now).map_err(|e| {
         if db::is_unique_violation(&e) {
             AccountError::UsernameTaken
@@ -101,409 +319,182 @@ pub fn create(
     })
 }
 
-/// Validates and hashes a new password, then creates the account. Blocks
-/// for the hash; the connection is taken only afterwards.
-pub fn register(
-    db: &Db,
-    username: &str,
-    password: &str,
-    roles: &Roles,
-    now: DateTime<Utc>,
-) -> Result<User, AccountError> {
-    validate_username(username)?;
-    validate_password(password)?;
-    let hash = password::hash(password)?;
-    {
-        let (username, roles) = (username.to_owned(), roles.clone());
-        db.run_blocking(move |c| Ok(create(c, &username, &hash, &roles, now)))?
-    }
+/// The user `who` names, or [`AccountError::UnknownUser`].
+fn found(conn: &mut Conn, who: &UserRef) -> Result<User, AccountError> {
+    users::find(conn, who)?
+        .map(|c| c.user)
+        .ok_or(AccountError::UnknownUser)
 }
 
-/// Checks a password against the user found (or a dummy hash when none
-/// was, so an unknown user takes as long). CPU only: run it on a hashing
-/// thread (`hasher`) without holding a database connection.
-/// `Some((user, new_hash))` carries a re-hash when the stored one is weak.
-pub fn check_password(
-    hasher: &mut Hasher,
-    found: Option<Credentials>,
-    password: &str,
-) -> Option<(User, Option<String>)> {
-    let Some(found) = found else {
-        hasher.verify_dummy(password);
-        return None;
+/// Every session of `user_id` but `keep` ends, in the caller's transaction.
+fn end_all(
+    conn: &mut Conn,
+    user_id: &str,
+    keep: Option<String>,
+    reason: EndReason,
+    policy: &ledger::SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Ended>, DbError> {
+    let which = Which::AllOf {
+        user_id: user_id.to_owned(),
+        keep,
     };
-    let Verdict::Valid { rehash } = hasher.verify(password, &found.password_hash) else {
-        return None;
-    };
-    if found.user.disabled {
-        return None;
-    }
-    let new_hash = rehash.then(|| hasher.hash(password)).and_then(|r| {
-        r.map_err(|e| log::warn!("re-hashing a weak password hash failed: {e}"))
-            .ok()
-    });
-    Some((found.user, new_hash))
-}
-
-/// Opens a session for a user whose password was just checked, storing
-/// the upgraded hash if there is one, in one transaction.
-pub fn open_session(
-    conn: &mut Conn,
-    user: &User,
-    new_hash: Option<&str>,
-    client: &ClientInfo,
-    policy: &SessionPolicy,
-    now: DateTime<Utc>,
-) -> Result<Grant, DbError> {
-    db::write_tx(conn, |conn| {
-        if let Some(hash) = new_hash {
-            users::update_hash(conn, &user.id, hash, now)?;
-        }
-        ledger::issue(conn, user, client, policy, now)
-    })
-}
-
-/// Login: look the user up, check the password on the hashing pool with no
-/// connection held, open a session. A name that cannot exist is looked up
-/// nowhere but still costs a (dummy) hash. A busy pool is
-/// [`AccountError::Busy`], before any password is checked.
-pub async fn login(
-    db: &Db,
-    hashing: &HashGate,
-    username: String,
-    password: String,
-    client: ClientInfo,
-    policy: SessionPolicy,
-    now: DateTime<Utc>,
-) -> Result<Grant, AccountError> {
-    let found = if validate_username(&username).is_ok() {
-        db.read(move |c| users::find_by_username(c, &username))
-            .await?
-    } else {
-        None
-    };
-    let checked = hashing
-        .run(move |h| check_password(h, found, &password))
-        .await?;
-    let (user, new_hash) = checked.ok_or(AccountError::InvalidCredentials)?;
-    Ok(db
-        .run(move |c| open_session(c, &user, new_hash.as_deref(), &client, &policy, now))
-        .await?)
-}
-
-/// Sets a new (already hashed) password and ends every session of the
-/// user but `keep`. Returns the user and the sessions ended.
-pub fn set_password(
-    conn: &mut Conn,
-    who: UserRef<'_>,
-    password_hash: &str,
-    keep: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(User, Vec<String>), AccountError> {
-    db::write_tx(conn, |conn| {
-        let Some(found) = users::find(conn, who)? else {
-            return Err(AccountError::UnknownUser);
-        };
-        users::update_hash(conn, &found.user.id, password_hash, now)?;
-        let ended =
-            ledger::revoke_all_for_user(conn, &found.user.id, keep, "password_changed", now)?;
-        Ok((found.user, ended))
-    })
-}
-
-/// Disables (ending every session) or enables a user. Returns the user and
-/// the sessions ended.
-pub fn set_disabled(
-    conn: &mut Conn,
-    who: UserRef<'_>,
-    disabled: bool,
-    now: DateTime<Utc>,
-) -> Result<(User, Vec<String>), AccountError> {
-    db::write_tx(conn, |conn| {
-        let Some(found) = users::find(conn, who)? else {
-            return Err(AccountError::UnknownUser);
-        };
-        users::set_disabled(conn, &found.user.id, disabled, now)?;
-        let ended = if disabled {
-            ledger::revoke_all_for_user(conn, &found.user.id, None, "user_disabled", now)?
-        } else {
-            Vec::new()
-        };
-        let user = User {
-            disabled,
-            ..found.user
-        };
-        Ok((user, ended))
-    })
-}
-
-/// Replaces a user's roles; they reach access tokens from the next refresh.
-pub fn set_roles(
-    conn: &mut Conn,
-    who: UserRef<'_>,
-    roles: &Roles,
-    now: DateTime<Utc>,
-) -> Result<User, AccountError> {
-    db::write_tx(conn, |conn| {
-        let Some(found) = users::find(conn, who)? else {
-            return Err(AccountError::UnknownUser);
-        };
-        users::set_roles(conn, &found.user.id, roles, now)?;
-        Ok(User {
-            roles: roles.clone(),
-            ..found.user
-        })
-    })
-}
-
-/// Changes the caller's own password: the new one is validated, the
-/// current one checked on the hashing pool with no connection held (a
-/// wrong one costs as much as a failed login), then the new hash is stored
-/// and every session but `keep` (the caller's) ends. Returns the sessions
-/// ended.
-pub async fn change_password(
-    db: &Db,
-    hashing: &HashGate,
-    user_id: String,
-    keep: String,
-    current: String,
-    new: String,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, AccountError> {
-    validate_password(&new)?;
-    let id = user_id.clone();
-    let found = db.read(move |c| users::find(c, UserRef::Id(&id))).await?;
-    let hashed = hashing
-        .run(move |h| check_password(h, found, &current).map(|_| h.hash(&new)))
-        .await?;
-    let hash = hashed.ok_or(AccountError::InvalidCredentials)??;
-    let (_, ended) = db
-        .run(move |c| {
-            Ok(set_password(
-                c,
-                UserRef::Id(&user_id),
-                &hash,
-                Some(&keep),
-                now,
-            ))
-        })
-        .await??;
-    Ok(ended)
-}
-
-/// Ends every session of a user, for `reason`. Returns the sessions ended.
-pub fn end_all_sessions(
-    conn: &mut Conn,
-    who: UserRef<'_>,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, AccountError> {
-    db::write_tx(conn, |conn| {
-        let Some(found) = users::find(conn, who)? else {
-            return Err(AccountError::UnknownUser);
-        };
-        Ok(ledger::revoke_all_for_user(
-            conn,
-            &found.user.id,
-            None,
-            reason,
-            now,
-        )?)
-    })
-}
-
-/// [`set_disabled`] on behalf of the admin `actor`, who may not disable
-/// their own account.
-pub fn set_disabled_by(
-    conn: &mut Conn,
-    actor: &str,
-    target: &str,
-    disabled: bool,
-    now: DateTime<Utc>,
-) -> Result<(User, Vec<String>), AccountError> {
-    if disabled && actor == target {
-        return Err(AccountError::InvalidInput(
-            "You cannot disable your own account.".into(),
-        ));
-    }
-    set_disabled(conn, UserRef::Id(target), disabled, now)
-}
-
-/// [`set_roles`] on behalf of the admin `actor`, who may not remove their
-/// own `admin` role.
-pub fn set_roles_by(
-    conn: &mut Conn,
-    actor: &str,
-    target: &str,
-    roles: &Roles,
-    now: DateTime<Utc>,
-) -> Result<User, AccountError> {
-    if actor == target && !roles.contains(Role::Admin) {
-        return Err(AccountError::InvalidInput(
-            "You cannot remove your own admin role.".into(),
-        ));
-    }
-    set_roles(conn, UserRef::Id(target), roles, now)
+    ledger::end(conn, &which, reason, policy, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
-    use crate::db::temp_db;
+    use crate::services::Services;
+
+    /// The caller of the unit tests: no address, no agent.
+    static NOBODY: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(Caller::default);
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
-    fn policy() -> SessionPolicy {
-        SessionPolicy {
-            ttl: chrono::Duration::days(1),
-            idle_ttl: chrono::Duration::days(1),
-            grace: chrono::Duration::seconds(5),
+    struct Fixture {
+        services: Services,
+        db: Db,
+        _dir: tempfile::TempDir,
+    }
+
+    fn fixture() -> Fixture {
+        let (db, dir) = crate::db::temp_db();
+        Fixture {
+            services: Services::standalone(&db, t0()).unwrap(),
+            db,
+            _dir: dir,
         }
     }
 
-    fn session(db: &Db, user: &User) -> Grant {
-        db.with_conn(|c| open_session(c, user, None, &ClientInfo::default(), &policy(), t0()))
-            .unwrap()
+    impl Fixture {
+        async fn user(&self, name: &str, roles: &[Role]) -> User {
+            let roles = Roles::new(roles.iter().copied());
+            let pw = Password::new("a fine password".into());
+            self.services
+                .accounts
+                .register(name, pw, roles, &NOBODY, t0())
+                .await
+                .unwrap()
+        }
+
+        async fn session(&self, user: &User) -> String {
+            let user = user.clone();
+            let grant = self.services.login.open_session(user, None, &NOBODY, t0());
+            grant.await.unwrap().session.id
+        }
+
+        fn live(&self, id: &str) -> bool {
+            let id = id.to_owned();
+            let session = self.db.with_conn(|c| ledger::find_session(c, &id));
+            session.unwrap().revoked_at.is_none()
+        }
     }
 
-    fn live(db: &Db, id: &str) -> bool {
-        db.with_conn(|c| ledger::find_session(c, id))
-            .unwrap()
-            .revoked_at
-            .is_none()
+    #[actix_web::test]
+    async fn a_taken_name_in_any_case_is_username_taken() {
+        let f = fixture();
+        f.user("alice", &[]).await;
+        let pw = Password::new("another password".into());
+        let again = f
+            .services
+            .accounts
+            .register("ALICE", pw, Roles::new([]), &NOBODY, t0());
+        assert!(matches!(again.await, Err(AccountError::UsernameTaken)));
     }
 
-    #[test]
-    fn usernames_follow_the_contract() {
-        assert!(validate_username("al").is_err());
-        assert!(validate_username("alice.b-c_d").is_ok());
-        assert!(validate_username(&"a".repeat(33)).is_err());
-        assert!(validate_username("al ice").is_err());
-        assert!(validate_username("ålice").is_err());
+    #[actix_web::test]
+    async fn disabling_ends_every_session_and_enabling_ends_none() {
+        let f = fixture();
+        let user = f.user("bob", &[]).await;
+        let (a, b) = (f.session(&user).await, f.session(&user).await);
+        let accounts = &f.services.accounts;
+        let by_name = UserRef::Name("BOB".into());
+        let disabled = accounts.set_disabled(by_name, true, None, &NOBODY, t0());
+        assert!(disabled.await.unwrap().disabled);
+        assert!(!f.live(&a) && !f.live(&b));
+        let c = f.session(&user).await;
+        let by_id = UserRef::Id(user.id.clone());
+        let enabled = accounts.set_disabled(by_id, false, None, &NOBODY, t0());
+        assert!(!enabled.await.unwrap().disabled);
+        assert!(f.live(&c));
     }
 
-    #[test]
-    fn passwords_count_characters_not_bytes() {
-        assert!(validate_password("1234567").is_err());
-        assert!(validate_password("ééééééé").is_err());
-        assert!(validate_password(&"é".repeat(256)).is_ok());
-        assert!(validate_password(&"x".repeat(257)).is_err());
+    #[actix_web::test]
+    async fn a_new_password_ends_the_other_sessions_only() {
+        let f = fixture();
+        let user = f.user("carol", &[]).await;
+        let (mine, other) = (f.session(&user).await, f.session(&user).await);
+        let changed = f.services.accounts.change_password(
+            &user.id,
+            "carol",
+            &mine,
+            Password::new("a fine password".into()),
+            Password::new("a finer password".into()),
+            &NOBODY,
+            t0(),
+        );
+        changed.await.unwrap();
+        assert!(f.live(&mine));
+        assert!(!f.live(&other));
     }
 
-    #[test]
-    fn a_taken_name_in_any_case_is_username_taken() {
-        let (db, _dir) = temp_db();
-        db.with_conn(|c| Ok(create(c, "alice", "h", &Roles::new([]), t0())))
-            .unwrap()
-            .unwrap();
-        let again = db
-            .with_conn(|c| Ok(create(c, "ALICE", "h", &Roles::new([]), t0())))
-            .unwrap();
-        assert!(matches!(again, Err(AccountError::UsernameTaken)));
+    #[actix_web::test]
+    async fn a_wrong_current_password_changes_nothing() {
+        let f = fixture();
+        let user = f.user("dora", &[]).await;
+        let other = f.session(&user).await;
+        let changed = f.services.accounts.change_password(
+            &user.id,
+            "dora",
+            "",
+            Password::new("not the password".into()),
+            Password::new("a finer password".into()),
+            &NOBODY,
+            t0(),
+        );
+        assert!(matches!(
+            changed.await,
+            Err(AccountError::Login(LoginError::InvalidCredentials))
+        ));
+        assert!(f.live(&other));
     }
 
-    #[test]
-    fn disabling_ends_every_session_and_enabling_ends_none() {
-        let (db, _dir) = temp_db();
-        let user = db
-            .with_conn(|c| Ok(create(c, "bob", "h", &Roles::new([]), t0())))
-            .unwrap()
-            .unwrap();
-        let a = session(&db, &user);
-        let b = session(&db, &user);
-        let (disabled, ended) = db
-            .with_conn(|c| Ok(set_disabled(c, UserRef::Name("BOB"), true, t0())))
-            .unwrap()
-            .unwrap();
-        assert!(disabled.disabled);
-        assert_eq!(ended.len(), 2);
-        assert!(!live(&db, &a.session.id) && !live(&db, &b.session.id));
-        let c = session(&db, &user);
-        let (_, ended) = db
-            .with_conn(|c| Ok(set_disabled(c, UserRef::Id(&user.id), false, t0())))
-            .unwrap()
-            .unwrap();
-        assert!(ended.is_empty());
-        assert!(live(&db, &c.session.id));
-    }
-
-    #[test]
-    fn a_new_password_ends_the_other_sessions_only() {
-        let (db, _dir) = temp_db();
-        let user = db
-            .with_conn(|c| Ok(create(c, "carol", "h", &Roles::new([]), t0())))
-            .unwrap()
-            .unwrap();
-        let mine = session(&db, &user);
-        let other = session(&db, &user);
-        let (_, ended) = db
-            .with_conn(|c| {
-                Ok(set_password(
-                    c,
-                    UserRef::Id(&user.id),
-                    "h2",
-                    Some(&mine.session.id),
-                    t0(),
-                ))
-            })
-            .unwrap()
-            .unwrap();
-        assert_eq!(ended, vec![other.session.id.clone()]);
-        assert!(live(&db, &mine.session.id));
-        assert!(!live(&db, &other.session.id));
-    }
-
-    #[test]
-    fn an_admin_cannot_lock_themselves_out() {
-        let (db, _dir) = temp_db();
-        let admin = db
-            .with_conn(|c| Ok(create(c, "root", "h", &Roles::new([Role::Admin]), t0())))
-            .unwrap()
-            .unwrap();
-        let other = db
-            .with_conn(|c| Ok(create(c, "dave", "h", &Roles::new([Role::Admin]), t0())))
-            .unwrap()
-            .unwrap();
-        let me = admin.id.as_str();
-        let r = db
-            .with_conn(|c| Ok(set_disabled_by(c, me, me, true, t0())))
-            .unwrap();
-        assert!(matches!(r, Err(AccountError::InvalidInput(_))));
-        let r = db
-            .with_conn(|c| Ok(set_roles_by(c, me, me, &Roles::new([Role::Editor]), t0())))
-            .unwrap();
-        assert!(matches!(r, Err(AccountError::InvalidInput(_))));
+    #[actix_web::test]
+    async fn an_admin_cannot_lock_themselves_out() {
+        let f = fixture();
+        let admin = f.user("root", &[Role::Admin]).await;
+        let other = f.user("dave", &[Role::Admin]).await;
+        let (accounts, me) = (&f.services.accounts, UserRef::Id(admin.id.clone()));
+        let caller = &*NOBODY;
+        let r = accounts.set_disabled(me.clone(), true, Some(&admin), caller, t0());
+        assert!(matches!(r.await, Err(AccountError::InvalidInput(_))));
+        let editor = Roles::new([Role::Editor]);
+        let r = accounts.set_roles(me.clone(), editor, Some(&admin), caller, t0());
+        assert!(matches!(r.await, Err(AccountError::InvalidInput(_))));
         // keeping admin, enabling oneself, or acting on another admin is fine
-        let r = db
-            .with_conn(|c| Ok(set_roles_by(c, me, me, &Roles::new([Role::Admin]), t0())))
-            .unwrap();
-        assert!(r.is_ok());
-        let r = db
-            .with_conn(|c| Ok(set_disabled_by(c, me, me, false, t0())))
-            .unwrap();
-        assert!(r.is_ok());
-        let r = db
-            .with_conn(|c| Ok(set_disabled_by(c, me, &other.id, true, t0())))
-            .unwrap();
-        assert!(r.unwrap().0.disabled);
+        let keep = Roles::new([Role::Admin]);
+        let r = accounts.set_roles(me.clone(), keep, Some(&admin), caller, t0());
+        assert!(r.await.is_ok());
+        let r = accounts.set_disabled(me, false, Some(&admin), caller, t0());
+        assert!(r.await.is_ok());
+        let them = UserRef::Id(other.id.clone());
+        let r = accounts.set_disabled(them, true, Some(&admin), caller, t0());
+        assert!(r.await.unwrap().disabled);
     }
 
-    #[test]
-    fn unknown_users_are_reported_not_created() {
-        let (db, _dir) = temp_db();
-        let r = db
-            .with_conn(|c| {
-                Ok(set_roles(
-                    c,
-                    UserRef::Name("nobody"),
-                    &Roles::new([Role::Admin]),
-                    t0(),
-                ))
-            })
-            .unwrap();
-        assert!(matches!(r, Err(AccountError::UnknownUser)));
+    #[actix_web::test]
+    async fn unknown_users_are_reported_not_created() {
+        let f = fixture();
+        let r = f.services.accounts.set_roles(
+            UserRef::Name("nobody".into()),
+            Roles::new([Role::Admin]),
+            None,
+            &NOBODY,
+            t0(),
+        );
+        assert!(matches!(r.await, Err(AccountError::UnknownUser)));
     }
 }

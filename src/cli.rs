@@ -13,15 +13,18 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::accounts::{self, AccountError};
-use crate::auth::{Role, Roles, password, tokens};
+use crate::auth::password::Password;
+use crate::auth::{Role, Roles, tokens};
 use crate::clock::{self, Clock};
 use crate::config::parse::database_dir_exists;
 use crate::config::{Config, DbArgs, ServeArgs};
 use crate::db::users::{self, UserRef};
 use crate::db::{Db, DbError};
 use crate::demo::{self, DemoError};
+use crate::events::Caller;
 use crate::files::write_private_file;
 use crate::logging::{self, LogFormat};
+use crate::services::Services;
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -280,10 +283,19 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
     let now = clock::now();
     // Is `name` taken? Asked before any password prompt.
     let exists = |name: &str| -> Result<bool, Failure> {
-        Ok(db
-            .with_conn(|c| users::find(c, UserRef::Name(name)))?
-            .is_some())
+        let who = UserRef::Name(name.to_owned());
+        Ok(db.with_conn(|c| users::find(c, &who))?.is_some())
     };
+    if let UserCommand::List = command {
+        for u in db.with_conn(users::list)? {
+            let state = if u.disabled { "disabled" } else { "active" };
+            println!("{}\t{}\t{}\t{}", u.username, u.roles, state, u.id);
+        }
+        return Ok(());
+    }
+    let services = Services::standalone(db, now)?;
+    let accounts = &services.accounts;
+    let caller = Caller::default();
     match command {
         UserCommand::Add {
             name,
@@ -294,11 +306,10 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             if exists(&name)? {
                 return Err(account_failure(AccountError::UsernameTaken, &name));
             }
-            let roles = Roles::new(roles);
-            let hash = password::hash(&read_password(password_stdin)?)?;
-            let user = db
-                .with_conn(|c| Ok(accounts::create(c, &name, &hash, &roles, now)))?
-                .map_err(|e| account_failure(e, &name))?;
+            let password = Password::new(read_password(password_stdin)?);
+            let user =
+                block_on(accounts.register(&name, password, Roles::new(roles), &caller, now))
+                    .map_err(|e| account_failure(e, &name))?;
             println!("created {} ({}) id {}", user.username, user.roles, user.id);
         }
         UserCommand::Passwd {
@@ -308,43 +319,42 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             if !exists(&name)? {
                 return Err(account_failure(AccountError::UnknownUser, &name));
             }
-            let hash = password::hash(&read_password(password_stdin)?)?;
-            db.with_conn(|c| {
-                Ok(accounts::set_password(
-                    c,
-                    UserRef::Name(&name),
-                    &hash,
-                    None,
-                    now,
-                ))
-            })?
-            .map_err(|e| account_failure(e, &name))?;
+            let password = Password::new(read_password(password_stdin)?);
+            let who = UserRef::Name(name.clone());
+            block_on(accounts.set_password(who, password, &caller, now))
+                .map_err(|e| account_failure(e, &name))?;
             println!("password changed for {name}; their sessions are revoked");
         }
-        UserCommand::List => {
-            for u in db.with_conn(users::list)? {
-                let state = if u.disabled { "disabled" } else { "active" };
-                println!("{}\t{}\t{}\t{}", u.username, u.roles, state, u.id);
-            }
-        }
+        UserCommand::List => {}
         UserCommand::Roles { name, set } => {
-            let roles = Roles::new(set);
-            db.with_conn(|c| Ok(accounts::set_roles(c, UserRef::Name(&name), &roles, now)))?
+            let (who, roles) = (UserRef::Name(name.clone()), Roles::new(set));
+            let user = block_on(accounts.set_roles(who, roles, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
-            println!("{name} now has roles {roles} (from their next refresh)");
+            println!(
+                "{name} now has roles {} (from their next refresh)",
+                user.roles
+            );
         }
         UserCommand::Disable { name } => {
-            db.with_conn(|c| Ok(accounts::set_disabled(c, UserRef::Name(&name), true, now)))?
+            let who = UserRef::Name(name.clone());
+            block_on(accounts.set_disabled(who, true, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
             println!("{name} disabled; their sessions are revoked");
         }
         UserCommand::Enable { name } => {
-            db.with_conn(|c| Ok(accounts::set_disabled(c, UserRef::Name(&name), false, now)))?
+            let who = UserRef::Name(name.clone());
+            block_on(accounts.set_disabled(who, false, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
             println!("{name} enabled");
         }
     }
     Ok(())
+}
+
+/// Runs one of the gateway's use cases (async, as the routes call them)
+/// to completion.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    actix_web::rt::System::new().block_on(work)
 }
 
 /// One line from stdin (without its line ending), or the no-echo prompt.

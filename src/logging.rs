@@ -81,7 +81,7 @@ pub fn init(format: LogFormat) {
 
 /// One request's access line.
 #[derive(Debug, Serialize)]
-pub struct Access<'a> {
+pub struct AccessLine<'a> {
     pub request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<IpAddr>,
@@ -103,7 +103,7 @@ pub fn access_enabled() -> bool {
 
 /// Formats `line`, stamped `at`, and queues it for the writer thread; a
 /// no-op when access lines are filtered out.
-pub fn access(at: DateTime<Utc>, line: &Access<'_>) {
+pub fn access(at: DateTime<Utc>, line: &AccessLine<'_>) {
     let Some(sink) = ACCESS.get() else {
         return;
     };
@@ -115,7 +115,7 @@ pub fn access(at: DateTime<Utc>, line: &Access<'_>) {
 }
 
 /// The same line `text` makes of a record with these fields.
-fn access_text(at: DateTime<Utc>, line: &Access<'_>) -> String {
+fn access_text(at: DateTime<Utc>, line: &AccessLine<'_>) -> String {
     let mut out = String::with_capacity(224);
     let _ = write!(out, "[{} INFO  {ACCESS_TARGET}]", stamp(at));
     let _ = write_str_field(&mut out, "request_id", line.request_id);
@@ -152,14 +152,14 @@ fn stamp(at: DateTime<Utc>) -> String {
 }
 
 /// The same object `json` makes of a record with these fields.
-fn access_json(at: DateTime<Utc>, line: &Access<'_>) -> Vec<u8> {
+fn access_json(at: DateTime<Utc>, line: &AccessLine<'_>) -> Vec<u8> {
     #[derive(Serialize)]
     struct Record<'a> {
         ts: String,
         level: &'static str,
         target: &'static str,
         #[serde(flatten)]
-        fields: &'a Access<'a>,
+        fields: &'a AccessLine<'a>,
     }
     let record = Record {
         ts: stamp(at),
@@ -424,7 +424,7 @@ mod tests {
     #[test]
     fn access_lines_have_the_record_formats_with_odd_values_quoted() {
         let ts = DateTime::UNIX_EPOCH;
-        let mut line = Access {
+        let mut line = AccessLine {
             request_id: "r-1",
             peer: Some("::1".parse().unwrap()),
             method: "GET",

@@ -7,7 +7,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
@@ -20,45 +20,28 @@ use actix_web::middleware::from_fn;
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, HttpServer, web};
 
-use crate::auth::password::HashGate;
-use crate::auth::revocation::RevocationList;
-use crate::auth::tokens::LEEWAY_SECS;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::listen::Listener;
-use crate::db::throttle::{self, Limits, Throttle};
-use crate::db::{Backend, Db, DbError, ledger, secrets};
-use crate::http::access::AccessLog;
-use crate::http::limits::{self, ConnectionLimit};
-use crate::http::metrics::Metrics;
+use crate::db::{Backend, Db, DbError};
+use crate::http::access_log::AccessLog;
+use crate::http::limits::ConnectionLimit;
 use crate::http::routes::api;
-use crate::http::{self, AppState};
-
-/// How often the revocation list is topped up from the database.
-/// Logins that may wait for a hashing thread, per thread; more are
-/// answered 429 at once (a hash takes tens of milliseconds, a wait at
-/// most a second).
-const HASH_WAITING_PER_THREAD: usize = 32;
+use crate::http::state::{AppState, Listeners};
+use crate::http::{self, limits};
+use crate::jobs;
+use crate::services::ServicesError;
 
 /// The blocking-pool threads of each HTTP worker's runtime (tokio's default
 /// is 512 shared out): only database calls run there (argon2 has its own
 /// pool), and more threads than pooled connections would only wait.
 const BLOCKING_THREADS_PER_WORKER: usize = 16;
 
-const REVOCATION_POLL: Duration = Duration::from_secs(1);
-/// How often the PostgreSQL listener is read, and how long a lost one waits
-/// before reconnecting.
-const LISTEN_EVERY: Duration = Duration::from_millis(100);
-const LISTEN_RETRY: Duration = Duration::from_secs(2);
-/// How often ended sessions are purged from the ledger, and how long after
-/// their end they are kept for the record.
-const PURGE_EVERY: Duration = Duration::from_secs(600);
-const KEEP_ENDED_DAYS: i64 = 7;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("{0}")]
     Db(#[from] DbError),
+    #[error("{0}")]
+    Services(#[from] ServicesError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -84,103 +67,24 @@ impl Application {
         if applied > 0 {
             log::info!("applied {applied} database migration(s)");
         }
-        let now = clock.now();
-        let successor = db.with_conn(|c| secrets::successor_key(c, now))?;
-        let revoked = Arc::new(RevocationList::new(
-            config.access_ttl + chrono::Duration::seconds(LEEWAY_SECS),
-        ));
-        let recent = db.with_conn(|c| ledger::revoked_since(c, now - revoked.horizon()))?;
-        revoked.extend(recent, now);
-
-        let hash_slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         if config.static_dir.is_none() {
             log::info!(
                 "no SPA: PORTCULLIS_STATIC_DIR is unset and ./static does not exist; serving the API only"
             );
         }
-        let state = web::Data::new(AppState {
-            clock,
-            db,
-            tokens: config.tokens,
-            revoked,
-            successor,
-            throttle: Throttle::new(Limits::default()),
-            hashing: HashGate::new(
-                hash_slots,
-                HASH_WAITING_PER_THREAD * hash_slots,
-                Duration::from_secs(1),
-            ),
-            session: config.session,
-            cookie: config.cookie,
-            allow_registration: config.allow_registration,
-            trusted_proxies: config.trusted_proxies,
-            upstream: config.upstream,
-            policy: config.policy,
-            upstream_timeout: config.upstream_timeout,
-            max_body_size: config.max_body_size,
-            body_idle_timeout: config.body_idle_timeout,
-            static_dir: config.static_dir,
-            metrics: Arc::new(Metrics::new()),
-            https: config.tls.is_some(),
-        });
-
-        let listener = bind(&config.bind)?;
-        let port = port_of(&listener, &config.bind)?;
-        let parts = AppParts {
-            state: state.clone(),
-            origins: config.cors_origins,
-            upstream_tls: config.upstream_tls,
-            metrics_here: config.metrics_bind.is_none(),
-        };
-        let connections =
-            ConnectionLimit::new(config.max_client_connections, state.trusted_proxies.clone());
-        let server = match config.tls {
-            Some(tls) => https_server(
-                parts,
-                listener,
-                tls,
-                connections,
-                config.workers,
-                config.shutdown_timeout,
-            ),
-            None => HttpServer::new(move || app(parts.clone()))
-                .on_connect(move |conn, data| connections.on_connect(conn, data))
-                .workers(config.workers)
-                .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
-                .shutdown_timeout(config.shutdown_timeout)
-                .shutdown_signal(stop_signal())
-                .listen(listener)
-                .map(HttpServer::run),
-        }
-        .map_err(|source| StartupError::Bind {
-            addr: config.bind.clone(),
-            source,
-        })?;
-
-        let metrics = match &config.metrics_bind {
-            None => None,
-            Some(addr) => {
-                let listener = bind(addr)?;
-                let port = port_of(&listener, addr)?;
-                let app_state = state.clone();
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(app_state.clone())
-                        .wrap(AccessLog::new(app_state.metrics.clone()))
-                        .configure(http::configure_metrics)
-                })
-                .workers(1)
-                .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
-                .disable_signals()
-                .shutdown_timeout(config.shutdown_timeout)
-                .listen(listener)
-                .map_err(|source| StartupError::Bind {
-                    addr: addr.clone(),
-                    source,
-                })?
-                .run();
-                Some((port, server))
+        let (state, listeners) = AppState::new(config, clock, db)?;
+        let state = web::Data::new(state);
+        let listener = bind(&listeners.bind)?;
+        let port = port_of(&listener, &listeners.bind)?;
+        let server = main_server(state.clone(), &listeners, listener).map_err(|source| {
+            StartupError::Bind {
+                addr: listeners.bind.clone(),
+                source,
             }
+        })?;
+        let metrics = match &listeners.metrics_bind {
+            None => None,
+            Some(addr) => Some(metrics_server(state.clone(), addr, &listeners)?),
         };
         Ok(Self {
             port,
@@ -204,9 +108,14 @@ impl Application {
     /// revocations meanwhile; then stops the metrics listener, the poller
     /// and the listener.
     pub async fn run(self) -> std::io::Result<()> {
-        let listener = (self.state.db.backend() == Backend::Postgres)
-            .then(|| actix_web::rt::spawn(listen_for_revocations(self.state.clone())));
-        let poller = actix_web::rt::spawn(maintain_ledger(self.state));
+        let (services, clock) = (&self.state.services, &self.state.clock);
+        let listener = (self.state.db.backend() == Backend::Postgres).then(|| {
+            actix_web::rt::spawn(jobs::listen_for_revocations(
+                services.clone(),
+                clock.clone(),
+            ))
+        });
+        let poller = actix_web::rt::spawn(jobs::maintain_ledger(services.clone(), clock.clone()));
         let metrics: Option<ServerHandle> = self.metrics.map(|(_, server)| {
             let handle = server.handle();
             actix_web::rt::spawn(server);
@@ -224,6 +133,63 @@ impl Application {
         log::logger().flush();
         result
     }
+}
+
+/// The main listener, plain HTTP or HTTPS, bounded per client address.
+fn main_server(
+    state: web::Data<AppState>,
+    listeners: &Listeners,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
+    let connections = ConnectionLimit::new(
+        listeners.max_client_connections,
+        state.trusted_proxies.clone(),
+    );
+    let parts = AppParts {
+        state,
+        origins: listeners.cors_origins.clone(),
+        upstream_tls: listeners.upstream_tls.clone(),
+        metrics_here: listeners.metrics_bind.is_none(),
+    };
+    match &listeners.tls {
+        Some(tls) => https_server(parts, listener, tls.clone(), connections, listeners),
+        None => HttpServer::new(move || app(parts.clone()))
+            .on_connect(move |conn, data| connections.on_connect(conn, data))
+            .workers(listeners.workers)
+            .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+            .shutdown_timeout(listeners.shutdown_timeout)
+            .shutdown_signal(stop_signal())
+            .listen(listener)
+            .map(HttpServer::run),
+    }
+}
+
+/// The separate `/metrics` listener on `addr`: one worker, `/metrics` only,
+/// stopped with the main one.
+fn metrics_server(
+    state: web::Data<AppState>,
+    addr: &str,
+    listeners: &Listeners,
+) -> Result<(u16, Server), StartupError> {
+    let listener = bind(addr)?;
+    let port = port_of(&listener, addr)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(AccessLog::new(state.metrics.clone()))
+            .configure(http::configure_metrics)
+    })
+    .workers(1)
+    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+    .disable_signals()
+    .shutdown_timeout(listeners.shutdown_timeout)
+    .listen(listener)
+    .map_err(|source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?
+    .run();
+    Ok((port, server))
 }
 
 /// What each worker's app is built from.
@@ -254,7 +220,7 @@ fn app(
     let static_dir = state.static_dir.clone();
     App::new()
         .app_data(web::Data::new(api::client(
-            state.upstream_timeout,
+            state.proxy.timeout,
             parts.upstream_tls,
         )))
         .app_data(state.clone())
@@ -276,14 +242,13 @@ fn https_server(
     listener: TcpListener,
     tls: rustls::ServerConfig,
     connections: ConnectionLimit,
-    workers: usize,
-    shutdown_timeout: u64,
+    listeners: &Listeners,
 ) -> std::io::Result<Server> {
     let addr = listener.local_addr()?;
     let builder = actix_server::Server::build()
-        .workers(workers)
+        .workers(listeners.workers)
         .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
-        .shutdown_timeout(shutdown_timeout)
+        .shutdown_timeout(listeners.shutdown_timeout)
         .shutdown_signal(stop_signal());
     let draining = builder.graceful_shutdown_signal();
     Ok(builder
@@ -354,84 +319,6 @@ async fn stop_signal() {
             log::info!("Ctrl-C received: finishing in-flight requests, accepting no new ones");
         } else {
             std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Tops up the revocation list about once a second (catching revocations
-/// by other processes) and now and then purges long-ended sessions.
-async fn maintain_ledger(state: web::Data<AppState>) {
-    let mut ticker = actix_web::rt::time::interval(REVOCATION_POLL);
-    let mut last_purge = Instant::now();
-    let mut since = state.clock.now() - state.revoked.horizon();
-    loop {
-        ticker.tick().await;
-        let now = state.clock.now();
-        // overlap the previous poll: a revocation committed late with an
-        // earlier timestamp (or by a process with a slightly slow clock) is
-        // still seen
-        let from = since - chrono::Duration::seconds(5);
-        match state.db.read(move |c| ledger::revoked_since(c, from)).await {
-            Ok(rows) => {
-                state.revoked.extend(rows, now);
-                since = now;
-            }
-            Err(e) => log::warn!("polling revocations failed: {e}"),
-        }
-        if last_purge.elapsed() >= PURGE_EVERY {
-            last_purge = Instant::now();
-            let before = now - chrono::Duration::days(KEEP_ENDED_DAYS);
-            match state.db.run(move |c| ledger::purge_ended(c, before)).await {
-                Ok(n) if n > 0 => log::info!("purged {n} ended sessions"),
-                Ok(_) => {}
-                Err(e) => log::warn!("purging ended sessions failed: {e}"),
-            }
-            let stale = now - Limits::default().window;
-            if let Err(e) = state.db.run(move |c| throttle::purge(c, stale)).await {
-                log::warn!("purging login attempts failed: {e}");
-            }
-        }
-    }
-}
-
-/// PostgreSQL only: applies the revocations other instances announce, a
-/// tenth of a second after they commit. A lost connection is replaced after
-/// [`LISTEN_RETRY`]; meanwhile the poll above still runs every second.
-async fn listen_for_revocations(state: web::Data<AppState>) {
-    let mut ticker = actix_web::rt::time::interval(LISTEN_EVERY);
-    let mut listener: Option<Listener> = None;
-    loop {
-        ticker.tick().await;
-        let db = state.db.clone();
-        let current = listener.take();
-        let drained = tokio::task::spawn_blocking(move || {
-            let mut current = match current {
-                Some(l) => l,
-                None => match Listener::connect(&db)? {
-                    Some(l) => l,
-                    None => return Ok(None),
-                },
-            };
-            let ids = current.drain()?;
-            Ok::<_, DbError>(Some((current, ids)))
-        })
-        .await;
-        match drained {
-            Ok(Ok(Some((kept, ids)))) => {
-                listener = Some(kept);
-                if !ids.is_empty() {
-                    let now = state.clock.now();
-                    state
-                        .revoked
-                        .extend(ids.into_iter().map(|id| (id, now)), now);
-                }
-            }
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => {
-                log::warn!("revocation listener lost ({e}); polling covers until it is back");
-                actix_web::rt::time::sleep(LISTEN_RETRY).await;
-            }
-            Err(_) => return,
         }
     }
 }

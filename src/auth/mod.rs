@@ -1,7 +1,8 @@
-//! Authentication domain: users, passwords, access tokens (JWT), refresh
-//! tokens, the revocation list and roles. No actix types
+//! Authentication domain: users, passwords and the pool that hashes them,
+//! access tokens (JWT), refresh tokens, the revocation list and roles. No actix types
 //! and no database here.
 
+pub mod hash_pool;
 pub mod password;
 pub mod refresh;
 pub mod revocation;

@@ -1,29 +1,18 @@
-//! Password hashing with argon2id (OWASP: m=19456 KiB, t=2, p=1), and the
-//! pool that runs it.
-//!
-//! Hashing is CPU-bound and needs 19 MiB of block memory per hash. The
-//! [`HashGate`] owns a fixed pool of threads, one per core, started once,
-//! each allocating its block memory on first use and reusing it for every
-//! hash after (so a login storm cannot grow memory with the number of
-//! threads that ever hashed). On Linux the threads run in the `SCHED_IDLE`
-//! class: they get the CPU time the HTTP workers leave, and a worker that
-//! wakes up takes the core back at once, so a storm of logins slows down
-//! logins, not the `/api` path. (At nice +10 or +19, `/api`'s p99 during
-//! a login storm was 2–3 × its idle p99; see BENCHMARKS.md.) In front of
-//! the pool: a bounded waiting room and a bounded wait; past either the
-//! caller is told [`Busy`] (answered with 429).
-//! Passwords are compared exactly as sent: no trimming, no normalisation.
+//! Password hashing with argon2id (OWASP: m=19456 KiB, t=2, p=1): the
+//! one-off functions for the command line, and a [`Hasher`] that reuses its
+//! block memory, for the threads of the hashing pool
+//! ([`super::hash_pool`]). Passwords travel as [`Password`], whose `Debug`
+//! prints nothing, and are compared exactly as sent: no trimming, no
+//! normalisation.
 
-use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use argon2::password_hash::{Output, SaltString};
 use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
 };
 use rand::RngCore;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use secrecy::{ExposeSecret, SecretString};
 
 const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;
@@ -32,6 +21,11 @@ const P_COST: u32 = 1;
 /// Length limits for new passwords, in characters.
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 256;
+
+/// Whether `password` may be set: 8–256 characters, taken exactly as sent.
+pub fn is_valid_new(password: &str) -> bool {
+    (MIN_LEN..=MAX_LEN).contains(&password.chars().count())
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
@@ -45,6 +39,27 @@ pub enum Verdict {
         rehash: bool,
     },
     Invalid,
+}
+
+/// A password as a client or an operator typed it. Its `Debug` prints
+/// nothing, so no log line or error can carry it.
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+impl Password {
+    pub fn new(text: String) -> Self {
+        Self(SecretString::from(text))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
 }
 
 fn hasher() -> Argon2<'static> {
@@ -79,14 +94,13 @@ pub fn verify(password: &str, stored: &str) -> Verdict {
     }
 }
 
-/// Spends the same work as [`verify`] against a hash no password matches,
-/// so an unknown username takes as long as a wrong password.
-pub fn verify_dummy(password: &str) {
-    let _ = verify(password, &DUMMY);
+/// A hash no password matches, made once when the hashing pool starts: an
+/// unknown username is checked against it, so it takes as long as a wrong
+/// password. Failing here fails start-up (an empty dummy would make
+/// unknown users answer faster, an oracle nobody would notice).
+pub fn dummy_hash() -> Result<Arc<str>, HashError> {
+    hash("portcullis dummy password").map(Arc::from)
 }
-
-static DUMMY: LazyLock<String> =
-    LazyLock::new(|| hash("portcullis dummy password").unwrap_or_default());
 
 fn new_salt() -> [u8; 16] {
     let mut salt = [0u8; 16];
@@ -95,13 +109,21 @@ fn new_salt() -> [u8; 16] {
 }
 
 /// One hashing thread's tools: the block memory for the pool's
-/// parameters, allocated on first use and reused for every hash after.
-#[derive(Default)]
+/// parameters, allocated on first use and reused for every hash after,
+/// and the dummy hash (see [`dummy_hash`]).
 pub struct Hasher {
     blocks: Vec<Block>,
+    dummy: Arc<str>,
 }
 
 impl Hasher {
+    pub fn new(dummy: Arc<str>) -> Self {
+        Self {
+            blocks: Vec::new(),
+            dummy,
+        }
+    }
+
     fn blocks(&mut self) -> &mut [Block] {
         if self.blocks.is_empty() {
             let ours = hasher().params().block_count();
@@ -179,9 +201,11 @@ impl Hasher {
         }
     }
 
-    /// [`verify_dummy`] in the reused memory.
+    /// Spends the same work as [`Hasher::verify`] against the dummy hash,
+    /// so an unknown username takes as long as a wrong password.
     pub fn verify_dummy(&mut self, password: &str) {
-        let _ = self.verify(password, &DUMMY);
+        let dummy = self.dummy.clone();
+        let _ = self.verify(password, &dummy);
     }
 }
 
@@ -191,114 +215,6 @@ fn is_weaker(parsed: &PasswordHash<'_>) -> bool {
     !current
         || params
             .is_none_or(|p| p.m_cost() < M_COST_KIB || p.t_cost() < T_COST || p.p_cost() < P_COST)
-}
-
-/// The hashing pool is busy: every thread is taken and either the waiting
-/// room is full or the wait ran out. Answered with 429.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Busy;
-
-type Job = Box<dyn FnOnce(&mut Hasher) + Send>;
-
-/// The hashing pool and the gate in front of it: `threads` threads, at
-/// most `threads` hashes running, at most `waiting` callers waiting for
-/// one of them, each at most `wait`.
-#[derive(Clone)]
-pub struct HashGate {
-    slots: Arc<Semaphore>,
-    room: Arc<Semaphore>,
-    wait: Duration,
-    jobs: SyncSender<Job>,
-}
-
-/// Held while one hash runs.
-pub struct HashPermit(#[allow(dead_code)] OwnedSemaphorePermit);
-
-impl HashGate {
-    /// Starts the pool's threads; they end when the last clone of the gate
-    /// is dropped.
-    pub fn new(threads: usize, waiting: usize, wait: Duration) -> Self {
-        let threads = threads.max(1);
-        let (jobs, queue) = mpsc::sync_channel::<Job>(threads);
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads {
-            let queue = queue.clone();
-            let started = std::thread::Builder::new()
-                .name(format!("portcullis-hash-{i}"))
-                .spawn(move || work(&queue));
-            if let Err(e) = started {
-                log::error!("cannot start a password hashing thread: {e}");
-            }
-        }
-        Self {
-            slots: Arc::new(Semaphore::new(threads)),
-            room: Arc::new(Semaphore::new(waiting.max(threads))),
-            wait,
-            jobs,
-        }
-    }
-
-    /// A slot, or `None` after waiting `wait` in vain.
-    pub async fn enter(&self) -> Option<HashPermit> {
-        tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
-            .await
-            .ok()?
-            .ok()
-            .map(HashPermit)
-    }
-
-    /// Runs `f` on a hashing thread once one is free, or answers [`Busy`]
-    /// at once when the waiting room is full and after `wait` when no
-    /// thread came free. The slot is released when `f` ends, even if the
-    /// caller stopped waiting.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Hasher) -> T + Send + 'static,
-    ) -> Result<T, Busy> {
-        let place = self.room.clone().try_acquire_owned().map_err(|_| Busy)?;
-        let permit = self.enter().await.ok_or(Busy)?;
-        drop(place);
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |h| {
-            let _ = tx.send(f(h));
-            drop(permit);
-        });
-        self.jobs.send(job).map_err(|_| Busy)?;
-        rx.await.map_err(|_| Busy)
-    }
-}
-
-/// A hashing thread: steps aside for the HTTP workers, then runs jobs
-/// until the gate is gone.
-fn work(queue: &Mutex<Receiver<Job>>) {
-    step_aside();
-    let mut hasher = Hasher::default();
-    loop {
-        let job = match queue.lock() {
-            Ok(q) => q.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else { return };
-        job(&mut hasher);
-    }
-}
-
-/// Moves this thread to the `SCHED_IDLE` class (Linux; scheduling
-/// classes are per thread there).
-fn step_aside() {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id,
-        };
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        if let Err(e) =
-            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
-        {
-            log::warn!("cannot lower the priority of a hashing thread: {e:?}");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -313,6 +229,14 @@ mod tests {
             verify("correct horse", &h),
             Verdict::Valid { rehash: false }
         );
+    }
+
+    #[test]
+    fn new_passwords_count_characters_not_bytes() {
+        assert!(!is_valid_new("1234567"));
+        assert!(!is_valid_new("ééééééé"));
+        assert!(is_valid_new(&"é".repeat(256)));
+        assert!(!is_valid_new(&"x".repeat(257)));
     }
 
     #[test]
@@ -343,48 +267,9 @@ mod tests {
         assert_eq!(verify("anything", "not a hash"), Verdict::Invalid);
     }
 
-    #[actix_web::test]
-    async fn the_gate_refuses_when_every_slot_is_busy() {
-        let gate = HashGate::new(1, 4, Duration::from_millis(20));
-        let held = gate.enter().await.unwrap();
-        assert!(gate.enter().await.is_none());
-        drop(held);
-        assert!(gate.enter().await.is_some());
-    }
-
-    #[actix_web::test]
-    async fn the_pool_hashes_in_the_standard_format_and_verifies_both_ways() {
-        let gate = HashGate::new(2, 4, Duration::from_secs(30));
-        let h = gate
-            .run(|h| h.hash("correct horse"))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        // the crate's own verifier accepts the pool's hash ...
-        assert_eq!(
-            verify("correct horse", &h),
-            Verdict::Valid { rehash: false }
-        );
-        assert_eq!(verify("correct horsE", &h), Verdict::Invalid);
-        // ... and the pool accepts the crate's hash
-        let std = hash("battery staple").unwrap();
-        let (ok, bad) = gate
-            .run(move |h| {
-                (
-                    h.verify("battery staple", &std),
-                    h.verify("battery stapl", &std),
-                )
-            })
-            .await
-            .unwrap();
-        assert_eq!(ok, Verdict::Valid { rehash: false });
-        assert_eq!(bad, Verdict::Invalid);
-    }
-
     #[test]
     fn the_reused_memory_verifies_hashes_with_other_parameters() {
-        let mut pool = Hasher::default();
+        let mut pool = Hasher::new(dummy_hash().unwrap());
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         for (m, t, p, alg) in [
             (8, 1, 1, Algorithm::Argon2id),
@@ -415,47 +300,5 @@ mod tests {
         assert_eq!(pool.verify("anything", "not a hash"), Verdict::Invalid);
         // the pool's memory was allocated once, at the pool's size
         assert_eq!(pool.blocks.len(), hasher().params().block_count());
-    }
-
-    #[actix_web::test]
-    async fn a_full_waiting_room_is_busy_at_once() {
-        let gate = HashGate::new(1, 1, Duration::from_secs(30));
-        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
-        let running = gate.clone();
-        let first =
-            actix_web::rt::spawn(async move { running.run(move |_| hold_rx.recv().ok()).await });
-        // wait until the only thread is taken
-        while gate.slots.available_permits() > 0 {
-            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        let waiting = gate.clone();
-        let second = actix_web::rt::spawn(async move { waiting.run(|_| 2).await });
-        while gate.room.available_permits() > 0 {
-            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert_eq!(gate.run(|_| 3).await, Err(Busy));
-        hold_tx.send(()).unwrap();
-        assert_eq!(first.await.unwrap(), Ok(Some(())));
-        assert_eq!(second.await.unwrap(), Ok(2));
-        assert_eq!(gate.run(|_| 4).await, Ok(4));
-    }
-
-    /// This thread's scheduling policy.
-    #[cfg(target_os = "linux")]
-    fn policy() -> thread_priority::ThreadSchedulePolicy {
-        thread_priority::thread_schedule_policy().unwrap()
-    }
-
-    #[cfg(target_os = "linux")]
-    #[actix_web::test]
-    async fn hashing_threads_yield_to_the_caller_s_class() {
-        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
-        let gate = HashGate::new(1, 1, Duration::from_secs(30));
-        let theirs = gate.run(|_| policy()).await.unwrap();
-        assert_eq!(
-            theirs,
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
-        );
-        assert_ne!(policy(), theirs, "the caller keeps its class");
     }
 }

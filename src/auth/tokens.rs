@@ -25,8 +25,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::User;
 use super::token_cache::{self, TokenCache};
+use super::{Roles, User};
 
 /// Clock leeway allowed when checking `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 5;
@@ -84,6 +84,14 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: String,
+}
+
+impl Claims {
+    /// The roles the token names; names this gateway does not know are
+    /// ignored.
+    pub fn role_set(&self) -> Roles {
+        Roles::new(self.roles.iter().filter_map(|r| r.parse().ok()))
+    }
 }
 
 /// A freshly signed access token.

@@ -5,8 +5,8 @@
 //! - [`rotate`]: an unspent token is spent and its successor stored, exactly
 //!   once; a token spent within the grace period yields the same successor
 //!   again; a token spent before that is reuse and revokes the session;
-//! - [`revoke_session`], [`revoke_by_token`], [`revoke_all_for_user`],
-//!   [`revoke_session_of_user`];
+//! - [`end`]: the sessions a [`Which`] names end, for an [`EndReason`],
+//!   through one conditional update that also announces them;
 //! - [`live_sessions`], [`live_session_counts`]: what a user or an admin
 //!   sees of them;
 //! - [`revoked_since`]: feeds the in-memory revocation list.
@@ -39,6 +39,101 @@ pub struct SessionPolicy {
     pub grace: Duration,
 }
 
+impl Default for SessionPolicy {
+    /// The contract's defaults: 30 days, 7 days idle, 5 s of grace.
+    fn default() -> Self {
+        Self {
+            ttl: Duration::days(30),
+            idle_ttl: Duration::days(7),
+            grace: Duration::seconds(5),
+        }
+    }
+}
+
+/// Why a session ended: stored with it, logged, and (contract §12) told
+/// to the client whose refresh it refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The session's own logout.
+    Logout,
+    /// The user logged out everywhere.
+    LogoutAll,
+    /// The user ended it from another session.
+    EndedElsewhere,
+    /// An admin ended the user's sessions.
+    Admin,
+    PasswordChanged,
+    UserDisabled,
+    /// A spent refresh token was presented after the grace period.
+    ReuseDetected,
+    /// Past the absolute lifetime.
+    Expired,
+    /// Unused longer than the idle lifetime.
+    Idle,
+}
+
+impl EndReason {
+    const ALL: [EndReason; 9] = [
+        EndReason::Logout,
+        EndReason::LogoutAll,
+        EndReason::EndedElsewhere,
+        EndReason::Admin,
+        EndReason::PasswordChanged,
+        EndReason::UserDisabled,
+        EndReason::ReuseDetected,
+        EndReason::Expired,
+        EndReason::Idle,
+    ];
+
+    /// The stored, logged and answered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::LogoutAll => "logout_all",
+            EndReason::EndedElsewhere => "ended_elsewhere",
+            EndReason::Admin => "admin",
+            EndReason::PasswordChanged => "password_changed",
+            EndReason::UserDisabled => "user_disabled",
+            EndReason::ReuseDetected => "reuse_detected",
+            EndReason::Expired => "expired",
+            EndReason::Idle => "idle",
+        }
+    }
+
+    /// The reason a stored name stands for.
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == stored)
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The sessions an ending applies to; only live ones end.
+#[derive(Debug, Clone)]
+pub enum Which {
+    /// The session a refresh token (spent or not) belongs to.
+    Token(RefreshToken),
+    /// One live session, if it belongs to `user_id`: another user's
+    /// session and an unknown id are alike.
+    OwnedBy { user_id: String, session_id: String },
+    /// Every session of a user but `keep`.
+    AllOf {
+        user_id: String,
+        keep: Option<String>,
+    },
+}
+
+/// A session that just ended, and whose it was.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Ended {
+    pub session_id: String,
+    pub user_id: String,
+}
+
 /// Who opened a session, for the operator's records.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -64,9 +159,17 @@ impl Session {
         (self.expires_at.and_utc() - now).max(Duration::zero())
     }
 
-    fn is_expired(&self, policy: &SessionPolicy, now: DateTime<Utc>) -> bool {
+    /// Why the session is over at `now`, if it is: past its absolute
+    /// lifetime, or unused too long.
+    fn expiry(&self, policy: &SessionPolicy, now: DateTime<Utc>) -> Option<EndReason> {
         let now = now.naive_utc();
-        now >= self.expires_at || now >= self.last_used_at + policy.idle_ttl
+        if now >= self.expires_at {
+            Some(EndReason::Expired)
+        } else if now >= self.last_used_at + policy.idle_ttl {
+            Some(EndReason::Idle)
+        } else {
+            None
+        }
     }
 }
 
@@ -105,11 +208,11 @@ pub enum RotateOutcome {
     /// The token was spent within the grace period; `grant.refresh` is the
     /// successor already issued.
     Replayed(Grant),
-    /// The token was spent before the grace period: the session is revoked.
-    Reused { session_id: String },
-    /// The session passed its absolute or idle expiry.
-    Expired { session_id: String },
-    /// Unknown token, revoked session, or a user who can no longer log in.
+    /// Presenting the token ended its session: it was spent before the
+    /// grace period ([`EndReason::ReuseDetected`]), the session is past its
+    /// absolute or idle lifetime, or its user can no longer log in.
+    Ended { ended: Ended, reason: EndReason },
+    /// Unknown token, or a session that had already ended.
     Invalid,
 }
 
@@ -185,18 +288,11 @@ pub fn rotate(
         if session.revoked_at.is_some() {
             return Ok(RotateOutcome::Invalid);
         }
-        if session.is_expired(policy, now) {
-            revoke_session(conn, &session.id, "expired", now)?;
-            return Ok(RotateOutcome::Expired {
-                session_id: session.id,
-            });
+        if let Some(reason) = session.expiry(policy, now) {
+            return ended(conn, session, reason, now);
         }
-        let user = match users::find_by_id(conn, &session.user_id)? {
-            Some(user) if !user.disabled => user,
-            _ => {
-                revoke_session(conn, &session.id, "user_disabled", now)?;
-                return Ok(RotateOutcome::Invalid);
-            }
+        let Some(user) = users::find_by_id(conn, &session.user_id)?.filter(|u| !u.disabled) else {
+            return ended(conn, session, EndReason::UserDisabled, now);
         };
 
         let Some(spent_at) = spent_at else {
@@ -222,13 +318,25 @@ pub fn rotate(
                 user,
                 refresh: head,
             })),
-            None => {
-                revoke_session(conn, &session.id, "refresh_token_reused", now)?;
-                Ok(RotateOutcome::Reused {
-                    session_id: session.id,
-                })
-            }
+            None => ended(conn, session, EndReason::ReuseDetected, now),
         }
+    })
+}
+
+/// Ends the session a presented token belongs to, as [`RotateOutcome::Ended`].
+fn ended(
+    conn: &mut Conn,
+    session: Session,
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> Result<RotateOutcome, DbError> {
+    mark_ended(conn, std::slice::from_ref(&session.id), reason, now)?;
+    Ok(RotateOutcome::Ended {
+        ended: Ended {
+            session_id: session.id,
+            user_id: session.user_id,
+        },
+        reason,
     })
 }
 
@@ -280,70 +388,72 @@ fn replay_head(
     Ok(None)
 }
 
-/// Revokes a session; returns whether it was live until now.
-pub fn revoke_session(
+/// Ends the live sessions `which` names, for `reason`; returns them (none
+/// when nothing matched or all had ended already).
+pub fn end(
     conn: &mut Conn,
-    session_id: &str,
-    reason: &str,
+    which: &Which,
+    reason: EndReason,
+    policy: &SessionPolicy,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let changed = diesel::update(
+) -> Result<Vec<Ended>, DbError> {
+    super::write_tx(conn, |conn| {
+        let candidates: Vec<String> = match which {
+            Which::Token(token) => find_token(conn, token)?
+                .map(|row| row.session_id)
+                .into_iter()
+                .collect(),
+            Which::OwnedBy {
+                user_id,
+                session_id,
+            } => {
+                let naive = now.naive_utc();
+                sessions::table
+                    .filter(sessions::id.eq(session_id))
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(is_live(naive, naive - policy.idle_ttl))
+                    .select(sessions::id)
+                    .load(conn)?
+            }
+            Which::AllOf { user_id, keep } => sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                // session ids are UUIDs: "" matches none
+                .filter(sessions::id.ne(keep.as_deref().unwrap_or_default()))
+                .select(sessions::id)
+                .load(conn)?,
+        };
+        mark_ended(conn, &candidates, reason, now)
+    })
+}
+
+/// The one place a session ends: those of `ids` not ended yet are marked
+/// with `reason` and announced to the other instances
+/// ([`super::notify_revoked`], delivered on commit). Returns those it
+/// ended.
+fn mark_ended(
+    conn: &mut Conn,
+    ids: &[String],
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> Result<Vec<Ended>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ended: Vec<Ended> = diesel::update(
         sessions::table
-            .find(session_id)
+            .filter(sessions::id.eq_any(ids))
             .filter(sessions::revoked_at.is_null()),
     )
     .set((
         sessions::revoked_at.eq(now.naive_utc()),
-        sessions::revoked_reason.eq(reason),
+        sessions::revoked_reason.eq(reason.as_str()),
     ))
-    .execute(conn)?;
-    if changed > 0 {
-        super::notify_revoked(conn, &[session_id.to_owned()])?;
-    }
-    Ok(changed > 0)
-}
-
-/// Revokes the session a token belongs to, spent or not (logout). Returns
-/// the session id if the token was known.
-pub fn revoke_by_token(
-    conn: &mut Conn,
-    presented: &RefreshToken,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<String>, DbError> {
-    super::write_tx(conn, |conn| {
-        let Some(row) = find_token(conn, presented)? else {
-            return Ok(None);
-        };
-        revoke_session(conn, &row.session_id, reason, now)?;
-        Ok(Some(row.session_id))
-    })
-}
-
-/// Revokes every live session of a user but `keep` (the caller's own, when
-/// a password change ends the *other* sessions); returns the ids revoked.
-pub fn revoke_all_for_user(
-    conn: &mut Conn,
-    user_id: &str,
-    keep: Option<&str>,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, DbError> {
-    // session ids are UUIDs: "" matches none
-    let ids: Vec<String> = diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::id.ne(keep.unwrap_or_default())),
-    )
-    .set((
-        sessions::revoked_at.eq(now.naive_utc()),
-        sessions::revoked_reason.eq(reason),
-    ))
-    .returning(sessions::id)
+    .returning((sessions::id, sessions::user_id))
     .get_results(conn)?;
+    let ids: Vec<&str> = ended.iter().map(|e| e.session_id.as_str()).collect();
     super::notify_revoked(conn, &ids)?;
-    Ok(ids)
+    Ok(ended)
 }
 
 /// Sessions that are neither revoked nor past their absolute or idle
@@ -387,35 +497,6 @@ pub fn live_session_counts(
     Ok(rows.into_iter().collect())
 }
 
-/// Revokes one live session if it belongs to `user_id`; returns whether it
-/// did. Another user's session, an unknown id and an ended session are
-/// all `false`, so a caller cannot tell them apart.
-pub fn revoke_session_of_user(
-    conn: &mut Conn,
-    user_id: &str,
-    session_id: &str,
-    reason: &str,
-    policy: &SessionPolicy,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let naive = now.naive_utc();
-    let changed = diesel::update(
-        sessions::table
-            .filter(sessions::id.eq(session_id))
-            .filter(sessions::user_id.eq(user_id))
-            .filter(is_live(naive, naive - policy.idle_ttl)),
-    )
-    .set((
-        sessions::revoked_at.eq(naive),
-        sessions::revoked_reason.eq(reason),
-    ))
-    .execute(conn)?;
-    if changed > 0 {
-        super::notify_revoked(conn, &[session_id.to_owned()])?;
-    }
-    Ok(changed > 0)
-}
-
 /// Sessions revoked at or after `since`, with when.
 pub fn revoked_since(
     conn: &mut Conn,
@@ -438,12 +519,9 @@ pub fn count_live(
     policy: &SessionPolicy,
     now: DateTime<Utc>,
 ) -> Result<i64, DbError> {
-    let now_naive = now.naive_utc();
-    let idle_since = (now - policy.idle_ttl).naive_utc();
+    let now = now.naive_utc();
     Ok(sessions::table
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now_naive))
-        .filter(sessions::last_used_at.gt(idle_since))
+        .filter(is_live(now, now - policy.idle_ttl))
         .count()
         .get_result(conn)?)
 }
@@ -555,6 +633,29 @@ mod tests {
         fn session(&self, id: &str) -> Session {
             self.db.with_conn(|c| find_session(c, id)).unwrap()
         }
+
+        fn end(&self, which: Which, reason: EndReason) -> Vec<String> {
+            self.db
+                .with_conn(|c| end(c, &which, reason, &self.policy, self.t0))
+                .unwrap()
+                .into_iter()
+                .map(|e| e.session_id)
+                .collect()
+        }
+
+        fn all_of(&self, keep: Option<&str>) -> Which {
+            Which::AllOf {
+                user_id: self.user.id.clone(),
+                keep: keep.map(str::to_owned),
+            }
+        }
+    }
+
+    fn ended_for(outcome: RotateOutcome) -> EndReason {
+        match outcome {
+            RotateOutcome::Ended { reason, .. } => reason,
+            other => panic!("expected Ended, got {other:?}"),
+        }
     }
 
     fn rotated(outcome: RotateOutcome) -> Grant {
@@ -625,15 +726,12 @@ mod tests {
         let first = f.issue();
         let second = rotated(f.rotate(&first.refresh, f.t0));
         let at = f.t0 + Duration::seconds(6);
-        assert!(matches!(
-            f.rotate(&first.refresh, at),
-            RotateOutcome::Reused { .. }
-        ));
-        let session = f.session(&first.session.id);
         assert_eq!(
-            session.revoked_reason.as_deref(),
-            Some("refresh_token_reused")
+            ended_for(f.rotate(&first.refresh, at)),
+            EndReason::ReuseDetected
         );
+        let session = f.session(&first.session.id);
+        assert_eq!(session.revoked_reason.as_deref(), Some("reuse_detected"));
         // the descendant dies with the session
         assert!(matches!(
             f.rotate(&second.refresh, at),
@@ -655,11 +753,9 @@ mod tests {
         let f = fixture();
         let first = f.issue();
         let at = f.t0 + Duration::days(7);
-        assert!(matches!(
-            f.rotate(&first.refresh, at),
-            RotateOutcome::Expired { .. }
-        ));
-        assert!(f.session(&first.session.id).revoked_at.is_some());
+        assert_eq!(ended_for(f.rotate(&first.refresh, at)), EndReason::Idle);
+        let session = f.session(&first.session.id);
+        assert_eq!(session.revoked_reason.as_deref(), Some("idle"));
     }
 
     #[test]
@@ -669,20 +765,23 @@ mod tests {
         for day in [6, 12, 18, 24] {
             token = rotated(f.rotate(&token, f.t0 + Duration::days(day))).refresh;
         }
-        assert!(matches!(
-            f.rotate(&token, f.t0 + Duration::days(30)),
-            RotateOutcome::Expired { .. }
-        ));
+        assert_eq!(
+            ended_for(f.rotate(&token, f.t0 + Duration::days(30))),
+            EndReason::Expired
+        );
     }
 
     #[test]
-    fn revoke_by_token_ends_the_session_and_its_tokens() {
+    fn ending_by_token_ends_the_session_and_its_tokens() {
         let f = fixture();
         let grant = f.issue();
-        let id =
-            f.db.with_conn(|c| revoke_by_token(c, &grant.refresh, "logout", f.t0))
-                .unwrap();
-        assert_eq!(id.as_deref(), Some(grant.session.id.as_str()));
+        let ids = f.end(Which::Token(grant.refresh.clone()), EndReason::Logout);
+        assert_eq!(ids, std::slice::from_ref(&grant.session.id));
+        assert!(
+            f.end(Which::Token(grant.refresh.clone()), EndReason::Logout)
+                .is_empty(),
+            "an ended session ends once"
+        );
         assert!(matches!(
             f.rotate(&grant.refresh, f.t0),
             RotateOutcome::Invalid
@@ -692,35 +791,27 @@ mod tests {
     }
 
     #[test]
-    fn revoke_all_for_user_ends_every_session() {
+    fn ending_all_of_a_user_ends_every_session() {
         let f = fixture();
         let a = f.issue();
         let b = f.issue();
-        let ids =
-            f.db.with_conn(|c| revoke_all_for_user(c, &f.user.id, None, "user_disabled", f.t0))
-                .unwrap();
+        let ids = f.end(f.all_of(None), EndReason::UserDisabled);
         assert_eq!(ids.len(), 2);
         assert!(matches!(f.rotate(&a.refresh, f.t0), RotateOutcome::Invalid));
         assert!(matches!(f.rotate(&b.refresh, f.t0), RotateOutcome::Invalid));
     }
 
     #[test]
-    fn revoke_all_for_user_can_keep_the_callers_session() {
+    fn ending_all_of_a_user_can_keep_the_callers_session() {
         let f = fixture();
         let mine = f.issue();
         let other = f.issue();
-        let ids =
-            f.db.with_conn(|c| {
-                revoke_all_for_user(
-                    c,
-                    &f.user.id,
-                    Some(&mine.session.id),
-                    "password_changed",
-                    f.t0,
-                )
-            })
-            .unwrap();
+        let ids = f.end(f.all_of(Some(&mine.session.id)), EndReason::PasswordChanged);
         assert_eq!(ids, vec![other.session.id.clone()]);
+        assert_eq!(
+            f.session(&other.session.id).revoked_reason.as_deref(),
+            Some("password_changed")
+        );
         assert!(matches!(
             f.rotate(&mine.refresh, f.t0),
             RotateOutcome::Rotated(_)
@@ -742,10 +833,10 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert!(matches!(
-            f.rotate(&grant.refresh, f.t0),
-            RotateOutcome::Invalid
-        ));
+        assert_eq!(
+            ended_for(f.rotate(&grant.refresh, f.t0)),
+            EndReason::UserDisabled
+        );
     }
 
     #[test]
@@ -767,8 +858,7 @@ mod tests {
                 )
             })
             .unwrap();
-        f.db.with_conn(|c| revoke_session(c, &dead.session.id, "logout", f.t0))
-            .unwrap();
+        f.end(Which::Token(dead.refresh), EndReason::Logout);
         let at = f.t0 + Duration::seconds(20);
         let list =
             f.db.with_conn(|c| live_sessions(c, &f.user.id, &f.policy, at))
@@ -807,10 +897,11 @@ mod tests {
         let grant = f.issue();
         let id = grant.session.id.as_str();
         let revoke = |user: &str, session: &str| {
-            f.db.with_conn(|c| {
-                revoke_session_of_user(c, user, session, "ended_by_user", &f.policy, f.t0)
-            })
-            .unwrap()
+            let which = Which::OwnedBy {
+                user_id: user.to_owned(),
+                session_id: session.to_owned(),
+            };
+            !f.end(which, EndReason::EndedElsewhere).is_empty()
         };
         assert!(!revoke(&other.id, id), "another user's session");
         assert!(!revoke(&f.user.id, "no-such-session"));
@@ -818,9 +909,17 @@ mod tests {
         assert!(revoke(&f.user.id, id));
         assert_eq!(
             f.session(id).revoked_reason.as_deref(),
-            Some("ended_by_user")
+            Some("ended_elsewhere")
         );
         assert!(!revoke(&f.user.id, id), "already ended");
+    }
+
+    #[test]
+    fn end_reasons_read_back_as_stored() {
+        for reason in EndReason::ALL {
+            assert_eq!(EndReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(EndReason::parse("refresh_token_reused"), None);
     }
 
     #[test]
@@ -828,8 +927,7 @@ mod tests {
         let f = fixture();
         let live = f.issue();
         let dead = f.issue();
-        f.db.with_conn(|c| revoke_session(c, &dead.session.id, "logout", f.t0))
-            .unwrap();
+        f.end(Which::Token(dead.refresh), EndReason::Logout);
         let n =
             f.db.with_conn(|c| purge_ended(c, f.t0 + Duration::seconds(1)))
                 .unwrap();

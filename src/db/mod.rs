@@ -422,16 +422,27 @@ impl Db {
         f(&mut conn)
     }
 
+    /// [`Db::with_conn`] for work whose error is its own.
+    fn with_conn_as<T, E: From<DbError>>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.pool.get().map_err(DbError::from)?;
+        f(&mut conn)
+    }
+
     /// Runs `f`, which may write, and answers once what it wrote is
     /// committed. On SQLite `f` runs on the process's writer, in a savepoint
     /// of a batch's transaction; on PostgreSQL as [`Db::read`] does. The
     /// caller gets an answer within the connect timeout plus the statement
     /// timeout, even from a database that went silent without closing the
-    /// connection: then `f` is left to fail on its own.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    /// connection: then `f` is left to fail on its own. `f`'s error is any
+    /// type a [`DbError`] converts into, so a use case returns its own.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let Some(writer) = &self.writer else {
             return self.read(f).await;
@@ -439,41 +450,39 @@ impl Db {
         let limit = self.settings.connect_timeout + self.settings.statement_timeout;
         match tokio::time::timeout(limit, writer.run(f)).await {
             Ok(done) => done,
-            Err(_) => Err(DbError::Unavailable(
-                "the database did not answer in time".into(),
-            )),
+            Err(_) => Err(too_late().into()),
         }
     }
 
     /// [`Db::run`] for a thread that may block (the blocking pool, never an
     /// async worker).
-    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         match &self.writer {
             Some(writer) => writer.run_blocking(f),
-            None => self.with_conn(f),
+            None => self.with_conn_as(f),
         }
     }
 
     /// Runs `f`, which only reads, with a pooled connection on the blocking
     /// thread pool, within the same time limit as [`Db::run`]. (A write here
     /// would still work, but on SQLite wait for the writer's lock.)
-    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
         let limit = self.settings.connect_timeout + self.settings.statement_timeout;
-        let call = tokio::task::spawn_blocking(move || db.with_conn(f));
+        let call = tokio::task::spawn_blocking(move || db.with_conn_as(f));
         match tokio::time::timeout(limit, call).await {
             Ok(done) => done.map_err(|_| DbError::Blocking)?,
-            Err(_) => Err(DbError::Unavailable(
-                "the database did not answer in time".into(),
-            )),
+            Err(_) => Err(too_late().into()),
         }
     }
 
@@ -506,6 +515,12 @@ impl Db {
     }
 }
 
+/// What a caller gets from a database that did not answer within the
+/// connect timeout plus the statement timeout.
+fn too_late() -> DbError {
+    DbError::Unavailable("the database did not answer in time".into())
+}
+
 /// Creates a new SQLite file owner-only (0600) before SQLite opens it: it
 /// holds password hashes and session data. SQLite gives the `-wal` and
 /// `-shm` files it creates beside it the same mode. An existing file is
@@ -532,16 +547,12 @@ pub fn write_tx<T, E: From<diesel::result::Error>>(
     conn: &mut Conn,
     f: impl FnOnce(&mut Conn) -> Result<T, E>,
 ) -> Result<T, E> {
-    use diesel::connection::AnsiTransactionManager;
     let depth = <Conn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
         .transaction_depth()?;
     if depth.is_some() {
         return conn.transaction(f);
     }
-    match conn {
-        Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        Conn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    begin_write(conn)?;
     type Tm = <Conn as Connection>::TransactionManager;
     match f(conn) {
         Ok(value) => {
@@ -561,10 +572,21 @@ pub fn write_tx<T, E: From<diesel::result::Error>>(
     }
 }
 
+/// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite (see
+/// [`write_tx`]), a plain `BEGIN` on PostgreSQL. Shared with the writer's
+/// batches.
+fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
+    use diesel::connection::AnsiTransactionManager;
+    match conn {
+        Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        Conn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
 /// Announces revoked sessions to every instance listening (PostgreSQL
 /// `NOTIFY`, delivered when the transaction commits). On SQLite nothing is
 /// sent: other processes find revocations by polling.
-pub fn notify_revoked(conn: &mut Conn, session_ids: &[String]) -> Result<(), DbError> {
+pub fn notify_revoked(conn: &mut Conn, session_ids: &[&str]) -> Result<(), DbError> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::Text;
     let Conn::Pg(pg) = conn else {

@@ -20,6 +20,7 @@ use diesel::prelude::*;
 
 use super::schema::login_attempts;
 use super::{Conn, Db, DbError};
+use crate::client_addr::bucket;
 
 /// Attempts allowed per window before answers become 429.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +48,23 @@ pub enum Throttled {
     Wait(u64),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// An attempt [`Throttle::begin`] counted: the buckets it counted in.
+#[must_use = "an attempt is settled once its password was checked"]
+#[derive(Debug)]
+pub struct Attempt {
+    user: String,
+    address: String,
+}
+
+/// What checking a counted attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Succeeded,
+    Failed,
+    /// Nothing was checked (every hasher was busy).
+    NotChecked,
 }
 
 /// Past this many remembered refusals, the expired ones are swept (and if
@@ -90,50 +108,56 @@ impl Throttle {
 
     /// Counts a login attempt against both buckets before it runs, or
     /// refuses it with [`Throttled::Wait`] when either is over its limit.
+    /// The attempt is then [`Throttle::settle`]d with what the check found.
     pub async fn begin(
         &self,
         db: &Db,
         username_key: &str,
         addr: IpAddr,
         now: DateTime<Utc>,
-    ) -> Result<(), Throttled> {
+    ) -> Result<Attempt, Throttled> {
         let buckets = self.buckets(username_key, addr);
         if let Some(wait) = self.remembered(&buckets, now) {
             return Err(Throttled::Wait(wait));
         }
         let window = self.limits.window;
+        let counted = buckets.clone();
         let refused = db
-            .run(move |conn| match count(conn, &buckets, window, now) {
+            .run(move |conn| match count(conn, &counted, window, now) {
                 Ok(()) => Ok(Vec::new()),
                 Err(CountError::Refused(refused)) => Ok(refused),
                 Err(CountError::Db(e)) => Err(e),
             })
             .await?;
         let Some(until) = refused.iter().map(|(_, until)| *until).max() else {
-            return Ok(());
+            let [(user, _), (address, _)] = buckets;
+            return Ok(Attempt { user, address });
         };
         self.remember(refused, now);
         Err(Throttled::Wait(wait_secs(until - now)))
     }
 
-    /// A successful login: the username's count is cleared and the attempt
-    /// refunded to the address.
-    pub async fn succeeded(
-        &self,
-        db: &Db,
-        username_key: &str,
-        addr: IpAddr,
-    ) -> Result<(), DbError> {
-        let [(user, _), (address, _)] = self.buckets(username_key, addr);
-        db.run(move |conn| succeeded(conn, &user, &address)).await
+    /// Settles a counted attempt: a success clears the username's count
+    /// and refunds the address; an attempt that never checked a password
+    /// (every hasher was busy) is taken back from both buckets, so an
+    /// overload does not count as a failure; a failure stays counted. A
+    /// database that fails here is logged: the attempt was answered.
+    pub async fn settle(&self, db: &Db, attempt: Attempt, outcome: Settle) {
+        let Attempt { user, address } = attempt;
+        let settled = match outcome {
+            Settle::Failed => return,
+            Settle::Succeeded => db.run(move |conn| succeeded(conn, &user, &address)).await,
+            Settle::NotChecked => db.run(move |conn| refund(conn, &[user, address])).await,
+        };
+        if let Err(e) = settled {
+            log::warn!("settling a login attempt ({outcome:?}) failed: {e}");
+        }
     }
 
-    /// An attempt counted by [`Throttle::begin`] that never checked a
-    /// password (every hasher was busy): taken back from both buckets, so
-    /// an overload does not count as a failed login.
-    pub async fn refund(&self, db: &Db, username_key: &str, addr: IpAddr) -> Result<(), DbError> {
-        let [(user, _), (address, _)] = self.buckets(username_key, addr);
-        db.run(move |conn| refund(conn, &[user, address])).await
+    /// Forgets the windows that can no longer refuse anything at `now`.
+    pub async fn purge_stale(&self, db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
+        let before = now - self.limits.window;
+        db.run(move |c| purge(c, before)).await
     }
 
     /// The username's bucket and the address's. An empty `username_key` is
@@ -177,19 +201,6 @@ impl Throttle {
         // A poisoned lock only means another thread panicked mid-update of
         // the memo; it is still usable.
         self.refused.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// IPv6 clients are counted per /64, the block one host usually gets.
-/// Addresses arrive canonical (`http::extract` reads an IPv4-mapped
-/// address as IPv4), so IPv4 clients are counted one by one.
-pub fn bucket(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
     }
 }
 
@@ -388,8 +399,8 @@ mod tests {
         let f = fixture();
         // many attempts that never ran: none of them is left counted
         for _ in 0..10 {
-            f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
-            f.throttle.refund(&f.db, "alice", ADDR).await.unwrap();
+            let attempt = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
+            f.throttle.settle(&f.db, attempt, Settle::NotChecked).await;
         }
         for _ in 0..3 {
             assert!(f.begin("alice", OTHER, f.t0).is_ok());
@@ -467,10 +478,8 @@ mod tests {
     async fn only_the_bucket_refused_is_remembered() {
         let f = fixture();
         for i in 0..5 {
-            f.throttle
-                .begin(&f.db, &format!("u{i}"), ADDR, f.t0)
-                .await
-                .unwrap();
+            let name = format!("u{i}");
+            let _failed = f.throttle.begin(&f.db, &name, ADDR, f.t0).await.unwrap();
         }
         let refused = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await;
         assert!(matches!(refused, Err(Throttled::Wait(60))));
@@ -482,7 +491,7 @@ mod tests {
     async fn a_refusal_is_remembered_without_asking_the_database_again() {
         let f = fixture();
         for _ in 0..3 {
-            f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
+            let _failed = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
         }
         let first = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await;
         assert!(matches!(first, Err(Throttled::Wait(60))));

@@ -17,10 +17,10 @@ pub struct Credentials {
 }
 
 /// How a caller names a user: the CLI by name, the HTTP routes by id.
-#[derive(Debug, Clone, Copy)]
-pub enum UserRef<'a> {
-    Id(&'a str),
-    Name(&'a str),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    Id(String),
+    Name(String),
 }
 
 #[derive(Queryable, Selectable)]
@@ -85,21 +85,21 @@ pub fn create(
 }
 
 /// The user named by `who`, with the password hash.
-pub fn find(conn: &mut Conn, who: UserRef<'_>) -> Result<Option<Credentials>, DbError> {
+pub fn find(conn: &mut Conn, who: &UserRef) -> Result<Option<Credentials>, DbError> {
     let query = users::table.select(UserRow::as_select()).into_boxed();
     let query = match who {
-        UserRef::Id(id) => query.filter(users::id.eq(id.to_owned())),
+        UserRef::Id(id) => query.filter(users::id.eq(id.clone())),
         UserRef::Name(name) => query.filter(users::username_key.eq(username_key(name))),
     };
     Ok(query.first(conn).optional()?.map(UserRow::into_credentials))
 }
 
 pub fn find_by_username(conn: &mut Conn, username: &str) -> Result<Option<Credentials>, DbError> {
-    find(conn, UserRef::Name(username))
+    find(conn, &UserRef::Name(username.to_owned()))
 }
 
 pub fn find_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, DbError> {
-    Ok(find(conn, UserRef::Id(id))?.map(|c| c.user))
+    Ok(find(conn, &UserRef::Id(id.to_owned()))?.map(|c| c.user))
 }
 
 pub fn list(conn: &mut Conn) -> Result<Vec<User>, DbError> {

@@ -15,7 +15,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+use diesel::connection::{Connection, TransactionManager};
 use diesel::r2d2::{ManageConnection, R2D2Connection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,10 +60,11 @@ impl Writer {
     /// Queues `f` and waits for its answer, given after its batch committed.
     /// `f` runs in a savepoint: when it fails, what it wrote is undone and
     /// the rest of the batch is unaffected.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let (job, answer) = job(f);
         self.jobs.send(job).await.map_err(|_| DbError::Blocking)?;
@@ -77,10 +78,11 @@ impl Writer {
     }
 
     /// [`Writer::run`] for a thread that may block (never an async worker).
-    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let (job, answer) = job(f);
         self.jobs
@@ -91,27 +93,51 @@ impl Writer {
 }
 
 /// Wraps `f` as a [`Job`] and the receiver of its answer.
-fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, DbError>>)
+fn job<T, E, F>(f: F) -> (Job, oneshot::Receiver<Result<T, E>>)
 where
-    F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
+    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<DbError> + Send + 'static,
 {
     let (reply, answer) = oneshot::channel();
     let job: Job = Box::new(move |conn: Result<&mut Conn, &DbError>| {
         let result = match conn {
-            Ok(conn) => conn.transaction(f),
-            Err(e) => Err(unavailable(e)),
+            Ok(conn) => in_savepoint(conn, f),
+            Err(e) => Err(unavailable(e).into()),
         };
         Box::new(move |committed: Result<(), &DbError>| {
             let result = match committed {
                 Ok(()) => result,
-                Err(e) => result.and(Err(unavailable(e))),
+                Err(e) => result.and(Err(unavailable(e).into())),
             };
             // the caller may have given up waiting
             let _ = reply.send(result);
         })
     });
     (job, answer)
+}
+
+/// Runs `f` in a savepoint of the batch's transaction, rolled back when `f`
+/// fails with its own error or a database one.
+fn in_savepoint<T, E: From<DbError>>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, E>,
+) -> Result<T, E> {
+    /// Diesel's transaction wants an error it can build from its own.
+    enum Failed<E> {
+        Job(E),
+        Db(diesel::result::Error),
+    }
+    impl<E> From<diesel::result::Error> for Failed<E> {
+        fn from(e: diesel::result::Error) -> Self {
+            Failed::Db(e)
+        }
+    }
+    conn.transaction(|c| f(c).map_err(Failed::Job))
+        .map_err(|e| match e {
+            Failed::Job(e) => e,
+            Failed::Db(e) => DbError::from(e).into(),
+        })
 }
 
 /// The writer thread: batches until every handle is gone.
@@ -147,11 +173,8 @@ fn serve(manager: &Manager, mut queue: mpsc::Receiver<Job>) {
 /// Runs `jobs` in one transaction and answers each after its end.
 fn run_batch(conn: &mut Conn, jobs: Vec<Job>) {
     type Tm = <Conn as Connection>::TransactionManager;
-    let begun = match conn {
-        Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
-        Conn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
-    };
-    if let Err(e) = begun {
+    // the writer exists for SQLite only: this is its `BEGIN IMMEDIATE`
+    if let Err(e) = super::begin_write(conn) {
         let e = DbError::from(e);
         for job in jobs {
             refuse(job, &e);
@@ -249,7 +272,7 @@ mod tests {
                 .run(move |_| {
                     let _ = started.send(());
                     let _ = held.recv();
-                    Ok(())
+                    Ok::<_, DbError>(())
                 })
                 .await
         });

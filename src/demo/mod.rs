@@ -15,13 +15,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use secrecy::ExposeSecret;
 
-use crate::accounts::{self, AccountError};
+use crate::accounts::AccountError;
+use crate::auth::password::Password;
 use crate::auth::tokens::{KeyError, generate_ed25519_pem};
 use crate::auth::{Role, Roles};
 use crate::clock::{self, Clock};
 use crate::config::{Config, DbArgs, ServeArgs};
 use crate::db::{Db, DbError};
+use crate::events::Caller;
 use crate::files::write_private_file;
+use crate::services::{Services, ServicesError};
 use crate::startup::{Application, StartupError};
 
 /// Why the demo could not run.
@@ -39,6 +42,8 @@ pub enum DemoError {
     #[error(transparent)]
     Account(#[from] AccountError),
     #[error(transparent)]
+    Services(#[from] ServicesError),
+    #[error(transparent)]
     Startup(#[from] StartupError),
 }
 
@@ -47,6 +52,27 @@ const USERS: [(&str, Role); 3] = [
     ("bob", Role::Editor),
     ("carol", Role::User),
 ];
+
+/// Creates the demo's users with generated passwords; their
+/// `name / password (role)` lines.
+fn seed(db: &Db) -> Result<Vec<String>, DemoError> {
+    let now = clock::now();
+    let services = Services::standalone(db, now)?;
+    actix_web::rt::System::new().block_on(async {
+        let mut credentials = Vec::new();
+        for (name, role) in USERS {
+            let pw = generate_password();
+            let password = Password::new(pw.clone());
+            let roles = Roles::new([role]);
+            let caller = Caller::default();
+            (services.accounts)
+                .register(name, password, roles, &caller, now)
+                .await?;
+            credentials.push(format!("{name} / {pw} ({role})"));
+        }
+        Ok(credentials)
+    })
+}
 
 pub fn run(bind: &str) -> Result<(), DemoError> {
     let dir = data_dir()?;
@@ -66,12 +92,7 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
 
     let db = Db::connect(&database_url)?;
     db.migrate()?;
-    let mut credentials = Vec::new();
-    for (name, role) in USERS {
-        let pw = generate_password();
-        accounts::register(&db, name, &pw, &Roles::new([role]), clock::now())?;
-        credentials.push(format!("{name} / {pw} ({role})"));
-    }
+    let credentials = seed(&db)?;
 
     let upstream = TcpListener::bind("127.0.0.1:0")?;
     let upstream_addr = upstream.local_addr()?;

@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
-use crate::db::throttle::Throttled;
+use crate::login::LoginError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -133,11 +133,14 @@ impl ApiError {
     }
 }
 
-impl From<Throttled> for ApiError {
-    fn from(e: Throttled) -> Self {
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
         match e {
-            Throttled::Wait(retry_after) => ApiError::TooManyAttempts { retry_after },
-            Throttled::Db(e) => e.into(),
+            LoginError::InvalidCredentials => ApiError::InvalidCredentials,
+            LoginError::Throttled(retry_after) => ApiError::TooManyAttempts { retry_after },
+            LoginError::Busy => ApiError::TooManyAttempts { retry_after: 1 },
+            LoginError::Hash(e) => ApiError::internal(e),
+            LoginError::Db(e) => e.into(),
         }
     }
 }
@@ -160,9 +163,7 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidInput(message) => ApiError::InvalidInput(message),
             AccountError::UsernameTaken => ApiError::UsernameTaken,
             AccountError::UnknownUser => ApiError::NotFound,
-            AccountError::InvalidCredentials => ApiError::InvalidCredentials,
-            AccountError::Busy => ApiError::TooManyAttempts { retry_after: 1 },
-            AccountError::Hash(e) => ApiError::internal(e),
+            AccountError::Login(e) => e.into(),
             AccountError::Db(e) => e.into(),
         }
     }
@@ -210,11 +211,6 @@ impl ResponseError for ApiError {
         }
         res.json(self.body())
     }
-}
-
-/// Handler for routes that exist but not with this method.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
 
 /// Handler for paths that name nothing.

@@ -1,7 +1,8 @@
 //! Request extractors: the bearer-token identity ([`Authenticated`]), the
-//! admin check ([`Admin`]), the JSON body of the auth routes, the client
-//! address, and the CSRF header check. Who may call what is decided here
-//! and nowhere else.
+//! admin check ([`Admin`]), the JSON body of the auth routes, who is
+//! asking ([`Caller`], with the client's address by the rules of
+//! [`crate::client_addr`]), and the CSRF header check. Who may call what is
+//! decided here and nowhere else.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -11,14 +12,16 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
-use super::AppState;
+use super::access_log;
 use super::error::ApiError;
+use super::state::AppState;
 use crate::auth::tokens::Claims;
 use crate::auth::{Role, User};
+use crate::client_addr::{TrustedProxies, canonical};
 use crate::db::users;
+use crate::events::Caller;
 
 /// Largest JSON body the auth routes read.
 pub const JSON_LIMIT: usize = 64 * 1024;
@@ -44,9 +47,7 @@ impl FromRequest for Authenticated {
 /// A token verified before comes from the token cache, but its times and
 /// its session's revocation are checked here on every call.
 pub fn authenticate(req: &HttpRequest) -> Result<Arc<Claims>, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("AppState missing"))?;
+    let state = state(req)?;
     let token = bearer(req)?.ok_or(ApiError::InvalidToken)?;
     let claims = state
         .tokens
@@ -58,7 +59,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Arc<Claims>, ApiError> {
     if state.revoked.is_revoked(&claims.sid) {
         return Err(ApiError::InvalidToken);
     }
-    super::access::note_user(req, &claims.sub);
+    access_log::note_user(req, &claims.sub);
     Ok(claims)
 }
 
@@ -77,12 +78,7 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let checked = authenticate(req).and_then(|claims| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("AppState missing"))?;
-            Ok((claims, state.db.clone()))
-        });
+        let checked = authenticate(req).and_then(|claims| Ok((claims, state(req)?.db.clone())));
         Box::pin(async move {
             let (claims, db) = checked?;
             let id = claims.sub.clone();
@@ -129,17 +125,14 @@ pub fn require_csrf_header(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// The client's address: the peer, or — when the peer is a trusted proxy —
-/// the right-most `X-Forwarded-For` entry that is not itself trusted.
-/// Always in [`canonical`] form: throttling buckets and forwarded headers
-/// both get it from here (or from [`peer_ip`]).
-pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
-    let peer = peer_ip(req);
+/// The client's address by the trusted-proxy rule
+/// ([`TrustedProxies::client`]).
+pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> IpAddr {
     let forwarded = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok());
-    resolve_client_ip(peer, forwarded, trusted)
+    trusted.client(peer_ip(req), forwarded)
 }
 
 /// The address of the connection's other end, in [`canonical`] form.
@@ -148,51 +141,34 @@ pub fn peer_ip(req: &HttpRequest) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| canonical(a.ip()))
 }
 
-/// The one address normaliser: an IPv4-mapped IPv6 address
-/// (`::ffff:a.b.c.d`, how a dual-stack listener such as `[::]:8080` sees
-/// every IPv4 client) is that IPv4 address. Without it every IPv4 client
-/// would fall in one IPv6 /64 throttling bucket.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
+/// Longest `User-Agent` a session records, in characters.
+const USER_AGENT_CHARS: usize = 256;
+
+/// Who is asking: the client's address, its `User-Agent` (cut to 256
+/// characters) and the request's id, for the services' records and events.
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(state(req).map(|state| {
+            Caller {
+                addr: Some(client_ip(req, &state.trusted_proxies)),
+                user_agent: req
+                    .headers()
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|ua| ua.chars().take(USER_AGENT_CHARS).collect()),
+                request_id: access_log::request_id(req).map(|id| id.as_str().to_owned()),
+            }
+        }))
+    }
 }
 
-/// Whether `ip` is one of the configured trusted proxies, whichever form
-/// (IPv4 or IPv4-mapped IPv6) either is written in.
-pub fn is_trusted(ip: &IpAddr, trusted: &[IpNet]) -> bool {
-    let ip = canonical(*ip);
-    let mapped = match ip {
-        IpAddr::V4(v4) => Some(IpAddr::V6(v4.to_ipv6_mapped())),
-        IpAddr::V6(_) => None,
-    };
-    trusted
-        .iter()
-        .any(|net| net.contains(&ip) || mapped.is_some_and(|m| net.contains(&m)))
-}
-
-/// See [`client_ip`]; pure for testing.
-pub fn resolve_client_ip<'a>(
-    peer: IpAddr,
-    forwarded: impl Iterator<Item = &'a str>,
-    trusted: &[IpNet],
-) -> IpAddr {
-    let peer = canonical(peer);
-    if !is_trusted(&peer, trusted) {
-        return peer;
-    }
-    let hops: Vec<&str> = forwarded
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>().map(canonical) {
-            // an unparseable hop ends what can be believed
-            Err(_) => break,
-            Ok(ip) if is_trusted(&ip, trusted) => client = ip,
-            Ok(ip) => return ip,
-        }
-    }
-    client
+fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|data| data.get_ref())
+        .ok_or_else(|| ApiError::internal("AppState missing"))
 }
 
 /// A JSON request body of at most [`JSON_LIMIT`] bytes. Another content
@@ -288,65 +264,10 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn forwarded_for_is_ignored_from_untrusted_peers() {
-        let trusted = ["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(
-            resolve_client_ip(ip("203.0.113.9"), ["1.2.3.4"].into_iter(), &trusted),
-            ip("203.0.113.9")
-        );
-    }
-
-    #[test]
-    fn forwarded_for_from_a_trusted_proxy_names_the_first_untrusted_hop() {
-        let trusted = ["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(
-            resolve_client_ip(
-                ip("10.0.0.1"),
-                ["6.6.6.6, 198.51.100.7, 10.0.0.2"].into_iter(),
-                &trusted
-            ),
-            ip("198.51.100.7")
-        );
-        assert_eq!(
-            resolve_client_ip(ip("10.0.0.1"), ["garbage, 10.0.0.5"].into_iter(), &trusted),
-            ip("10.0.0.5")
-        );
-    }
-
-    #[test]
-    fn ipv4_mapped_addresses_are_read_as_ipv4_everywhere() {
-        assert_eq!(canonical(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(canonical(ip("2001:db8::1")), ip("2001:db8::1"));
-        assert_eq!(canonical(ip("192.0.2.7")), ip("192.0.2.7"));
-        // trusted proxies match in either form, configured in either form
-        for net in ["10.0.0.1/32", "::ffff:10.0.0.1/128", "::ffff:10.0.0.0/104"] {
-            let trusted = [net.parse().unwrap()];
-            assert!(is_trusted(&ip("10.0.0.1"), &trusted), "{net}");
-            assert!(is_trusted(&ip("::ffff:10.0.0.1"), &trusted), "{net}");
-            assert!(!is_trusted(&ip("10.0.1.1"), &trusted) || net.ends_with("/104"));
-        }
-        // a hop written as a mapped address is the IPv4 client, through a
-        // proxy seen as a mapped address
-        let trusted = ["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(
-            resolve_client_ip(
-                ip("10.0.0.1"),
-                ["::ffff:198.51.100.7, ::ffff:10.0.0.2"].into_iter(),
-                &trusted
-            ),
-            ip("198.51.100.7")
-        );
-    }
-
     #[test]
     fn json_errors_never_quote_values() {
         #[derive(Debug, serde::Deserialize)]
-        #[allow(dead_code)]
+        #[expect(dead_code, reason = "read only by serde")]
         struct Body {
             password: u32,
         }

@@ -30,13 +30,12 @@ use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
 use actix_web::{HttpMessage, ResponseError, web};
 use futures_util::StreamExt;
-use ipnet::IpNet;
 use tokio::time::Instant;
 
-use super::AppState;
 use super::error::ApiError;
-use super::extract::{canonical, is_trusted};
-use crate::db::throttle::bucket;
+use super::prefixes::{self, API};
+use super::state::AppState;
+use crate::client_addr::{TrustedProxies, bucket, canonical};
 
 /// How long a request body outside `/api` may take to arrive in full.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(5);
@@ -75,9 +74,8 @@ pub async fn bound_clients<B: MessageBody + 'static>(
     }
     let idle = req
         .app_data::<web::Data<AppState>>()
-        .map_or(BODY_DEADLINE, |s| s.body_idle_timeout);
-    let path = req.path();
-    let time = if path == "/api" || path.starts_with("/api/") {
+        .map_or(BODY_DEADLINE, |s| s.proxy.body_idle_timeout);
+    let time = if prefixes::is_under(req.path(), API) {
         BodyTime::Idle(idle)
     } else {
         BodyTime::Whole(BODY_DEADLINE)
@@ -113,7 +111,7 @@ fn on_the_clock(payload: Payload, time: BodyTime) -> Payload {
 #[derive(Debug, Clone)]
 pub struct ConnectionLimit {
     max: usize,
-    trusted: Vec<IpNet>,
+    trusted: TrustedProxies,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
@@ -127,7 +125,7 @@ struct ConnectionSlot {
 }
 
 impl ConnectionLimit {
-    pub fn new(max: usize, trusted: Vec<IpNet>) -> Self {
+    pub fn new(max: usize, trusted: TrustedProxies) -> Self {
         Self {
             max,
             trusted,
@@ -146,7 +144,7 @@ impl ConnectionLimit {
             return;
         };
         let ip = canonical(peer.ip());
-        if is_trusted(&ip, &self.trusted) {
+        if self.trusted.contains(ip) {
             return;
         }
         let key = bucket(ip);

@@ -1,22 +1,23 @@
-//! The actix glue: shared state, the route table, middleware. The only
-//! module that knows actix-web; it calls down into `accounts` and the
-//! domain (`auth`, `db`, `proxy`), never the other way.
+//! The actix glue: the route table ([`configure`]) on the gateway's own
+//! prefixes ([`prefixes`]), the shared state ([`state`]), middleware,
+//! extractors and the one error type. The only module that knows
+//! actix-web; it calls down into the services (`login`, `sessions`,
+//! `accounts`) and the domain (`auth`, `db`, `proxy`), never the other way.
 
-pub mod access;
+pub mod access_log;
 pub mod cookies;
 pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod limits;
-pub mod metrics;
 pub mod openapi;
+pub mod prefixes;
 pub mod routes;
 pub mod schemas;
 pub mod spa;
+pub mod state;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -24,49 +25,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::middleware::Next;
 use actix_web::{guard, web};
-use ipnet::IpNet;
 
-use crate::auth::password::HashGate;
-use crate::auth::refresh::SuccessorKey;
-use crate::auth::revocation::RevocationList;
-use crate::auth::tokens::Tokens;
-use crate::clock::Clock;
-use crate::config::CookieSettings;
-use crate::db::Db;
-use crate::db::ledger::SessionPolicy;
-use crate::db::throttle::Throttle;
-use crate::proxy::Upstream;
-use crate::proxy::policy::Policy;
 use error::not_found;
+use prefixes::{API, AUTH, HEALTHZ, METRICS, OPENAPI, READYZ, WELL_KNOWN};
 use routes::{admin, api, auth, health, sessions};
-
-/// Everything a handler may need, shared by every worker.
-pub struct AppState {
-    /// The application's clock: every handler and extractor reads `now` here.
-    pub clock: Clock,
-    pub db: Db,
-    pub tokens: Tokens,
-    pub revoked: Arc<RevocationList>,
-    /// The ledger's key for deriving refresh-token successors (one per database).
-    pub successor: SuccessorKey,
-    pub throttle: Throttle,
-    pub hashing: HashGate,
-    pub session: SessionPolicy,
-    pub cookie: CookieSettings,
-    pub allow_registration: bool,
-    pub trusted_proxies: Vec<IpNet>,
-    pub upstream: Upstream,
-    pub policy: Policy,
-    pub upstream_timeout: Duration,
-    pub max_body_size: usize,
-    /// Longest pause between two pieces of a proxied request body.
-    pub body_idle_timeout: Duration,
-    /// The SPA's folder; `None` serves no SPA.
-    pub static_dir: Option<PathBuf>,
-    pub metrics: Arc<metrics::Metrics>,
-    /// Whether the main listener speaks TLS (`X-Forwarded-Proto`).
-    pub https: bool,
-}
 
 /// The content security policy of every response: scripts and styles only
 /// from this origin, no framing.
@@ -98,7 +60,7 @@ pub async fn security_headers(
 /// (`PORTCULLIS_METRICS_BIND`); then it is 404 here.
 pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metrics_here: bool) {
     cfg.service(
-        web::scope("/auth")
+        web::scope(AUTH)
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .service(post_only("/register", auth::register))
             .service(post_only("/login", auth::login))
@@ -129,19 +91,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             ))
             .default_service(web::to(not_found)),
     )
-    .service(web::scope("/api").default_service(web::to(api::forward)))
+    .service(web::scope(API).default_service(web::to(api::forward)))
     .service(
-        web::scope("/.well-known")
+        web::scope(WELL_KNOWN)
             .service(get_only("/jwks.json", health::jwks))
             .default_service(web::to(not_found)),
     )
-    .service(get_only("/openapi.json", openapi::openapi_json))
-    .service(get_only("/healthz", health::healthz))
-    .service(get_only("/readyz", health::readyz));
+    .service(get_only(OPENAPI, openapi::openapi_json))
+    .service(get_only(HEALTHZ, health::healthz))
+    .service(get_only(READYZ, health::readyz));
     if metrics_here {
-        cfg.service(get_only("/metrics", metrics::scrape));
+        cfg.service(get_only(METRICS, health::metrics));
     } else {
-        cfg.service(web::resource("/metrics").to(not_found));
+        cfg.service(web::resource(METRICS).to(not_found));
     }
     if let Some(dir) = static_dir {
         // `/` is a resource too: other methods get 405, not 404
@@ -157,7 +119,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
 
 /// The separate metrics listener's routes: `/metrics`, nothing else.
 pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
-    cfg.service(get_only("/metrics", metrics::scrape))
+    cfg.service(get_only(METRICS, health::metrics))
         .default_service(web::to(not_found));
 }
 

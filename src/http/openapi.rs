@@ -10,11 +10,10 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::AppState;
 use super::error::ApiError;
-use super::metrics;
 use super::routes::{admin, auth, health, sessions};
 use super::schemas::{ErrorBody, RoleName};
+use super::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,7 +43,7 @@ use super::schemas::{ErrorBody, RoleName};
         health::jwks,
         health::healthz,
         health::readyz,
-        metrics::scrape,
+        health::metrics,
         spa_index,
         openapi_json,
     ),
@@ -100,7 +99,7 @@ pub fn document(cookie_name: &str) -> utoipa::openapi::OpenApi {
         (status = 404, description = "`not_found`: this gateway serves no SPA.", body = ErrorBody),
     )
 )]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "only described: actix-files serves the page")]
 fn spa_index() {}
 
 /// This document.
@@ -117,4 +116,33 @@ pub async fn openapi_json(state: web::Data<AppState>) -> Result<HttpResponse, Ap
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::prefixes;
+
+    #[test]
+    fn the_document_describes_the_gateway_s_prefixes_and_nothing_outside_them() {
+        let doc = document("portcullis_refresh");
+        let paths: Vec<&String> = doc.paths.paths.keys().collect();
+        for path in &paths {
+            let under = prefixes::ALL
+                .iter()
+                .any(|p| prefixes::is_under(path, p.path));
+            assert!(under || path.as_str() == "/", "{path} is under no prefix");
+        }
+        // every prefix is described, but the proxy's (its answers are the
+        // upstream's)
+        for prefix in prefixes::ALL.iter().filter(|p| p.path != prefixes::API) {
+            assert!(
+                paths
+                    .iter()
+                    .any(|path| prefixes::is_under(path, prefix.path)),
+                "{} is not described",
+                prefix.path
+            );
+        }
+    }
 }

@@ -6,6 +6,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::proxy::policy::RuleView;
+
 /// Every error from every route: `{"error": code, "message": sentence}`.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -47,6 +49,16 @@ pub struct PolicyRule {
     pub path: String,
     /// Whether the caller's roles pass this rule.
     pub allowed: bool,
+}
+
+impl From<RuleView> for PolicyRule {
+    fn from(rule: RuleView) -> Self {
+        Self {
+            methods: rule.methods,
+            path: rule.path,
+            allowed: rule.allowed,
+        }
+    }
 }
 
 /// The `/api` rules in order; the first that matches decides.

@@ -1,5 +1,6 @@
 //! The SPA: files from the static folder, and `index.html` for GETs of
-//! client-side routes. actix-files keeps every path inside the folder.
+//! client-side routes (never under the gateway's own prefixes, see
+//! [`prefixes::reserved`]). actix-files keeps every path inside the folder.
 
 use std::path::PathBuf;
 
@@ -9,9 +10,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, Responder};
 
 use super::error::ApiError;
-
-/// Prefixes that belong to the gateway, never to the SPA.
-const RESERVED: [&str; 5] = ["/api", "/auth", "/.well-known", "/healthz", "/readyz"];
+use super::prefixes;
 
 /// The static-file service, with the client-side-routing fallback.
 pub fn service(dir: PathBuf) -> Files {
@@ -33,13 +32,7 @@ pub fn service(dir: PathBuf) -> Files {
 }
 
 async fn fallback(req: &HttpRequest, index: PathBuf) -> Result<NamedFile, ApiError> {
-    let path = req.path();
-    let reserved = RESERVED.iter().any(|p| {
-        path == *p
-            || path
-                .strip_prefix(p)
-                .is_some_and(|rest| rest.starts_with('/'))
-    });
+    let reserved = prefixes::reserved(req.path());
     let wants_html = req
         .headers()
         .get(header::ACCEPT)

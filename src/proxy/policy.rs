@@ -67,7 +67,7 @@ pub fn names_another_method<'a>(
 
 /// Who a rule lets through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
+pub enum Allowed {
     /// Anyone, without a token.
     Public,
     /// A valid token with any of these roles.
@@ -79,7 +79,7 @@ struct Rule {
     /// Upper-case methods; empty means any.
     methods: Vec<String>,
     prefix: String,
-    access: Access,
+    allowed: Allowed,
 }
 
 /// What the policy says of one request.
@@ -91,7 +91,7 @@ pub enum Decision {
 }
 
 /// One rule as a given caller meets it (see [`Policy::view_for`]).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleView {
     /// Upper-case methods, or `["*"]` for any.
     pub methods: Vec<String>,
@@ -112,7 +112,7 @@ impl Default for Policy {
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             // the root: every path
             prefix: String::new(),
-            access: Access::AnyOf(roles.to_vec()),
+            allowed: Allowed::AnyOf(roles.to_vec()),
         };
         Self {
             rules: vec![
@@ -130,9 +130,9 @@ impl Policy {
         let Some(rule) = self.rules.iter().find(|r| r.matches(method, path)) else {
             return Decision::Refused;
         };
-        match &rule.access {
-            Access::Public => Decision::Public,
-            Access::AnyOf(roles) => Decision::NeedsToken(roles.clone()),
+        match &rule.allowed {
+            Allowed::Public => Decision::Public,
+            Allowed::AnyOf(roles) => Decision::NeedsToken(roles.clone()),
         }
     }
 
@@ -153,9 +153,9 @@ impl Policy {
                 } else {
                     rule.prefix.clone()
                 },
-                allowed: match &rule.access {
-                    Access::Public => true,
-                    Access::AnyOf(needed) => Self::allows(needed, roles),
+                allowed: match &rule.allowed {
+                    Allowed::Public => true,
+                    Allowed::AnyOf(needed) => Self::allows(needed, roles),
                 },
             })
             .collect()
@@ -240,13 +240,13 @@ impl Rule {
         if !path.starts_with('/') {
             return Err(format!("path {path:?} must start with /"));
         }
-        let access = match (public, roles.is_empty()) {
-            (true, true) => Access::Public,
+        let allowed = match (public, roles.is_empty()) {
+            (true, true) => Allowed::Public,
             (true, false) => {
                 return Err("a rule is either `public` or has `roles`, not both".into());
             }
             (false, true) => return Err("`roles` is empty (or set `public = true`)".into()),
-            (false, false) => Access::AnyOf(
+            (false, false) => Allowed::AnyOf(
                 roles
                     .iter()
                     .map(|r| r.parse::<Role>())
@@ -256,7 +256,7 @@ impl Rule {
         Ok(Self {
             methods,
             prefix: path.trim_end_matches('/').to_owned(),
-            access,
+            allowed,
         })
     }
 

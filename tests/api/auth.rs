@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use portcullis::accounts;
 use portcullis::auth::Role;
-use portcullis::db::users::{self, UserRef};
+use portcullis::db::users;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -66,17 +65,7 @@ async fn unknown_user_wrong_password_and_disabled_user_get_the_same_401() {
     let app = spawn_app().await;
     app.add_user("alice", &[]);
     app.add_user("dave", &[]);
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_disabled(
-                c,
-                UserRef::Name("dave"),
-                true,
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.disable("dave").await;
     let mut bodies = Vec::new();
     for (name, pw) in [
         ("nobody", PASSWORD),
@@ -205,17 +194,7 @@ async fn spoofed_forwarded_for_does_not_dodge_the_address_throttle() {
 async fn refresh_rotates_the_token_and_reads_the_user_again() {
     let app = spawn_app().await;
     let session = app.logged_in("bob", &[]).await;
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_roles(
-                c,
-                UserRef::Name("bob"),
-                &portcullis::auth::Roles::new([Role::Editor]),
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.set_roles("bob", &[Role::Editor]).await;
     let mut res = app.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
@@ -623,19 +602,7 @@ async fn the_cli_can_disable_a_user_beside_a_live_server() {
 async fn a_password_change_revokes_sessions() {
     let app = spawn_app().await;
     let session = app.logged_in("carol", &[]).await;
-    let hash = portcullis::auth::password::hash("a brand new password").unwrap();
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_password(
-                c,
-                UserRef::Name("carol"),
-                &hash,
-                None,
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.set_password("carol", "a brand new password").await;
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.refresh(&session.refresh).await.status(), 401);

@@ -260,7 +260,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
 
 #[test]
 fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
-    use portcullis::db::ledger::{self, ClientInfo, SessionPolicy};
+    use portcullis::db::ledger::{self, ClientInfo, EndReason, SessionPolicy, Which};
     use portcullis::db::listen::Listener;
     let name = "a_revocation_is_announced_to_listeners_when_it_commits_and_not_before";
     let Some(admin) = postgres_or_skip(name) else {
@@ -272,18 +272,7 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
     let mut listener = Listener::connect(&db).unwrap().expect("PostgreSQL listens");
     let now = portcullis::clock::now();
     let hash = "x";
-    let user = db
-        .with_conn(|c| {
-            Ok(portcullis::accounts::create(
-                c,
-                "alice",
-                hash,
-                &portcullis::auth::Roles::new([]),
-                now,
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    let user = create_user(&db, "alice", hash, &[], now);
     let policy = SessionPolicy {
         ttl: chrono::Duration::days(1),
         idle_ttl: chrono::Duration::days(1),
@@ -298,21 +287,23 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
     let (kept, ended, by_owner) = (open(), open(), open());
 
     // revoked, then rolled back: nothing is announced
+    let owned_by = |session_id: &str| Which::OwnedBy {
+        user_id: user.id.clone(),
+        session_id: session_id.to_owned(),
+    };
     let rolled_back: Result<(), portcullis::db::DbError> = db.with_conn(|c| {
         portcullis::db::write_tx(c, |c| {
-            ledger::revoke_session(c, &kept, "logout", now)?;
+            ledger::end(c, &owned_by(&kept), EndReason::Logout, &policy, now)?;
             Err(portcullis::db::DbError::Blocking)
         })
     });
     assert!(rolled_back.is_err());
-    db.with_conn(|c| ledger::revoke_session(c, &ended, "logout", now))
+    db.with_conn(|c| ledger::end(c, &owned_by(&ended), EndReason::Logout, &policy, now))
         .unwrap();
     // the owner ending one of their sessions (DELETE /auth/sessions/{id})
-    let user_id = user.id.clone();
-    db.with_conn(|c| {
-        ledger::revoke_session_of_user(c, &user_id, &by_owner, "ended_by_user", &policy, now)
-    })
-    .unwrap();
+    let reason = EndReason::EndedElsewhere;
+    db.with_conn(|c| ledger::end(c, &owned_by(&by_owner), reason, &policy, now))
+        .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut heard = Vec::new();

@@ -19,11 +19,14 @@ use actix_web::cookie::Cookie;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use awc::ClientResponse;
 use futures_util::StreamExt;
-use portcullis::accounts;
-use portcullis::auth::{Role, Roles, User, password};
+use portcullis::auth::password::{self, Password};
+use portcullis::auth::{Role, Roles, User};
 use portcullis::clock::Clock;
 use portcullis::config::{Config, DbArgs, ServeArgs};
 use portcullis::db::Db;
+use portcullis::db::users::{self, UserRef};
+use portcullis::events::Caller;
+use portcullis::services::Services;
 use portcullis::startup::Application;
 use serde_json::{Value, json};
 
@@ -330,6 +333,43 @@ impl TestApp {
     pub fn add_user(&self, name: &str, roles: &[Role]) -> User {
         let hash = password::hash(PASSWORD).unwrap();
         create_user(&self.db, name, &hash, roles, self.clock.now())
+    }
+
+    /// The account use cases as the command line runs them, beside the
+    /// gateway (on its database and clock).
+    fn outside(&self) -> Services {
+        Services::standalone(&self.db, self.clock.now()).unwrap()
+    }
+
+    /// Disables `name` from outside the gateway (as `portcullis user disable`).
+    pub async fn disable(&self, name: &str) {
+        let who = UserRef::Name(name.to_owned());
+        let accounts = self.outside().accounts;
+        let caller = Caller::default();
+        let done = accounts.set_disabled(who, true, None, &caller, self.clock.now());
+        done.await.unwrap();
+    }
+
+    /// Sets `name`'s roles from outside the gateway (as `portcullis user roles`).
+    pub async fn set_roles(&self, name: &str, roles: &[Role]) {
+        let (who, roles) = (
+            UserRef::Name(name.to_owned()),
+            Roles::new(roles.iter().copied()),
+        );
+        let accounts = self.outside().accounts;
+        let caller = Caller::default();
+        let done = accounts.set_roles(who, roles, None, &caller, self.clock.now());
+        done.await.unwrap();
+    }
+
+    /// Sets `name`'s password from outside the gateway (as `portcullis user passwd`).
+    pub async fn set_password(&self, name: &str, password: &str) {
+        let who = UserRef::Name(name.to_owned());
+        let password = Password::new(password.to_owned());
+        let accounts = self.outside().accounts;
+        let caller = Caller::default();
+        let done = accounts.set_password(who, password, &caller, self.clock.now());
+        done.await.unwrap();
     }
 
     /// A user with `roles`, logged in.
@@ -831,7 +871,6 @@ pub fn create_user(
     now: chrono::DateTime<chrono::Utc>,
 ) -> User {
     let roles = Roles::new(roles.iter().copied());
-    db.with_conn(|c| Ok(accounts::create(c, name, hash, &roles, now)))
-        .unwrap()
+    db.with_conn(|c| users::create(c, name, hash, &roles, now))
         .unwrap()
 }

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis::accounts;
 use portcullis::auth::Role;
-use portcullis::db::users::{self, UserRef};
+use portcullis::db::users;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -405,17 +404,7 @@ async fn an_admin_lists_users_with_roles_state_and_live_session_counts() {
     let ended = app.login("bob").await;
     app.logout(&ended.refresh).await;
     app.login("bob").await;
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_disabled(
-                c,
-                UserRef::Name("carol"),
-                true,
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.disable("carol").await;
 
     let mut res = call(&app, "GET", "/auth/admin/users", &root.access).await;
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");

@@ -4,23 +4,24 @@
 //! Every handler takes [`Admin`], which re-reads the caller's roles from the
 //! database, so a just-demoted admin can do nothing more. The rules
 //! ("disabling ends every session", "an admin cannot lock themselves out")
-//! live in `accounts`, shared with the command line; sessions ended here
-//! go into the revocation list at once.
+//! live in `accounts`, shared with the command line; the sessions service
+//! ends what they end.
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts;
 use crate::auth::{Role, Roles};
-use crate::db::ledger;
 use crate::db::users::{self, UserRef};
-use crate::http::AppState;
+use crate::db::{DbError, ledger};
+use crate::events::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, JsonBody};
 use crate::http::routes::auth::UserBody;
-use crate::http::routes::sessions::{revoked_now, rfc3339};
+use crate::http::routes::sessions::rfc3339;
 use crate::http::schemas::{ErrorBody, RoleName};
+use crate::http::state::AppState;
+use crate::sessions::EndReason;
 
 /// A user as the admin console lists them.
 #[derive(Serialize, ToSchema)]
@@ -75,12 +76,12 @@ fn parse_roles(names: &[String]) -> Result<Roles, ApiError> {
     )
 )]
 pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
-    let policy = state.session;
+    let policy = state.services.sessions.policy();
     let now = state.clock.now();
     let (all, counts) = state
         .db
-        .run(move |c| {
-            Ok((
+        .read(move |c| {
+            Ok::<_, DbError>((
                 users::list_with_created(c)?,
                 ledger::live_session_counts(c, &policy, now)?,
             ))
@@ -123,6 +124,7 @@ pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResp
 pub async fn set_roles(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     admin: Admin,
     id: web::Path<String>,
     body: web::Payload,
@@ -131,19 +133,10 @@ pub async fn set_roles(
     // learns `forbidden`, not what a valid body looks like
     let JsonBody(body) = JsonBody::<RolesBody>::from_request(&req, &mut body.into_inner()).await?;
     let roles = parse_roles(&body.roles)?;
-    let now = state.clock.now();
-    let actor = admin.user.id;
-    let user = state
-        .db
-        .run(move |c| Ok(accounts::set_roles_by(c, &actor, &id, &roles, now)))
-        .await??;
-    log::info!(
-        "roles of {} set to {} by {}",
-        user.username,
-        user.roles,
-        admin.user.username
-    );
-    Ok(HttpResponse::Ok().json(UserBody::from(&user)))
+    let who = UserRef::Id(id.into_inner());
+    let accounts = &state.services.accounts;
+    let user = accounts.set_roles(who, roles, Some(&admin.user), &caller, state.clock.now());
+    Ok(HttpResponse::Ok().json(UserBody::from(&user.await?)))
 }
 
 /// Disables a user; every session of theirs ends.
@@ -164,10 +157,11 @@ pub async fn set_roles(
 )]
 pub async fn disable(
     state: web::Data<AppState>,
+    caller: Caller,
     admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    set_disabled(state, admin, id.into_inner(), true).await
+    set_disabled(&state, &caller, &admin, id.into_inner(), true).await
 }
 
 /// Enables a disabled user again.
@@ -187,32 +181,25 @@ pub async fn disable(
 )]
 pub async fn enable(
     state: web::Data<AppState>,
+    caller: Caller,
     admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    set_disabled(state, admin, id.into_inner(), false).await
+    set_disabled(&state, &caller, &admin, id.into_inner(), false).await
 }
 
 async fn set_disabled(
-    state: web::Data<AppState>,
-    admin: Admin,
+    state: &AppState,
+    caller: &Caller,
+    admin: &Admin,
     id: String,
     disabled: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let actor = admin.user.id;
-    let (user, ended) = state
-        .db
-        .run(move |c| Ok(accounts::set_disabled_by(c, &actor, &id, disabled, now)))
-        .await??;
-    let verb = if disabled { "disabled" } else { "enabled" };
-    log::info!(
-        "{} {verb} by {}; {} sessions revoked: user_disabled",
-        user.username,
-        admin.user.username,
-        ended.len()
-    );
-    revoked_now(&state, ended);
+    let (who, now) = (UserRef::Id(id), state.clock.now());
+    let accounts = &state.services.accounts;
+    accounts
+        .set_disabled(who, disabled, Some(&admin.user), caller, now)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,26 +220,14 @@ async fn set_disabled(
 )]
 pub async fn end_sessions(
     state: web::Data<AppState>,
+    caller: Caller,
     admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let ended = state
-        .db
-        .run(move |c| {
-            Ok(accounts::end_all_sessions(
-                c,
-                UserRef::Id(&id),
-                "ended_by_admin",
-                now,
-            ))
-        })
-        .await??;
-    log::info!(
-        "{} sessions revoked by {}: ended_by_admin",
-        ended.len(),
-        admin.user.username
-    );
-    revoked_now(&state, ended);
+    let (who, now) = (UserRef::Id(id.into_inner()), state.clock.now());
+    let accounts = &state.services.accounts;
+    accounts
+        .end_all_sessions(who, EndReason::Admin, Some(&admin.user), &caller, now)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -15,11 +15,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use awc::error::{ConnectError, SendRequestError};
 use futures_util::StreamExt;
 
-use crate::auth::Roles;
-use crate::http::AppState;
-use crate::http::access;
+use crate::auth::tokens::Claims;
+use crate::http::access_log;
 use crate::http::error::ApiError;
-use crate::http::extract::{authenticate, is_trusted, peer_ip};
+use crate::http::extract::{authenticate, peer_ip};
+use crate::http::prefixes::API;
+use crate::http::state::AppState;
 use crate::proxy::policy::{self, Decision, Policy};
 use crate::proxy::{headers, path};
 
@@ -49,21 +50,67 @@ pub fn client(timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> awc:
         .finish()
 }
 
-/// `ANY /api/<rest>`.
+/// `ANY /api/<rest>`: checked, authorized, sent, relayed.
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
+    let path = checked_path(&req)?;
+    let claims = authorize(&req, &state, &path)?;
+    let settings = &state.proxy;
+    let declared_len = content_length(req.headers());
+    if declared_len.is_some_and(|n| n > settings.max_body_size as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let identity = claims.as_ref().map(|c| headers::Identity {
+        id: &c.sub,
+        name: &c.name,
+        roles: &c.roles,
+    });
+    let request_id = request_id(&req);
+    let host = client_host(&req);
+    let peer = peer_ip(&req);
+    let origin = headers::Origin {
+        peer,
+        peer_trusted: state.trusted_proxies.contains(peer),
+        host: host.as_deref(),
+        proto: if state.https { "https" } else { "http" },
+        request_id: &request_id,
+    };
+    let url = settings.upstream.url(&path, req.uri().query());
+    // the outgoing headers are built into the request itself, once; only
+    // the (rare) retry builds them a second time
+    let build = || {
+        let mut upstream_req = client.request(req.method().clone(), url.as_str());
+        *upstream_req.headers_mut() =
+            headers::to_upstream(req.headers(), identity.as_ref(), &origin);
+        upstream_req
+    };
+    let fault = Rc::new(Cell::new(None));
+    let body = limited(payload, settings.max_body_size, fault.clone());
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    let sent = send(build, req.method(), body, declared_len, chunked).await;
+    // a body that failed on the client's side is the client's fault, not
+    // the upstream's
+    if let Some(fault) = fault.take() {
+        return Err(fault);
+    }
+    relay(sent.map_err(|e| upstream_error(&e))?, &state.cookie.name)
+}
+
+/// The path after `/api`, refused when it could leave the upstream's base
+/// or the request carries headers or overrides the rules cannot read
+/// one way.
+fn checked_path(req: &HttpRequest) -> Result<String, ApiError> {
     // the router matched a decoded path: "/%61pi/x" lands here too
     let rest = req
         .uri()
         .path()
-        .strip_prefix("/api")
+        .strip_prefix(API)
         .ok_or_else(|| ApiError::InvalidInput("The API path must start with /api/.".into()))?;
     let path = path::validate(rest).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
-    let path = path.as_str();
     if let Some(name) = headers::repeated_singleton(req.headers()) {
         return Err(ApiError::InvalidInput(format!(
             "Send one {name} header, not several."
@@ -76,114 +123,92 @@ pub async fn forward(
                 .into(),
         ));
     }
+    Ok(path)
+}
 
-    let claims = match state.policy.decide(req.method().as_str(), path) {
-        Decision::Public => None,
+/// The policy's decision for the request: `None` for a public route, the
+/// caller's claims when their token and roles pass.
+fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    path: &str,
+) -> Result<Option<Arc<Claims>>, ApiError> {
+    match state.proxy.policy.decide(req.method().as_str(), path) {
+        Decision::Public => Ok(None),
         Decision::Refused => {
-            authenticate(&req)?;
-            return Err(ApiError::Forbidden);
+            authenticate(req)?;
+            Err(ApiError::Forbidden)
         }
         Decision::NeedsToken(needed) => {
-            let claims = authenticate(&req)?;
-            let roles = Roles::new(claims.roles.iter().filter_map(|r| r.parse().ok()));
-            if !Policy::allows(&needed, &roles) {
+            let claims = authenticate(req)?;
+            if !Policy::allows(&needed, &claims.role_set()) {
                 return Err(ApiError::Forbidden);
             }
-            Some(claims)
+            Ok(Some(claims))
         }
-    };
-
-    let declared_len = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_len.is_some_and(|n| n > state.max_body_size as u64) {
-        return Err(ApiError::PayloadTooLarge);
     }
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+}
 
-    let identity = claims.as_ref().map(|c| headers::Identity {
-        id: &c.sub,
-        name: &c.name,
-        roles: &c.roles,
-    });
-    let peer = peer_ip(&req);
-    // the id the access log has; made here only outside its middleware
-    let id = access::request_id(&req);
-    let made;
-    let request_id = match &id {
-        Some(id) => id.as_str(),
-        None => {
-            made = headers::request_id(req.headers());
-            made.as_str()
-        }
-    };
-    // the Host the client sent; never actix's connection_info, which
-    // believes a client's X-Forwarded-Host
-    let host = req
-        .headers()
+/// The id the access log gave the request; made here only outside that
+/// middleware.
+fn request_id(req: &HttpRequest) -> String {
+    match access_log::request_id(req) {
+        Some(id) => id.as_str().to_owned(),
+        None => headers::request_id(req.headers()),
+    }
+}
+
+/// The Host the client sent; never actix's `connection_info`, which
+/// believes a client's `X-Forwarded-Host`.
+fn client_host(req: &HttpRequest) -> Option<String> {
+    req.headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let origin = headers::Origin {
-        peer,
-        peer_trusted: is_trusted(&peer, &state.trusted_proxies),
-        host: host.as_deref(),
-        proto: if state.https { "https" } else { "http" },
-        request_id,
-    };
-    let url = state.upstream.url(path, req.uri().query());
-    // the outgoing headers are built into the request itself, once; only
-    // the (rare) retry builds them a second time
-    let build = || {
-        let mut upstream_req = client.request(req.method().clone(), url.as_str());
-        *upstream_req.headers_mut() =
-            headers::to_upstream(req.headers(), identity.as_ref(), &origin);
-        upstream_req
-    };
+        .map(str::to_owned)
+}
 
-    let fault = Rc::new(Cell::new(None));
-    let body = limited(payload, state.max_body_size, fault.clone());
-    let sent = match (declared_len, chunked) {
+fn content_length(headers: &header::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Sends the request `build` makes, with its body framed as the client
+/// framed it. A bodiless idempotent request that meets a pooled connection
+/// the upstream closed is sent once more: nothing of it was processed.
+async fn send(
+    build: impl Fn() -> awc::ClientRequest,
+    method: &Method,
+    body: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + 'static,
+    declared_len: Option<u64>,
+    chunked: bool,
+) -> Result<awc::ClientResponse, SendRequestError> {
+    match (declared_len, chunked) {
         (Some(len), _) if len > 0 => build().send_body(SizedStream::new(len, body)).await,
         (_, true) => build().send_stream(body).await,
-        _ => {
-            let first = build().send().await;
-            match first {
-                // A pooled connection the upstream closed: nothing of this
-                // request was processed, so one retry is safe.
-                Err(SendRequestError::Send(_) | SendRequestError::Response(_))
-                    if is_idempotent(req.method()) =>
-                {
-                    log::debug!(
-                        "retrying {} once on a fresh upstream connection",
-                        req.method()
-                    );
-                    build().send().await
-                }
-                other => other,
+        _ => match build().send().await {
+            Err(SendRequestError::Send(_) | SendRequestError::Response(_))
+                if is_idempotent(method) =>
+            {
+                log::debug!("retrying {method} once on a fresh upstream connection");
+                build().send().await
             }
-        }
-    };
-    // a body that failed on the client's side is the client's fault, not
-    // the upstream's
-    if let Some(fault) = fault.take() {
-        return Err(fault);
+            other => other,
+        },
     }
-    let upstream_res = sent.map_err(|e| upstream_error(&e))?;
+}
+
+/// The upstream's answer as the client gets it: status, headers by the
+/// rules of `proxy::headers`, and the body streamed.
+fn relay(upstream_res: awc::ClientResponse, cookie_name: &str) -> Result<HttpResponse, ApiError> {
     if headers::ambiguous_framing(upstream_res.headers()) {
         log::warn!("upstream answered with both Content-Length and Transfer-Encoding");
         return Err(ApiError::UpstreamUnavailable);
     }
-
     let status = upstream_res.status();
-    let mut kept = headers::to_client(upstream_res.headers(), &state.cookie.name);
-    let len = upstream_res
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let mut kept = headers::to_client(upstream_res.headers(), cookie_name);
+    let len = content_length(upstream_res.headers());
     let body = upstream_res.timeout(BODY_TIMEOUT);
     let mut res = match len {
         Some(len) => HttpResponse::build(status).body(SizedStream::new(len, body)),

@@ -4,27 +4,22 @@
 //! Refresh and logout authenticate with the refresh cookie and therefore
 //! need the CSRF header; every 401 from refresh clears the cookie.
 
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::{self, AccountError};
+use crate::auth::password::Password;
 use crate::auth::refresh::RefreshToken;
 use crate::auth::{Roles, User};
-use crate::db::ledger::{self, ClientInfo, Grant, RotateOutcome};
-use crate::db::throttle::Throttled;
-use crate::db::users;
-use crate::http::AppState;
-use crate::http::access;
+use crate::db::ledger::{Grant, Which};
+use crate::events::Caller;
+use crate::http::access_log;
 use crate::http::cookies;
 use crate::http::error::ApiError;
-use crate::http::extract::{Authenticated, JsonBody, client_ip, require_csrf_header};
-use crate::http::metrics::{Login, Refresh};
-use crate::http::schemas::{ErrorBody, PolicyView, RoleName};
-
-/// The log target of auth events (logins, reuse, ended sessions).
-const EVENTS: &str = "portcullis::auth";
+use crate::http::extract::{Authenticated, JsonBody, require_csrf_header};
+use crate::http::schemas::{ErrorBody, PolicyRule, PolicyView, RoleName};
+use crate::http::state::AppState;
+use crate::sessions::{EndReason, Refreshed};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CredentialsBody {
@@ -72,7 +67,7 @@ pub struct Registered {
 
 /// `POST /auth/register`'s body, as the route validates it.
 #[derive(ToSchema)]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "only described in the OpenAPI document")]
 pub struct RegisterBody {
     #[schema(pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: String,
@@ -101,6 +96,7 @@ pub struct RegisterBody {
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // closed registration answers the same whatever the body
@@ -109,28 +105,18 @@ pub async fn register(
     }
     let JsonBody(body) =
         JsonBody::<CredentialsBody>::from_request(&req, &mut body.into_inner()).await?;
-    accounts::validate_username(&body.username)?;
-    accounts::validate_password(&body.password)?;
-    let password = body.password;
-    let hash = state
-        .hashing
-        .run(move |h| h.hash(&password))
-        .await
-        .map_err(accounts::AccountError::from)?
-        .map_err(accounts::AccountError::from)?;
-    let now = state.clock.now();
+    let password = Password::new(body.password);
     let user = state
-        .db
-        .run(move |c| {
-            Ok(accounts::create(
-                c,
-                &body.username,
-                &hash,
-                &Roles::new([]),
-                now,
-            ))
-        })
-        .await??;
+        .services
+        .accounts
+        .register(
+            &body.username,
+            password,
+            Roles::new([]),
+            &caller,
+            state.clock.now(),
+        )
+        .await?;
     Ok(HttpResponse::Created().json(Registered {
         user: UserBody::from(&user),
     }))
@@ -157,98 +143,19 @@ pub async fn register(
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<CredentialsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let addr = client_ip(&req, &state.trusted_proxies);
-    // a name that cannot exist is counted per address only (see
-    // `Throttle::buckets`), so junk names cannot grow the throttle's table
-    let key = if accounts::validate_username(&body.username).is_ok() {
-        users::username_key(&body.username)
-    } else {
-        String::new()
-    };
-    let rid = access::request_id(&req);
-    let rid = rid.as_ref().map(access::RequestId::as_str);
-    match state
-        .throttle
-        .begin(&state.db, &key, addr, state.clock.now())
-        .await
-    {
-        Ok(()) => {}
-        Err(Throttled::Wait(retry_after)) => {
-            state.metrics.login(Login::Throttled);
-            log::warn!(
-                target: EVENTS,
-                request_id = rid,
-                username = body.username.as_str(),
-                client_addr = addr.to_string().as_str();
-                "login throttled"
-            );
-            return Err(ApiError::TooManyAttempts { retry_after });
-        }
-        Err(e) => return Err(e.into()),
-    }
-
-    let client = ClientInfo {
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(256).collect()),
-        client_addr: Some(addr.to_string()),
-    };
-    let username = body.username.clone();
-    let grant = match accounts::login(
-        &state.db,
-        &state.hashing,
-        body.username,
-        body.password,
-        client,
-        state.session,
-        state.clock.now(),
-    )
-    .await
-    {
-        Ok(grant) => grant,
-        Err(AccountError::Busy) => {
-            // no password was checked: not a failed attempt
-            state.metrics.login(Login::Throttled);
-            if let Err(e) = state.throttle.refund(&state.db, &key, addr).await {
-                log::warn!("refunding a login attempt failed: {e}");
-            }
-            return Err(AccountError::Busy.into());
-        }
-        Err(e) => {
-            if matches!(e, AccountError::InvalidCredentials) {
-                state.metrics.login(Login::Invalid);
-                log::warn!(
-                    target: EVENTS,
-                    request_id = rid,
-                    username = username.as_str(),
-                    client_addr = addr.to_string().as_str();
-                    "login failed"
-                );
-            }
-            return Err(e.into());
-        }
-    };
-    if let Err(e) = state.throttle.succeeded(&state.db, &key, addr).await {
-        log::warn!("clearing the login throttle failed: {e}");
-    }
-    state.metrics.login(Login::Ok);
-    access::note_user(&req, &grant.user.id);
-    log::info!(
-        target: EVENTS,
-        request_id = rid,
-        username = grant.user.username.as_str(),
-        user_id = grant.user.id.as_str(),
-        session_id = grant.session.id.as_str();
-        "login ok"
-    );
+    let password = Password::new(body.password);
+    let login = &state.services.login;
+    let grant = login
+        .with_password(&body.username, password, &caller, state.clock.now())
+        .await?;
+    access_log::note_user(&req, &grant.user.id);
     grant_response(&state, &grant)
 }
 
-/// `POST /auth/refresh`: rotates the cookie's token (see [`ledger::rotate`]).
+/// `POST /auth/refresh`: rotates the cookie's token (see [`Sessions::refresh`]).
 #[utoipa::path(
     post,
     path = "/auth/refresh",
@@ -265,84 +172,42 @@ pub async fn login(
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     require_csrf_header(&req)?;
-    let result = rotate(&req, &state).await;
-    match result {
-        Ok(res) => Ok(res),
+    match rotate(&req, &state, &caller).await {
         Err(e) if e.status_code() == 401 => {
             let mut res = e.error_response();
             res.add_cookie(&cookies::clear(&state.cookie))
                 .map_err(ApiError::internal)?;
             Ok(res)
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
-async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn rotate(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = &state.services.sessions;
     let Some(value) = cookies::read(req, &state.cookie) else {
-        state.metrics.refresh(Refresh::Invalid);
+        sessions.count_unusable_token();
         return Err(ApiError::MissingRefreshToken);
     };
     let Some(token) = RefreshToken::parse(&value) else {
-        state.metrics.refresh(Refresh::Invalid);
+        sessions.count_unusable_token();
         return Err(ApiError::InvalidRefreshToken);
     };
-    let key = state.successor.clone();
-    let policy = state.session;
-    let now = state.clock.now();
-    let outcome = state
-        .db
-        .run(move |conn| ledger::rotate(conn, &token, &key, &policy, now))
-        .await?;
-    let rid = access::request_id(req);
-    let rid = rid.as_ref().map(access::RequestId::as_str);
-    match outcome {
-        RotateOutcome::Rotated(grant) => {
-            state.metrics.refresh(Refresh::Rotated);
-            access::note_user(req, &grant.user.id);
+    match sessions.refresh(token, caller, state.clock.now()).await? {
+        Refreshed::Granted(grant) => {
+            access_log::note_user(req, &grant.user.id);
             grant_response(state, &grant)
         }
-        RotateOutcome::Replayed(grant) => {
-            state.metrics.refresh(Refresh::Replayed);
-            access::note_user(req, &grant.user.id);
-            log::info!(
-                target: EVENTS,
-                request_id = rid,
-                session_id = grant.session.id.as_str();
-                "refresh token replayed within the grace period"
-            );
-            grant_response(state, &grant)
-        }
-        RotateOutcome::Reused { session_id } => {
-            state.metrics.refresh(Refresh::Reused);
-            log::warn!(
-                target: EVENTS,
-                request_id = rid,
-                session_id = session_id.as_str(),
-                reason = "reuse";
-                "refresh token reuse detected: session revoked"
-            );
-            state.revoked.extend([(session_id, now)], now);
-            Err(ApiError::RefreshTokenReused)
-        }
-        RotateOutcome::Expired { session_id } => {
-            state.metrics.refresh(Refresh::Expired);
-            log::info!(
-                target: EVENTS,
-                request_id = rid,
-                session_id = session_id.as_str(),
-                reason = "expired";
-                "session ended"
-            );
-            state.revoked.extend([(session_id, now)], now);
-            Err(ApiError::SessionExpired)
-        }
-        RotateOutcome::Invalid => {
-            state.metrics.refresh(Refresh::Invalid);
-            Err(ApiError::InvalidRefreshToken)
-        }
+        Refreshed::Ended(EndReason::ReuseDetected) => Err(ApiError::RefreshTokenReused),
+        Refreshed::Ended(EndReason::Expired | EndReason::Idle) => Err(ApiError::SessionExpired),
+        Refreshed::Ended(_) | Refreshed::Invalid => Err(ApiError::InvalidRefreshToken),
     }
 }
 
@@ -362,25 +227,15 @@ async fn rotate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<HttpRe
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     require_csrf_header(&req)?;
     if let Some(token) = cookies::read(&req, &state.cookie).and_then(|v| RefreshToken::parse(&v)) {
-        let now = state.clock.now();
-        let revoked = state
-            .db
-            .run(move |conn| ledger::revoke_by_token(conn, &token, "logout", now))
+        let (which, now) = (Which::Token(token), state.clock.now());
+        let sessions = &state.services.sessions;
+        sessions
+            .end(which, EndReason::Logout, &caller, None, now)
             .await?;
-        if let Some(session_id) = revoked {
-            let rid = access::request_id(&req);
-            log::info!(
-                target: EVENTS,
-                request_id = rid.as_ref().map(access::RequestId::as_str),
-                session_id = session_id.as_str(),
-                reason = "logout";
-                "session revoked"
-            );
-            state.revoked.extend([(session_id, now)], now);
-        }
     }
     Ok(HttpResponse::NoContent()
         .cookie(cookies::clear(&state.cookie))
@@ -423,8 +278,12 @@ pub async fn policy(
     state: web::Data<AppState>,
     Authenticated(claims): Authenticated,
 ) -> HttpResponse {
-    let roles = Roles::new(claims.roles.iter().filter_map(|r| r.parse().ok()));
-    HttpResponse::Ok().json(serde_json::json!({ "rules": state.policy.view_for(&roles) }))
+    HttpResponse::Ok().json(PolicyView {
+        rules: (state.proxy.policy.view_for(&claims.role_set()))
+            .into_iter()
+            .map(PolicyRule::from)
+            .collect(),
+    })
 }
 
 /// 200 TokenResponse with the grant's refresh token in the cookie.

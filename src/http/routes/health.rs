@@ -1,11 +1,13 @@
-//! `/healthz`, `/readyz` and `/.well-known/jwks.json`.
+//! The operator's routes: `/healthz`, `/readyz`, `/metrics` and
+//! `/.well-known/jwks.json`.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::schemas::{ErrorBody, Jwks, Status};
+use crate::http::state::AppState;
 
 /// 200 while the process runs.
 #[utoipa::path(
@@ -55,4 +57,33 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", format!("public, max-age={max_age}")))
         .json(state.tokens.jwks())
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The Prometheus text exposition: the `portcullis_*` series of contract §8 and process metrics. \
+            When `PORTCULLIS_METRICS_BIND` is set it is served there, and this listener answers `404 not_found`.",
+            content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let live = match state.services.sessions.count_live(state.clock.now()).await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            log::warn!("counting live sessions for /metrics failed: {e}");
+            None
+        }
+    };
+    let body = state.metrics.render(live).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(prometheus::TEXT_FORMAT),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(body))
 }

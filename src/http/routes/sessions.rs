@@ -2,24 +2,25 @@
 //! no CSRF header): list the live sessions, end one, log out everywhere,
 //! change the password.
 //!
-//! Every session these routes end goes into the revocation list at once,
-//! so its access tokens are refused within the same 2 s as after logout.
+//! Every session these routes end is ended by the sessions service, so
+//! its access tokens are refused at once on this instance, as after logout.
 //! Another user's session is answered exactly like an unknown one (404), so
 //! session ids cannot be probed.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{NaiveDateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts;
-use crate::db::ledger::{self, SessionInfo};
-use crate::db::users::{self, UserRef};
-use crate::http::AppState;
+use crate::auth::password::Password;
+use crate::db::ledger::{SessionInfo, Which};
+use crate::events::Caller;
 use crate::http::cookies;
 use crate::http::error::ApiError;
-use crate::http::extract::{Authenticated, JsonBody, client_ip};
+use crate::http::extract::{Authenticated, JsonBody};
 use crate::http::schemas::ErrorBody;
+use crate::http::state::AppState;
+use crate::sessions::EndReason;
 
 /// The contract's `Session`: one device the caller is logged in on.
 #[derive(Serialize, ToSchema)]
@@ -75,15 +76,6 @@ impl SessionBody {
     }
 }
 
-/// Adds sessions just ended to the revocation list, so their access
-/// tokens are refused from the next request on.
-pub fn revoked_now(state: &AppState, ended: Vec<String>) {
-    let now = state.clock.now();
-    state
-        .revoked
-        .extend(ended.into_iter().map(|id| (id, now)), now);
-}
-
 /// The caller's live sessions, newest first.
 #[utoipa::path(
     get,
@@ -100,15 +92,9 @@ pub async fn list(
     state: web::Data<AppState>,
     Authenticated(claims): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let policy = state.session;
-    let now = state.clock.now();
-    let user_id = claims.sub;
-    let sessions = state
-        .db
-        .read(move |c| ledger::live_sessions(c, &user_id, &policy, now))
-        .await?;
+    let sessions = state.services.sessions.list(claims.sub, state.clock.now());
     Ok(HttpResponse::Ok().json(SessionList {
-        sessions: sessions
+        sessions: (sessions.await?)
             .into_iter()
             .map(|s| SessionBody::new(s, &claims.sid))
             .collect(),
@@ -131,24 +117,22 @@ pub async fn list(
 )]
 pub async fn end(
     state: web::Data<AppState>,
+    caller: Caller,
     Authenticated(claims): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let policy = state.session;
-    let now = state.clock.now();
-    let session_id = id.into_inner();
-    let sid = session_id.clone();
+    let which = Which::OwnedBy {
+        user_id: claims.sub,
+        session_id: id.into_inner(),
+    };
+    let (reason, now) = (EndReason::EndedElsewhere, state.clock.now());
     let ended = state
-        .db
-        .run(move |c| {
-            ledger::revoke_session_of_user(c, &claims.sub, &sid, "ended_by_user", &policy, now)
-        })
-        .await?;
-    if !ended {
+        .services
+        .sessions
+        .end(which, reason, &caller, None, now);
+    if ended.await?.is_empty() {
         return Err(ApiError::NotFound);
     }
-    log::info!("session {session_id} revoked: ended_by_user");
-    revoked_now(&state, vec![session_id]);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -166,28 +150,19 @@ pub async fn end(
 )]
 pub async fn logout_all(
     state: web::Data<AppState>,
+    caller: Caller,
     Authenticated(claims): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let user_id = claims.sub;
-    let ended = state
-        .db
-        .run(move |c| {
-            Ok(accounts::end_all_sessions(
-                c,
-                UserRef::Id(&user_id),
-                "logout_all",
-                now,
-            ))
-        })
-        .await?;
-    // A user deleted meanwhile has no sessions left to end.
-    let ended = match ended {
-        Err(accounts::AccountError::UnknownUser) => Vec::new(),
-        other => other?,
+    let which = Which::AllOf {
+        user_id: claims.sub,
+        keep: None,
     };
-    log::info!("{} sessions revoked: logout_all", ended.len());
-    revoked_now(&state, ended);
+    let (reason, now) = (EndReason::LogoutAll, state.clock.now());
+    state
+        .services
+        .sessions
+        .end(which, reason, &caller, None, now)
+        .await?;
     Ok(HttpResponse::NoContent()
         .cookie(cookies::clear(&state.cookie))
         .finish())
@@ -212,46 +187,24 @@ pub async fn logout_all(
     )
 )]
 pub async fn change_password(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     Authenticated(claims): Authenticated,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::validate_password(&body.new_password)?;
-    // Counted like login, with the same limits: per user (a bucket of its
-    // own, so a stolen access token cannot lock its owner out of login)
-    // and per address (shared with login).
-    let addr = client_ip(&req, &state.trusted_proxies);
-    let key = format!("password-change:{}", users::username_key(&claims.name));
-    state
-        .throttle
-        .begin(&state.db, &key, addr, state.clock.now())
-        .await?;
-    let ended = accounts::change_password(
-        &state.db,
-        &state.hashing,
-        claims.sub,
-        claims.sid,
-        body.current_password,
-        body.new_password,
-        state.clock.now(),
-    )
-    .await;
-    if matches!(ended, Err(accounts::AccountError::Busy)) {
-        // no password was checked: not a failed attempt
-        if let Err(e) = state.throttle.refund(&state.db, &key, addr).await {
-            log::warn!("refunding a password-change attempt failed: {e}");
-        }
-    }
-    let ended = ended?;
-    if let Err(e) = state.throttle.succeeded(&state.db, &key, addr).await {
-        log::warn!("clearing the password-change throttle failed: {e}");
-    }
-    log::info!(
-        "password changed: user {}; {} other sessions revoked: password_changed",
-        claims.name,
-        ended.len()
+    let (current, new) = (
+        Password::new(body.current_password),
+        Password::new(body.new_password),
     );
-    revoked_now(&state, ended);
+    let changed = state.services.accounts.change_password(
+        &claims.sub,
+        &claims.name,
+        &claims.sid,
+        current,
+        new,
+        &caller,
+        state.clock.now(),
+    );
+    changed.await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,8 @@
-//! Prometheus metrics (contract §8), counted at the HTTP edge where
-//! outcomes are known, and `GET /metrics` in the text exposition format
-//! (the `prometheus` crate writes it).
+//! The Prometheus registry (contract §8): the series, counted where each
+//! outcome is known (requests by the access-log middleware, logins by the
+//! login flow, refreshes by the sessions service), and the text exposition
+//! (the `prometheus` crate writes it) that `GET /metrics` answers with.
+//! Knows no HTTP framework and no database.
 //!
 //! Labels are bounded sets: a route group, a status code, an outcome.
 //! Never a path, a user name, a token or anything else a client chose.
@@ -11,17 +13,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
 use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
-
-use crate::db::ledger;
-use crate::http::AppState;
-use crate::http::error::ApiError;
 
 /// Which part of the gateway a request went to: the `route` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,23 +36,6 @@ impl RouteGroup {
         RouteGroup::Other,
     ];
 
-    /// The group of a request path: `/auth…`, `/api…`, the gateway's own
-    /// endpoints (health, JWKS, metrics), else the SPA's files.
-    pub fn of(path: &str) -> Self {
-        let first = path
-            .strip_prefix('/')
-            .unwrap_or(path)
-            .split('/')
-            .next()
-            .unwrap_or("");
-        match first {
-            "auth" => RouteGroup::Auth,
-            "api" => RouteGroup::Api,
-            ".well-known" | "healthz" | "readyz" | "metrics" | "openapi.json" => RouteGroup::Other,
-            _ => RouteGroup::Static,
-        }
-    }
-
     fn label(self) -> &'static str {
         match self {
             RouteGroup::Auth => "auth",
@@ -69,7 +48,7 @@ impl RouteGroup {
 
 /// How a login ended.
 #[derive(Debug, Clone, Copy)]
-pub enum Login {
+pub enum LoginOutcome {
     Ok,
     Invalid,
     Throttled,
@@ -77,7 +56,7 @@ pub enum Login {
 
 /// How a refresh ended.
 #[derive(Debug, Clone, Copy)]
-pub enum Refresh {
+pub enum RefreshOutcome {
     Rotated,
     Replayed,
     Reused,
@@ -202,11 +181,11 @@ impl Metrics {
         self.durations[group as usize].observe(elapsed.as_secs_f64());
     }
 
-    pub fn login(&self, outcome: Login) {
+    pub fn login(&self, outcome: LoginOutcome) {
         self.logins[outcome as usize].inc();
     }
 
-    pub fn refresh(&self, outcome: Refresh) {
+    pub fn refresh(&self, outcome: RefreshOutcome) {
         self.refreshes[outcome as usize].inc();
     }
 
@@ -252,70 +231,18 @@ impl Default for Metrics {
     }
 }
 
-/// `GET /metrics`: the Prometheus text exposition.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    responses(
-        (status = 200, description = "The Prometheus text exposition: the `portcullis_*` series of contract §8 and process metrics. \
-            When `PORTCULLIS_METRICS_BIND` is set it is served there, and this listener answers `404 not_found`.",
-            content_type = "text/plain; version=0.0.4", body = String),
-    )
-)]
-pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let policy = state.session;
-    let live = match state
-        .db
-        .read(move |conn| ledger::count_live(conn, &policy, now))
-        .await
-    {
-        Ok(n) => Some(n),
-        Err(e) => {
-            log::warn!("counting live sessions for /metrics failed: {e}");
-            None
-        }
-    };
-    let body = state.metrics.render(live).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(prometheus::TEXT_FORMAT),
-        ))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(body))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn route_groups_come_from_the_first_segment_only() {
-        assert_eq!(RouteGroup::of("/auth/login"), RouteGroup::Auth);
-        assert_eq!(RouteGroup::of("/api"), RouteGroup::Api);
-        assert_eq!(RouteGroup::of("/api/employees/1"), RouteGroup::Api);
-        assert_eq!(RouteGroup::of("/apiary"), RouteGroup::Static);
-        assert_eq!(RouteGroup::of("/healthz"), RouteGroup::Other);
-        assert_eq!(RouteGroup::of("/.well-known/jwks.json"), RouteGroup::Other);
-        assert_eq!(RouteGroup::of("/"), RouteGroup::Static);
-        assert_eq!(RouteGroup::of("/app.js"), RouteGroup::Static);
-    }
-
-    #[test]
     fn labels_are_route_groups_and_codes_never_paths() {
         let m = Metrics::new();
-        m.request(
-            RouteGroup::of("/secret-path-xyz"),
-            404,
-            Duration::from_millis(3),
-        );
+        m.request(RouteGroup::Static, 404, Duration::from_millis(3));
         m.request(RouteGroup::Api, 200, Duration::from_millis(1));
         m.request(RouteGroup::Api, 200, Duration::from_millis(1));
-        m.login(Login::Throttled);
+        m.login(LoginOutcome::Throttled);
         let text = String::from_utf8(m.render(Some(7)).unwrap()).unwrap();
-        assert!(!text.contains("secret-path-xyz"));
         assert!(text.contains(r#"portcullis_http_requests_total{route="static",status="404"} 1"#));
         assert!(text.contains(r#"portcullis_http_requests_total{route="api",status="200"} 2"#));
         assert!(text.contains(r#"portcullis_logins_total{outcome="throttled"} 1"#));

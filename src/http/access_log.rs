@@ -22,8 +22,9 @@ use actix_web::{HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use super::metrics::{Metrics, RouteGroup, UpstreamFailure};
+use super::prefixes;
 use crate::logging;
+use crate::metrics::{Metrics, UpstreamFailure};
 use crate::proxy::headers;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -103,7 +104,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let start = Instant::now();
-        let group = RouteGroup::of(req.path());
+        let group = prefixes::group_of(req.path());
         let id = RequestId(
             HeaderValue::try_from(headers::request_id(req.headers()))
                 .unwrap_or(HeaderValue::from_static("-")),
@@ -134,7 +135,7 @@ where
                 // stamped with the wall clock, like every other log line
                 logging::access(
                     crate::clock::now(),
-                    &logging::Access {
+                    &logging::AccessLine {
                         request_id: id.as_str(),
                         peer: peer.map(|p| p.ip()),
                         method: method.as_str(),

@@ -1,0 +1,129 @@
+//! What every handler shares ([`AppState`]), built once from the validated
+//! configuration ([`AppState::new`]), grouped by who needs it: the clock
+//! and the database, the token signer and the revocation list the
+//! extractors check, the services the auth routes call, the proxy's
+//! settings, and the SPA's folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+
+use crate::auth::hash_pool::HashGate;
+use crate::auth::revocation::RevocationList;
+use crate::auth::tokens::{LEEWAY_SECS, Tokens};
+use crate::client_addr::TrustedProxies;
+use crate::clock::Clock;
+use crate::config::{Config, CookieSettings};
+use crate::db::throttle::Limits;
+use crate::db::{Db, ledger};
+use crate::metrics::Metrics;
+use crate::proxy::Upstream;
+use crate::proxy::policy::Policy;
+use crate::services::{Parts, Services, ServicesError};
+
+/// Logins that may wait for a hashing thread, per thread; more are
+/// answered 429 at once (a hash takes tens of milliseconds, a wait at
+/// most a second).
+const HASH_WAITING_PER_THREAD: usize = 32;
+/// Longest a login waits for a hashing thread.
+const HASH_WAIT: Duration = Duration::from_secs(1);
+
+/// How `/api` calls are checked and sent.
+pub struct ProxySettings {
+    pub upstream: Upstream,
+    pub policy: Policy,
+    pub timeout: Duration,
+    pub max_body_size: usize,
+    /// Longest pause between two pieces of a proxied request body.
+    pub body_idle_timeout: Duration,
+}
+
+/// Everything a handler may need, shared by every worker.
+pub struct AppState {
+    /// The application's clock: every handler and extractor reads `now` here.
+    pub clock: Clock,
+    pub db: Db,
+    pub tokens: Tokens,
+    /// Sessions ended lately, whose access tokens are refused.
+    pub revoked: Arc<RevocationList>,
+    pub services: Services,
+    pub cookie: CookieSettings,
+    pub allow_registration: bool,
+    pub trusted_proxies: TrustedProxies,
+    pub proxy: ProxySettings,
+    /// The SPA's folder; `None` serves no SPA.
+    pub static_dir: Option<PathBuf>,
+    pub metrics: Arc<Metrics>,
+    /// Whether the main listener speaks TLS (`X-Forwarded-Proto`).
+    pub https: bool,
+}
+
+/// What the listeners are built from: the part of the configuration the
+/// handlers never read.
+pub struct Listeners {
+    pub bind: String,
+    pub tls: Option<rustls::ServerConfig>,
+    pub cors_origins: Vec<String>,
+    pub upstream_tls: Option<Arc<rustls::ClientConfig>>,
+    pub metrics_bind: Option<String>,
+    pub max_client_connections: usize,
+    pub workers: usize,
+    pub shutdown_timeout: u64,
+}
+
+impl AppState {
+    /// The shared state on an opened, migrated database, and what is left
+    /// of the configuration for the listeners. The revocation list starts
+    /// with the sessions ended within one access-token lifetime.
+    pub fn new(config: Config, clock: Clock, db: Db) -> Result<(Self, Listeners), ServicesError> {
+        let now = clock.now();
+        let revoked = Arc::new(RevocationList::new(
+            config.access_ttl + ChronoDuration::seconds(LEEWAY_SECS),
+        ));
+        let recent = db.with_conn(|c| ledger::revoked_since(c, now - revoked.horizon()))?;
+        revoked.extend(recent, now);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let metrics = Arc::new(Metrics::new());
+        let parts = Parts {
+            db: db.clone(),
+            hashing: HashGate::new(threads, HASH_WAITING_PER_THREAD * threads, HASH_WAIT)?,
+            throttle: Limits::default(),
+            revoked: revoked.clone(),
+            session: config.session,
+            metrics: metrics.clone(),
+        };
+        let state = Self {
+            services: Services::new(parts, now)?,
+            clock,
+            db,
+            tokens: config.tokens,
+            revoked,
+            cookie: config.cookie,
+            allow_registration: config.allow_registration,
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies),
+            proxy: ProxySettings {
+                upstream: config.upstream,
+                policy: config.policy,
+                timeout: config.upstream_timeout,
+                max_body_size: config.max_body_size,
+                body_idle_timeout: config.body_idle_timeout,
+            },
+            static_dir: config.static_dir,
+            metrics,
+            https: config.tls.is_some(),
+        };
+        let listeners = Listeners {
+            bind: config.bind,
+            tls: config.tls,
+            cors_origins: config.cors_origins,
+            upstream_tls: config.upstream_tls,
+            metrics_bind: config.metrics_bind,
+            max_client_connections: config.max_client_connections,
+            workers: config.workers,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        Ok((state, listeners))
+    }
+}
