@@ -16,7 +16,7 @@ use crate::accounts::{self, AccountError};
 use crate::auth::{Role, Roles, password, tokens};
 use crate::clock::{self, Clock};
 use crate::config::parse::database_dir_exists;
-use crate::config::{Config, DbArgs, ServeArgs};
+use crate::config::{Config, DbArgs, ServeArgs, defaults};
 use crate::db::users::{self, UserRef};
 use crate::db::{Db, DbError};
 use crate::demo::{self, DemoError};
@@ -40,7 +40,8 @@ pub struct Cli {
         long,
         global = true,
         env = "PORTCULLIS_LOG_FORMAT",
-        default_value = "text"
+        value_enum,
+        default_value_t
     )]
     log_format: LogFormat,
     #[command(subcommand)]
@@ -56,7 +57,7 @@ enum Command {
     Demo {
         /// The gateway's listen address (the employee service takes a free
         /// loopback port).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        #[arg(long, value_name = "ADDR", default_value = defaults::BIND)]
         bind: String,
     },
     /// Run only the bundled demo employee service (the "legacy API"). It

@@ -161,6 +161,8 @@ impl std::fmt::Debug for Config {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn args() -> ServeArgs {
@@ -255,5 +257,80 @@ mod tests {
         ] {
             assert!(errors.contains(var), "{var} missing from:\n{errors}");
         }
+    }
+
+    /// The variables clap reads for `serve`.
+    fn variables() -> BTreeSet<String> {
+        use clap::Args;
+        ServeArgs::augment_args(clap::Command::new("serve"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_env())
+            .map(|var| var.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_problem_names_a_variable_of_serve_and_every_variable_has_one() {
+        let everything_bad = ServeArgs {
+            db: DbArgs {
+                database_url: "no-such-dir/p.db".into(),
+            },
+            db_pool_size: "0".into(),
+            db_statement_timeout: "soon".into(),
+            db_connect_timeout: "soon".into(),
+            bind: "nowhere".into(),
+            upstream: None,
+            jwt_key_file: Some("key.pem".into()),
+            jwt_verify_keys: "old.pem".into(),
+            access_ttl: "soon".into(),
+            session_ttl: "soon".into(),
+            session_idle_ttl: "soon".into(),
+            refresh_grace: "61".into(),
+            cookie_secure: "maybe".into(),
+            cookie_name: "a b".into(),
+            allow_registration: "maybe".into(),
+            cors_origins: "*".into(),
+            static_dir: Some("no-such-folder".into()),
+            upstream_timeout: "soon".into(),
+            issuer: " ".into(),
+            audience: String::new(),
+            trusted_proxies: "proxy.local".into(),
+            policy: Some("no-such-policy.toml".into()),
+            metrics_bind: Some("nowhere".into()),
+            max_body_size: "0".into(),
+            body_idle_timeout: "soon".into(),
+            max_client_connections: "0".into(),
+            workers: Some("0".into()),
+            tls_cert: Some("cert.pem".into()),
+            shutdown_timeout: "soon".into(),
+            ..args()
+        };
+        // what the first cannot say at the same time
+        let the_rest = ServeArgs {
+            jwt_secret: None,
+            jwt_key_file: Some("no-such-key.pem".into()),
+            tls_key: Some("key.pem".into()),
+            upstream: Some("https://127.0.0.1:9443".into()),
+            upstream_ca: Some("no-such-ca.pem".into()),
+            ..args()
+        };
+        let lines: Vec<String> = [everything_bad, the_rest]
+            .iter()
+            .flat_map(|args| Config::from_args(args).unwrap_err())
+            .collect();
+        let known = variables();
+        let mut labelled = BTreeSet::new();
+        for line in &lines {
+            let (label, _) = line.split_once(": ").unwrap();
+            labelled.insert(label.to_owned());
+            let named = line
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("PORTCULLIS_") || *w == "DATABASE_URL");
+            for var in std::iter::once(label).chain(named) {
+                assert!(known.contains(var), "{var} is no variable of serve: {line}");
+            }
+        }
+        let unlabelled: Vec<_> = known.difference(&labelled).collect();
+        assert!(unlabelled.is_empty(), "no problem names {unlabelled:?}");
     }
 }
