@@ -1,10 +1,12 @@
 //! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
 //! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
-//! usage for a bad command line; one line per problem, naming the flag or
-//! variable, for a bad configuration); 1 any other failure.
+//! usage for a bad command line, naming the variable a refused value came
+//! from; one line per problem, naming the flag or variable, for a bad
+//! configuration); 1 any other failure.
 
 mod env;
 
+use std::ffi::OsString;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -184,7 +186,7 @@ fn account_failure(e: AccountError, name: &str) -> Failure {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let dotenv = env::DotEnv::load();
-    let cli = match parse() {
+    let cli = match parse(dotenv.as_ref().ok()) {
         Ok(cli) => cli,
         Err(e) => {
             // clap's own rendering: usage, "did you mean", `--help` on stdout
@@ -220,10 +222,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The command line, with empty variables counting as unset.
-fn parse() -> Result<Cli, clap::Error> {
+/// The command line, with empty variables counting as unset; a refused
+/// value that came from a variable names it.
+fn parse(dotenv: Option<&env::DotEnv>) -> Result<Cli, clap::Error> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let mut cmd = env::empty_means_unset(Cli::command());
-    let mut matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    let mut matches = match cmd.try_get_matches_from_mut(&argv) {
+        Ok(matches) => matches,
+        Err(e) => return Err(env::name_the_variable(e, &cmd, &argv, dotenv)),
+    };
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
 }
 
