@@ -2,7 +2,8 @@
 //! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
 //! usage for a bad command line, naming the variable a refused value came
 //! from; one line per problem, naming the flag or variable, for a bad
-//! configuration); 1 any other failure.
+//! configuration); 1 any other failure. A database URL is printed without
+//! its password.
 
 mod env;
 
@@ -20,7 +21,7 @@ use crate::clock::{self, Clock};
 use crate::config::parse::database_dir_exists;
 use crate::config::{Config, DbArgs, ServeArgs, defaults};
 use crate::db::users::{self, UserRef};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, DbSettings};
 use crate::demo::{self, DemoError};
 use crate::files::write_private_file;
 use crate::logging::{self, LogFormat};
@@ -249,7 +250,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::UpstreamDemo { bind } => demo::employees::run(&bind).map_err(demo_failure),
         Command::Migrate(args) => {
             let n = connect(&args)?.migrate()?;
-            let url = args.database_url.trim();
+            let url = shown(&args);
             if n == 0 {
                 println!("{url} is up to date: no migration to apply");
             } else {
@@ -261,15 +262,17 @@ fn run(command: Command) -> Result<(), Failure> {
             let db = connect(&args)?;
             let n = db.migrate()?;
             if n > 0 {
-                eprintln!(
-                    "note: applied {n} migration(s) to {} first",
-                    args.database_url.trim()
-                );
+                eprintln!("note: applied {n} migration(s) to {} first", shown(&args));
             }
             user(&db, command)
         }
         Command::Keygen { out } => keygen(&out),
     }
+}
+
+/// The database `args` names, as told to the user: without its password.
+fn shown(args: &DbArgs) -> String {
+    DbSettings::new(args.database_url.trim()).redacted_url()
 }
 
 /// Opens the database named by `args`, migrating nothing: each command

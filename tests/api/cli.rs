@@ -1,7 +1,7 @@
 //! The command line as a newcomer meets it: usage and suggestions, help
 //! for every argument, errors that say what to do (a missing database
 //! directory, a value from `.env`, a refused value naming its variable),
-//! what `migrate` applied, a taken name
+//! what `migrate` applied (never the database password), a taken name
 //! refused before any password prompt, one retry at the prompt, and
 //! database files only their owner can read.
 
@@ -138,6 +138,51 @@ fn migrate_reports_what_it_applied_and_other_commands_say_when_they_migrate() {
     assert_eq!(stderr(&out), "", "nothing to say the second time");
     let out = cli(&fresh, &["migrate"], "");
     assert!(stdout(&out).contains("up to date"));
+}
+
+/// The password in a `postgres://user:password@host/db` URL.
+fn password_of(url: &str) -> &str {
+    let authority = url.split_once("://").unwrap().1.split('/').next().unwrap();
+    let userinfo = authority.rsplit_once('@').map_or("", |(u, _)| u);
+    userinfo.split_once(':').map_or("", |(_, p)| p)
+}
+
+#[test]
+fn migrate_and_a_first_user_command_name_a_postgres_database_without_its_password() {
+    let Some(admin) = postgres_or_skip(
+        "migrate_and_a_first_user_command_name_a_postgres_database_without_its_password",
+    ) else {
+        return;
+    };
+    let db = TestDatabase::postgres(&admin);
+    let password = password_of(&db.url);
+    assert!(!password.is_empty(), "the test server's URL has a password");
+    let hidden = |text: &str| {
+        assert!(!text.contains(&db.url), "{text}");
+        assert!(!text.contains(&format!(":{password}@")), "{text}");
+        assert!(
+            text.contains(":***@"),
+            "the database is still named: {text}"
+        );
+    };
+
+    let out = cli(&db.url, &["migrate"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("applied "), "{}", stdout(&out));
+    hidden(&stdout(&out));
+    let out = cli(&db.url, &["migrate"], "");
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+    hidden(&stdout(&out));
+
+    let fresh = TestDatabase::postgres(&admin);
+    let out = cli(&fresh.url, &["user", "list"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("note: applied "),
+        "{}",
+        stderr(&out)
+    );
+    hidden(&stderr(&out));
 }
 
 #[test]
