@@ -1,10 +1,13 @@
 //! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
 //! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
-//! usage for a bad command line; one line per problem, naming the flag or
-//! variable, for a bad configuration); 1 any other failure.
+//! usage for a bad command line, naming the variable a refused value came
+//! from; one line per problem, naming the flag or variable, for a bad
+//! configuration); 1 any other failure. A database URL is printed without
+//! its password.
 
 mod env;
 
+use std::ffi::OsString;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,9 +20,9 @@ use crate::auth::password::Password;
 use crate::auth::{Role, Roles, tokens};
 use crate::clock::{self, Clock};
 use crate::config::parse::database_dir_exists;
-use crate::config::{Config, DbArgs, ServeArgs};
+use crate::config::{Config, DbArgs, ServeArgs, defaults};
 use crate::db::users::{self, UserRef};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, DbSettings};
 use crate::demo::{self, DemoError};
 use crate::events::Caller;
 use crate::files::write_private_file;
@@ -43,7 +46,8 @@ pub struct Cli {
         long,
         global = true,
         env = "PORTCULLIS_LOG_FORMAT",
-        default_value = "text"
+        value_enum,
+        default_value_t
     )]
     log_format: LogFormat,
     #[command(subcommand)]
@@ -59,7 +63,7 @@ enum Command {
     Demo {
         /// The gateway's listen address (the employee service takes a free
         /// loopback port).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        #[arg(long, value_name = "ADDR", default_value = defaults::BIND)]
         bind: String,
     },
     /// Run only the bundled demo employee service (the "legacy API"). It
@@ -186,7 +190,7 @@ fn account_failure(e: AccountError, name: &str) -> Failure {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let dotenv = env::DotEnv::load();
-    let cli = match parse() {
+    let cli = match parse(dotenv.as_ref().ok()) {
         Ok(cli) => cli,
         Err(e) => {
             // clap's own rendering: usage, "did you mean", `--help` on stdout
@@ -222,10 +226,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The command line, with empty variables counting as unset.
-fn parse() -> Result<Cli, clap::Error> {
+/// The command line, with empty variables counting as unset; a refused
+/// value that came from a variable names it.
+fn parse(dotenv: Option<&env::DotEnv>) -> Result<Cli, clap::Error> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let mut cmd = env::empty_means_unset(Cli::command());
-    let mut matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    let mut matches = match cmd.try_get_matches_from_mut(&argv) {
+        Ok(matches) => matches,
+        Err(e) => return Err(env::name_the_variable(e, &cmd, &argv, dotenv)),
+    };
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
 }
 
@@ -244,7 +253,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::UpstreamDemo { bind } => demo::employees::run(&bind).map_err(demo_failure),
         Command::Migrate(args) => {
             let n = connect(&args)?.migrate()?;
-            let url = args.database_url.trim();
+            let url = shown(&args);
             if n == 0 {
                 println!("{url} is up to date: no migration to apply");
             } else {
@@ -256,15 +265,17 @@ fn run(command: Command) -> Result<(), Failure> {
             let db = connect(&args)?;
             let n = db.migrate()?;
             if n > 0 {
-                eprintln!(
-                    "note: applied {n} migration(s) to {} first",
-                    args.database_url.trim()
-                );
+                eprintln!("note: applied {n} migration(s) to {} first", shown(&args));
             }
             user(&db, command)
         }
         Command::Keygen { out } => keygen(&out),
     }
+}
+
+/// The database `args` names, as told to the user: without its password.
+fn shown(args: &DbArgs) -> String {
+    DbSettings::new(args.database_url.trim()).redacted_url()
 }
 
 /// Opens the database named by `args`, migrating nothing: each command

@@ -6,8 +6,12 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-/// Defaults, shared by clap and [`ServeArgs::default`].
+/// Defaults, shared by clap and [`ServeArgs::default`]. The database's are
+/// [`DbSettings`](crate::db::DbSettings)'s own, which every command opening
+/// the database uses; here they are only turned into text.
 pub mod defaults {
+    use crate::db::DbSettings;
+
     pub const DATABASE_URL: &str = "portcullis.db";
     pub const BIND: &str = "127.0.0.1:8080";
     pub const ACCESS_TTL: &str = "900";
@@ -23,12 +27,21 @@ pub mod defaults {
     pub const ISSUER: &str = "portcullis";
     pub const AUDIENCE: &str = "portcullis-api";
     pub const MAX_BODY_SIZE: &str = "10485760";
-    pub const DB_POOL_SIZE: &str = "10";
-    pub const DB_STATEMENT_TIMEOUT: &str = "5";
-    pub const DB_CONNECT_TIMEOUT: &str = "5";
     pub const SHUTDOWN_TIMEOUT: &str = "30";
     pub const BODY_IDLE_TIMEOUT: &str = "30";
     pub const MAX_CLIENT_CONNECTIONS: &str = "100";
+
+    pub fn db_pool_size() -> String {
+        DbSettings::DEFAULT_POOL_SIZE.to_string()
+    }
+
+    pub fn db_statement_timeout() -> String {
+        DbSettings::DEFAULT_STATEMENT_TIMEOUT.as_secs().to_string()
+    }
+
+    pub fn db_connect_timeout() -> String {
+        DbSettings::DEFAULT_CONNECT_TIMEOUT.as_secs().to_string()
+    }
 }
 
 /// The database flag, shared by every command that opens the database.
@@ -61,13 +74,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Most database connections this instance holds at once.
-    #[arg(long, env = "PORTCULLIS_DB_POOL_SIZE", default_value = defaults::DB_POOL_SIZE)]
+    #[arg(long, env = "PORTCULLIS_DB_POOL_SIZE", default_value_t = defaults::db_pool_size())]
     pub db_pool_size: String,
     /// Longest a database statement may run (seconds).
-    #[arg(long, env = "PORTCULLIS_DB_STATEMENT_TIMEOUT", default_value = defaults::DB_STATEMENT_TIMEOUT)]
+    #[arg(long, env = "PORTCULLIS_DB_STATEMENT_TIMEOUT", default_value_t = defaults::db_statement_timeout())]
     pub db_statement_timeout: String,
     /// Longest a request waits for a database connection before 503 (seconds).
-    #[arg(long, env = "PORTCULLIS_DB_CONNECT_TIMEOUT", default_value = defaults::DB_CONNECT_TIMEOUT)]
+    #[arg(long, env = "PORTCULLIS_DB_CONNECT_TIMEOUT", default_value_t = defaults::db_connect_timeout())]
     pub db_connect_timeout: String,
     /// Listen address.
     #[arg(long, env = "PORTCULLIS_BIND", default_value = defaults::BIND)]
@@ -160,9 +173,9 @@ impl Default for ServeArgs {
     fn default() -> Self {
         Self {
             db: DbArgs::default(),
-            db_pool_size: defaults::DB_POOL_SIZE.into(),
-            db_statement_timeout: defaults::DB_STATEMENT_TIMEOUT.into(),
-            db_connect_timeout: defaults::DB_CONNECT_TIMEOUT.into(),
+            db_pool_size: defaults::db_pool_size(),
+            db_statement_timeout: defaults::db_statement_timeout(),
+            db_connect_timeout: defaults::db_connect_timeout(),
             bind: defaults::BIND.into(),
             upstream: None,
             jwt_secret: None,
@@ -197,4 +210,58 @@ impl Default for ServeArgs {
 
 fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, FromArgMatches};
+
+    use super::*;
+
+    fn serve() -> clap::Command {
+        ServeArgs::augment_args(clap::Command::new("serve"))
+    }
+
+    #[test]
+    fn the_default_flags_are_the_ones_clap_fills_in() {
+        let cmd = serve().mut_args(|arg| arg.env(None));
+        let parsed = ServeArgs::from_arg_matches(&cmd.get_matches_from(["serve"])).unwrap();
+        assert_eq!(format!("{:?}", ServeArgs::default()), format!("{parsed:?}"));
+    }
+
+    #[test]
+    fn the_readme_names_every_variable_of_serve_with_its_default() {
+        let readme = include_str!("../../README.md");
+        let cells = |row: &'static str| -> Vec<Vec<&'static str>> {
+            row.split('|')
+                .map(|cell| cell.split(", ").map(str::trim).collect())
+                .collect()
+        };
+        for arg in serve().get_arguments() {
+            let Some(var) = arg.get_env().and_then(|v| v.to_str()) else {
+                continue;
+            };
+            let quoted = format!("`{var}`");
+            let row = readme
+                .lines()
+                .filter(|line| line.starts_with("| `"))
+                .map(cells)
+                .find(|row| row[1].contains(&quoted.as_str()))
+                .unwrap_or_else(|| panic!("README's configuration table lacks {var}"));
+            let Some(default) = arg.get_default_values().first() else {
+                continue;
+            };
+            let at = row[1].iter().position(|v| *v == quoted).unwrap();
+            let shown = row[2][at];
+            let default = default.to_string_lossy();
+            if default.is_empty() {
+                assert_eq!(shown, "empty", "{var}");
+            } else {
+                assert!(
+                    shown.starts_with(&format!("`{default}`")),
+                    "README shows {shown} for {var}, clap {default}"
+                );
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use ipnet::IpNet;
@@ -60,25 +61,34 @@ pub fn parse_bind(value: &str) -> Result<(), String> {
     }
 }
 
-/// Seconds as a plain number, or a humantime form (`15m`, `1h 30m`).
-pub fn parse_secs(value: &str, min: i64) -> Result<Duration, String> {
+/// Whole seconds as a plain number, or a humantime form (`15m`, `1h 30m`),
+/// from `min` seconds up to ten years: a timeout or a timer's period.
+pub fn parse_secs(value: &str, min: u64) -> Result<StdDuration, String> {
     let value = value.trim();
-    let secs = match value.parse::<i64>() {
+    let secs = match value.parse::<u64>() {
         Ok(n) => n,
         Err(_) => humantime::parse_duration(value)
             .map_err(|e| format!("{value:?} is not a duration ({e})"))?
-            .as_secs()
-            .try_into()
-            .map_err(|_| format!("{value:?} is too long"))?,
+            .as_secs(),
     };
     if secs < min {
         return Err(format!("{value:?} must be at least {min} second(s)"));
     }
-    if secs > 10 * 365 * 86_400 {
+    if secs > TEN_YEARS {
         return Err(format!("{value:?} is longer than ten years"));
     }
-    Ok(Duration::seconds(secs))
+    Ok(StdDuration::from_secs(secs))
 }
+
+/// [`parse_secs`] as a span of wall-clock time: a lifetime that is added to
+/// and compared with timestamps.
+pub fn parse_lifetime(value: &str, min: u64) -> Result<Duration, String> {
+    parse_secs(value, min)
+        .and_then(|d| Duration::from_std(d).map_err(|_| format!("{value:?} is too long")))
+}
+
+/// The longest duration [`parse_secs`] takes, in seconds.
+const TEN_YEARS: u64 = 10 * 365 * 86_400;
 
 pub fn parse_bool(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -192,10 +202,14 @@ mod tests {
 
     #[test]
     fn durations_accept_seconds_and_humantime() {
-        assert_eq!(parse_secs("900", 1), Ok(Duration::seconds(900)));
-        assert_eq!(parse_secs("15m", 1), Ok(Duration::seconds(900)));
+        assert_eq!(parse_secs("900", 1), Ok(StdDuration::from_secs(900)));
+        assert_eq!(parse_secs(" 15m ", 1), Ok(StdDuration::from_secs(900)));
+        assert_eq!(parse_secs("0", 0), Ok(StdDuration::ZERO));
         assert!(parse_secs("0", 1).is_err());
+        assert!(parse_secs("-5", 0).is_err());
         assert!(parse_secs("soon", 1).is_err());
+        assert!(parse_secs("3651days", 1).is_err());
+        assert_eq!(parse_lifetime("1h 30m", 1), Ok(Duration::minutes(90)));
     }
 
     #[test]

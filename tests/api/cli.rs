@@ -1,6 +1,7 @@
 //! The command line as a newcomer meets it: usage and suggestions, help
 //! for every argument, errors that say what to do (a missing database
-//! directory, a value from `.env`), what `migrate` applied, a taken name
+//! directory, a value from `.env`, a refused value naming its variable),
+//! what `migrate` applied (never the database password), a taken name
 //! refused before any password prompt, one retry at the prompt, and
 //! database files only their owner can read.
 
@@ -137,6 +138,106 @@ fn migrate_reports_what_it_applied_and_other_commands_say_when_they_migrate() {
     assert_eq!(stderr(&out), "", "nothing to say the second time");
     let out = cli(&fresh, &["migrate"], "");
     assert!(stdout(&out).contains("up to date"));
+}
+
+/// The password in a `postgres://user:password@host/db` URL.
+fn password_of(url: &str) -> &str {
+    let authority = url.split_once("://").unwrap().1.split('/').next().unwrap();
+    let userinfo = authority.rsplit_once('@').map_or("", |(u, _)| u);
+    userinfo.split_once(':').map_or("", |(_, p)| p)
+}
+
+#[test]
+fn migrate_and_a_first_user_command_name_a_postgres_database_without_its_password() {
+    let Some(admin) = postgres_or_skip(
+        "migrate_and_a_first_user_command_name_a_postgres_database_without_its_password",
+    ) else {
+        return;
+    };
+    let db = TestDatabase::postgres(&admin);
+    let password = password_of(&db.url);
+    assert!(!password.is_empty(), "the test server's URL has a password");
+    let hidden = |text: &str| {
+        assert!(!text.contains(&db.url), "{text}");
+        assert!(!text.contains(&format!(":{password}@")), "{text}");
+        assert!(
+            text.contains(":***@"),
+            "the database is still named: {text}"
+        );
+    };
+
+    let out = cli(&db.url, &["migrate"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("applied "), "{}", stdout(&out));
+    hidden(&stdout(&out));
+    let out = cli(&db.url, &["migrate"], "");
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+    hidden(&stdout(&out));
+
+    let fresh = TestDatabase::postgres(&admin);
+    let out = cli(&fresh.url, &["user", "list"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("note: applied "),
+        "{}",
+        stderr(&out)
+    );
+    hidden(&stderr(&out));
+}
+
+#[test]
+fn a_value_clap_refuses_names_the_variable_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_line = |out: &Output| stderr(out).lines().next().unwrap_or_default().to_owned();
+
+    // from the environment, for a command that reads no other variable
+    let out = portcullis()
+        .arg("serve")
+        .env("PORTCULLIS_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(
+        first_line(&out).contains("'xml'") && first_line(&out).contains("--log-format"),
+        "{text}"
+    );
+    assert!(text.contains("text, json"), "the choices are named: {text}");
+    assert!(
+        text.contains("the value came from the environment variable PORTCULLIS_LOG_FORMAT"),
+        "{text}"
+    );
+
+    // from .env: the file is named
+    let dotenv = dir.path().join(".env");
+    std::fs::write(&dotenv, "PORTCULLIS_LOG_FORMAT=xml\n").unwrap();
+    let out = portcullis()
+        .arg("migrate")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    let shown = dotenv.canonicalize().unwrap();
+    assert!(
+        text.contains(&format!(
+            "the value came from PORTCULLIS_LOG_FORMAT, set in {}",
+            shown.display()
+        )),
+        "{text}"
+    );
+    assert!(!dir.path().join("portcullis.db").exists(), "nothing ran");
+
+    // from the command line, with a valid variable beside it: only the flag
+    let out = portcullis()
+        .args(["--log-format", "xml", "migrate"])
+        .env("PORTCULLIS_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(first_line(&out).contains("--log-format"), "{text}");
+    assert!(!text.contains("PORTCULLIS_LOG_FORMAT"), "{text}");
 }
 
 #[test]
