@@ -8,16 +8,16 @@ use secrecy::SecretString;
 
 /// Defaults, shared by clap and [`ServeArgs::default`]. The database's are
 /// [`DbSettings`](crate::db::DbSettings)'s own, which every command opening
-/// the database uses; here they are only turned into text.
+/// the database uses, and the sessions' are
+/// [`SessionPolicy`](crate::db::ledger::SessionPolicy)'s, which the command
+/// line's services use; here they are only turned into text.
 pub mod defaults {
     use crate::db::DbSettings;
+    use crate::db::ledger::SessionPolicy;
 
     pub const DATABASE_URL: &str = "portcullis.db";
     pub const BIND: &str = "127.0.0.1:8080";
     pub const ACCESS_TTL: &str = "900";
-    pub const SESSION_TTL: &str = "2592000";
-    pub const SESSION_IDLE_TTL: &str = "604800";
-    pub const REFRESH_GRACE: &str = "5";
     pub const COOKIE_SECURE: &str = "true";
     pub const COOKIE_NAME: &str = "portcullis_refresh";
     pub const ALLOW_REGISTRATION: &str = "false";
@@ -41,6 +41,18 @@ pub mod defaults {
 
     pub fn db_connect_timeout() -> String {
         DbSettings::DEFAULT_CONNECT_TIMEOUT.as_secs().to_string()
+    }
+
+    pub fn session_ttl() -> String {
+        SessionPolicy::default().ttl.num_seconds().to_string()
+    }
+
+    pub fn session_idle_ttl() -> String {
+        SessionPolicy::default().idle_ttl.num_seconds().to_string()
+    }
+
+    pub fn refresh_grace() -> String {
+        SessionPolicy::default().grace.num_seconds().to_string()
     }
 }
 
@@ -101,13 +113,13 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_ACCESS_TTL", default_value = defaults::ACCESS_TTL)]
     pub access_ttl: String,
     /// Absolute session lifetime.
-    #[arg(long, env = "PORTCULLIS_SESSION_TTL", default_value = defaults::SESSION_TTL)]
+    #[arg(long, env = "PORTCULLIS_SESSION_TTL", default_value_t = defaults::session_ttl())]
     pub session_ttl: String,
     /// A session unused this long expires.
-    #[arg(long, env = "PORTCULLIS_SESSION_IDLE_TTL", default_value = defaults::SESSION_IDLE_TTL)]
+    #[arg(long, env = "PORTCULLIS_SESSION_IDLE_TTL", default_value_t = defaults::session_idle_ttl())]
     pub session_idle_ttl: String,
     /// How long a just-rotated refresh token may be presented again.
-    #[arg(long, env = "PORTCULLIS_REFRESH_GRACE", default_value = defaults::REFRESH_GRACE)]
+    #[arg(long, env = "PORTCULLIS_REFRESH_GRACE", default_value_t = defaults::refresh_grace())]
     pub refresh_grace: String,
     /// The Secure attribute of the refresh cookie.
     #[arg(long, env = "PORTCULLIS_COOKIE_SECURE", default_value = defaults::COOKIE_SECURE)]
@@ -182,9 +194,9 @@ impl Default for ServeArgs {
             jwt_key_file: None,
             jwt_verify_keys: String::new(),
             access_ttl: defaults::ACCESS_TTL.into(),
-            session_ttl: defaults::SESSION_TTL.into(),
-            session_idle_ttl: defaults::SESSION_IDLE_TTL.into(),
-            refresh_grace: defaults::REFRESH_GRACE.into(),
+            session_ttl: defaults::session_ttl(),
+            session_idle_ttl: defaults::session_idle_ttl(),
+            refresh_grace: defaults::refresh_grace(),
             cookie_secure: defaults::COOKIE_SECURE.into(),
             cookie_name: defaults::COOKIE_NAME.into(),
             allow_registration: defaults::ALLOW_REGISTRATION.into(),
