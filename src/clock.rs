@@ -50,7 +50,10 @@ impl Clock {
 
 /// The system time, UTC. For start-up and the command line; request paths
 /// read the application's [`Clock`].
-#[allow(clippy::disallowed_methods)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the one reader of the wall clock"
+)]
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }

@@ -28,7 +28,7 @@ const KEEP_ENDED_DAYS: i64 = 7;
 /// Polls revocations every second and purges now and then, for ever.
 pub async fn maintain_ledger(services: Services, clock: Clock) {
     let sessions = &services.sessions;
-    let mut ticker = actix_web::rt::time::interval(REVOCATION_POLL);
+    let mut ticker = tokio::time::interval(REVOCATION_POLL);
     let mut last_purge = Instant::now();
     let mut since = clock.now() - sessions.revocation_horizon();
     loop {
@@ -63,7 +63,7 @@ pub async fn maintain_ledger(services: Services, clock: Clock) {
 /// tenth of a second after they commit. A lost connection is replaced after
 /// [`LISTEN_RETRY`]; meanwhile the poll above still runs every second.
 pub async fn listen_for_revocations(services: Services, clock: Clock) {
-    let mut ticker = actix_web::rt::time::interval(LISTEN_EVERY);
+    let mut ticker = tokio::time::interval(LISTEN_EVERY);
     let mut listener: Option<Listener> = None;
     let db = services.sessions.db().clone();
     loop {
@@ -89,7 +89,7 @@ pub async fn listen_for_revocations(services: Services, clock: Clock) {
             Ok(Ok(None)) => return,
             Ok(Err(e)) => {
                 log::warn!("revocation listener lost ({e}); polling covers until it is back");
-                actix_web::rt::time::sleep(LISTEN_RETRY).await;
+                tokio::time::sleep(LISTEN_RETRY).await;
             }
             Err(_) => return,
         }

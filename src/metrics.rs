@@ -92,7 +92,10 @@ pub struct Metrics {
 impl Metrics {
     /// Registers every series. Names and labels are constants, so a
     /// failure is a programming error found by the first test.
-    #[allow(clippy::expect_used)]
+    #[expect(
+        clippy::expect_used,
+        reason = "constant definitions: a start-up invariant"
+    )]
     pub fn new() -> Self {
         Self::build().expect("the metric definitions are valid")
     }

@@ -70,7 +70,7 @@ fn hasher() -> Argon2<'static> {
 
 /// Hashes a password into a PHC string, allocating its block memory for
 /// this one hash. For the command line; request handlers go through the
-/// [`HashGate`].
+/// [`HashGate`](super::hash_pool::HashGate).
 pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::encode_b64(&new_salt()).map_err(|e| HashError(e.to_string()))?;
     hasher()

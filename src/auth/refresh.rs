@@ -96,9 +96,9 @@ impl SuccessorKey {
             .map(Self)
     }
 
+    #[expect(clippy::expect_used, reason = "HMAC takes keys of any length")]
     fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length, so this cannot fail.
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
     }
 }
 

@@ -166,7 +166,7 @@ pub fn secret_ok(secret: &str) -> Result<(), String> {
         .iter()
         .collect::<std::collections::HashSet<_>>()
         .len();
-    #[allow(clippy::cast_precision_loss)] // lengths far below 2^52
+    // lengths far below 2^52: the casts lose nothing
     let bits = period as f64 * (distinct as f64).log2();
     if bits < MIN_SECRET_BITS {
         return Err(format!(

@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod cors;
 pub mod error;
 pub mod extract;
+mod header_map;
 pub mod limits;
 pub mod openapi;
 pub mod prefixes;

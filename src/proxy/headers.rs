@@ -22,11 +22,68 @@
 //! carrying it twice is refused ([`repeated_singleton`]). On the way back
 //! the gateway keeps what it owns: every `Access-Control-*` header (the
 //! CORS layer's) and a `Set-Cookie` of the refresh cookie are dropped.
+//!
+//! The rules read and write any map of the `http` crate's names and values
+//! that implements [`Headers`]: the HTTP layer's own map does, so nothing
+//! here names a framework (or copies a map to change its type).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use actix_http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
+
+/// A multi-map of headers, as the rules use one.
+pub trait Headers: Sized {
+    fn with_capacity(capacity: usize) -> Self;
+    /// How many values the map holds (to size a copy).
+    fn entry_count(&self) -> usize;
+    fn get(&self, name: &str) -> Option<&HeaderValue>;
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &HeaderValue>;
+    fn entries(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)>;
+    /// Replaces every value of `name`.
+    fn insert(&mut self, name: HeaderName, value: HeaderValue);
+    fn append(&mut self, name: HeaderName, value: HeaderValue);
+    fn remove(&mut self, name: &str);
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// The `http` crate's own map (the tests', and any caller's without one).
+impl Headers for http::HeaderMap {
+    fn with_capacity(capacity: usize) -> Self {
+        http::HeaderMap::with_capacity(capacity)
+    }
+
+    fn entry_count(&self) -> usize {
+        self.len()
+    }
+
+    fn get(&self, name: &str) -> Option<&HeaderValue> {
+        self.get(name)
+    }
+
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &HeaderValue> {
+        self.get_all(name).into_iter()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.iter()
+    }
+
+    fn insert(&mut self, name: HeaderName, value: HeaderValue) {
+        self.insert(name, value);
+    }
+
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        self.append(name, value);
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.remove(name);
+    }
+}
 
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
@@ -119,18 +176,18 @@ pub struct Origin<'a> {
 
 /// A header the request carries more than once that must be single
 /// (`Authorization`, `Host`), if any: such a request is refused.
-pub fn repeated_singleton(incoming: &HeaderMap) -> Option<&'static str> {
+pub fn repeated_singleton(incoming: &impl Headers) -> Option<&'static str> {
     SINGLETONS
         .into_iter()
-        .find(|name| incoming.get_all(*name).nth(1).is_some())
+        .find(|name| incoming.get_all(name).nth(1).is_some())
 }
 
 /// The headers to send upstream for a request with `incoming` headers.
-pub fn to_upstream(
-    incoming: &HeaderMap,
+pub fn to_upstream<M: Headers>(
+    incoming: &M,
     identity: Option<&Identity<'_>>,
     origin: &Origin<'_>,
-) -> HeaderMap {
+) -> M {
     let mut out = without_hop_by_hop(incoming, |name| forwardable(name, origin.peer_trusted));
 
     if let Some(user) = identity {
@@ -161,16 +218,16 @@ pub fn to_upstream(
 /// The headers to return to the client for an upstream response. The
 /// gateway owns CORS (every `Access-Control-*`) and the refresh cookie
 /// (`cookie_name`): an upstream's own are dropped.
-pub fn to_client(upstream: &HeaderMap, cookie_name: &str) -> HeaderMap {
+pub fn to_client<M: Headers>(upstream: &M, cookie_name: &str) -> M {
     let mut out = without_hop_by_hop(upstream, |name| {
         name != "content-length" && !name.starts_with("access-control-")
     });
     let kept: Vec<HeaderValue> = out
-        .get_all(header::SET_COOKIE)
+        .get_all(header::SET_COOKIE.as_str())
         .filter(|v| !sets_cookie(v, cookie_name))
         .cloned()
         .collect();
-    out.remove(header::SET_COOKIE);
+    out.remove(header::SET_COOKIE.as_str());
     for value in kept {
         out.append(header::SET_COOKIE, value);
     }
@@ -191,15 +248,15 @@ fn sets_cookie(value: &HeaderValue, name: &str) -> bool {
 /// Whether an upstream response states its length twice over
 /// (`Content-Length` and `Transfer-Encoding`): RFC 9112 §6.3 makes that an
 /// error a proxy must not pass on, so the gateway answers 502.
-pub fn ambiguous_framing(upstream: &HeaderMap) -> bool {
-    upstream.contains_key(header::CONTENT_LENGTH)
-        && upstream.contains_key(header::TRANSFER_ENCODING)
+pub fn ambiguous_framing(upstream: &impl Headers) -> bool {
+    upstream.contains_key(header::CONTENT_LENGTH.as_str())
+        && upstream.contains_key(header::TRANSFER_ENCODING.as_str())
 }
 
 /// The client's `X-Request-Id` if it is a sane short token, else a new
 /// UUID v4 from the thread's userspace CSPRNG (`rand::thread_rng`, seeded
 /// from the OS once per thread): no `getrandom` syscall per request.
-pub fn request_id(incoming: &HeaderMap) -> String {
+pub fn request_id(incoming: &impl Headers) -> String {
     incoming
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -221,16 +278,16 @@ fn new_request_id() -> String {
 
 /// `headers` without hop-by-hop ones, those named in `Connection`, and
 /// those `keep` refuses (it gets lower-case names).
-fn without_hop_by_hop(headers: &HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
+fn without_hop_by_hop<M: Headers>(headers: &M, keep: impl Fn(&str) -> bool) -> M {
     let listed: Vec<String> = headers
-        .get_all(header::CONNECTION)
+        .get_all(header::CONNECTION.as_str())
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|name| name.trim().to_ascii_lowercase())
         .collect();
     // room for what the caller adds: growing the map rehashes it
-    let mut out = HeaderMap::with_capacity(headers.len() + 8);
-    for (name, value) in headers {
+    let mut out = M::with_capacity(headers.entry_count() + 8);
+    for (name, value) in headers.entries() {
         let name_str = name.as_str();
         if !HOP_BY_HOP.contains(&name_str)
             && !listed.iter().any(|l| l == name_str)
@@ -242,7 +299,7 @@ fn without_hop_by_hop(headers: &HeaderMap, keep: impl Fn(&str) -> bool) -> Heade
     out
 }
 
-fn insert(map: &mut HeaderMap, name: &'static str, value: &str) {
+fn insert(map: &mut impl Headers, name: &'static str, value: &str) {
     // Values come from validated tokens and addresses; one that is still not
     // a valid header value is left out rather than sent mangled.
     if let Ok(value) = HeaderValue::from_str(value) {
@@ -252,6 +309,8 @@ fn insert(map: &mut HeaderMap, name: &'static str, value: &str) {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderMap;
+
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -276,7 +335,7 @@ mod tests {
     }
 
     fn all(m: &HeaderMap, name: &str) -> Vec<String> {
-        m.get_all(name)
+        Headers::get_all(m, name)
             .map(|v| v.to_str().unwrap().to_owned())
             .collect()
     }

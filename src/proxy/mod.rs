@@ -1,7 +1,8 @@
 //! The pure parts of the `/api` proxy: the upstream's base URL, the header
 //! rules ([`headers`]), path validation ([`path`]) and the role policy
 //! ([`policy`]). The actix handler that streams requests is
-//! `http::routes::api`; nothing here does I/O or knows actix-web.
+//! `http::routes::api`; nothing here does I/O or names anything of actix
+//! (the `http` crate's types are the vocabulary).
 
 pub mod headers;
 pub mod path;
@@ -15,7 +16,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn parse(url: &str) -> Result<Self, String> {
-        let uri: actix_http::Uri = url
+        let uri: http::Uri = url
             .trim()
             .parse()
             .map_err(|_| format!("{url:?} is not a URL"))?;

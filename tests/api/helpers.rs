@@ -155,7 +155,7 @@ pub struct TestDatabase {
 }
 
 enum DatabaseKind {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Sqlite(#[expect(dead_code, reason = "kept to be deleted on drop")] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
 }
 

@@ -2,8 +2,11 @@
 //! own database (SQLite, or PostgreSQL: see helpers.rs), real upstreams,
 //! real HTTP.
 
-// Test helpers panic on purpose: a failed set-up is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers panic on purpose: a failed set-up is a failed test"
+)]
 
 mod auth;
 mod browser;

@@ -155,7 +155,7 @@ pub async fn login(
     grant_response(&state, &grant)
 }
 
-/// `POST /auth/refresh`: rotates the cookie's token (see [`Sessions::refresh`]).
+/// `POST /auth/refresh`: rotates the cookie's token (see [`crate::sessions::Sessions::refresh`]).
 #[utoipa::path(
     post,
     path = "/auth/refresh",
