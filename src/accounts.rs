@@ -58,7 +58,7 @@ impl From<diesel::result::Error> for AccountError {
 }
 
 /// Usernames: 3–32 of `[A-Za-z0-9_.-]`.
-pub fn validate_username(username: &str) -> Result<(), AccountError> {
+pub(crate) fn validate_username(username: &str) -> Result<(), AccountError> {
     if is_valid_username(username) {
         Ok(())
     } else {
@@ -67,7 +67,7 @@ pub fn validate_username(username: &str) -> Result<(), AccountError> {
 }
 
 /// Passwords: 8–256 characters, taken exactly as sent.
-pub fn validate_password(password: &str) -> Result<(), AccountError> {
+pub(crate) fn validate_password(password: &str) -> Result<(), AccountError> {
     if password::is_valid_new(password) {
         Ok(())
     } else {
@@ -141,7 +141,7 @@ impl Accounts {
     /// (counted like a login, see [`Login::reauthenticate`]), then the new
     /// one stored and every session but `keep` (the caller's) ends.
     #[expect(clippy::too_many_arguments, reason = "each is one fact of the request")]
-    pub async fn change_password(
+    pub(crate) async fn change_password(
         &self,
         user_id: &str,
         username: &str,
@@ -243,7 +243,7 @@ impl Accounts {
 
     /// Ends every session of a user, for `reason`, on behalf of `actor`
     /// (an admin) if one acts. A user who does not exist has none.
-    pub async fn end_all_sessions(
+    pub(crate) async fn end_all_sessions(
         &self,
         who: UserRef,
         reason: EndReason,

@@ -18,7 +18,7 @@ pub struct Clock {
 
 impl Clock {
     /// The real clock.
-    pub fn system() -> Self {
+    pub(crate) fn system() -> Self {
         Self::default()
     }
 

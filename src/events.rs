@@ -14,7 +14,7 @@ use log::Level;
 use crate::db::ledger::{ClientInfo, EndReason};
 
 /// The log target of security events.
-pub const TARGET: &str = "portcullis::auth";
+pub(crate) const TARGET: &str = "portcullis::auth";
 
 /// Where a request came from, as the HTTP edge resolved it: the client's
 /// address (by the trusted-proxy rule), its `User-Agent`, and the request's
@@ -38,7 +38,7 @@ impl Caller {
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     LoginOk,
     LoginFailed,
     LoginThrottled,
@@ -83,7 +83,7 @@ impl Kind {
 /// One event: its kind, who asked, and what it concerns. Build it with
 /// [`Event::new`] and the `with_*` setters, then [`Event::record`] it.
 #[derive(Debug, Clone, Copy)]
-pub struct Event<'a> {
+pub(crate) struct Event<'a> {
     kind: Kind,
     caller: &'a Caller,
     username: Option<&'a str>,
@@ -145,7 +145,7 @@ impl<'a> Event<'a> {
         }
     }
 
-    pub fn actor(self, actor: Option<&'a str>) -> Self {
+    pub(crate) fn actor(self, actor: Option<&'a str>) -> Self {
         Self { actor, ..self }
     }
 
@@ -157,7 +157,7 @@ impl<'a> Event<'a> {
     }
 
     /// Writes the event's log record (when the filter lets it through).
-    pub fn record(&self) {
+    pub(crate) fn record(&self) {
         let level = self.kind.level();
         if !log::log_enabled!(target: TARGET, level) {
             return;

@@ -42,9 +42,9 @@ pub enum LogFormat {
 }
 
 /// The log target of access lines, for `RUST_LOG` filters.
-pub const ACCESS_TARGET: &str = "portcullis::access";
+pub(crate) const ACCESS_TARGET: &str = "portcullis::access";
 /// Access lines queued for the writer thread before new ones are dropped.
-pub const QUEUE_LINES: usize = 16 * 1024;
+pub(crate) const QUEUE_LINES: usize = 16 * 1024;
 /// The most bytes the writer thread gathers into one `write(2)`.
 const BATCH_BYTES: usize = 64 * 1024;
 /// How long the writer rests after a write; lines wait at most this long
@@ -97,7 +97,7 @@ pub struct AccessLine<'a> {
 
 /// Whether access lines are written (`RUST_LOG` lets target
 /// [`ACCESS_TARGET`] through at `info`); decided once, by [`init`].
-pub fn access_enabled() -> bool {
+pub(crate) fn access_enabled() -> bool {
     ACCESS.get().is_some()
 }
 
@@ -173,7 +173,7 @@ fn access_json(at: DateTime<Utc>, line: &AccessLine<'_>) -> Vec<u8> {
 }
 
 /// Writes out the access lines queued so far (waits at most a second).
-pub fn flush() {
+pub(crate) fn flush() {
     if let Some(AccessSink { sender: writer, .. }) = ACCESS.get() {
         let (ack, done) = mpsc::sync_channel(1);
         if writer.tx.send(Message::Flush(ack)).is_ok() {
@@ -183,7 +183,7 @@ pub fn flush() {
 }
 
 /// Access lines dropped because the writer thread's queue was full.
-pub fn dropped_access_lines() -> u64 {
+pub(crate) fn dropped_access_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 

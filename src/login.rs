@@ -91,7 +91,7 @@ impl Login {
     }
 
     /// A password login: counted, checked, settled, then a session opened.
-    pub async fn with_password(
+    pub(crate) async fn with_password(
         &self,
         username: &str,
         password: Password,
@@ -130,7 +130,7 @@ impl Login {
     /// change), counted like a login but in a bucket of its own, so a
     /// stolen access token cannot lock its owner out of logging in. Returns
     /// the user as the database has them now.
-    pub async fn reauthenticate(
+    pub(crate) async fn reauthenticate(
         &self,
         user_id: &str,
         username: &str,
@@ -151,7 +151,7 @@ impl Login {
     /// The one step every way in ends with: opens a session for `user`
     /// (storing an upgraded password hash with it, in one transaction),
     /// counts the login and says it as an event.
-    pub async fn open_session(
+    pub(crate) async fn open_session(
         &self,
         user: User,
         new_hash: Option<String>,
@@ -181,7 +181,7 @@ impl Login {
 
     /// Forgets login counts whose window has passed (they can refuse
     /// nothing any more).
-    pub async fn forget_stale_attempts(&self, now: DateTime<Utc>) -> Result<usize, DbError> {
+    pub(crate) async fn forget_stale_attempts(&self, now: DateTime<Utc>) -> Result<usize, DbError> {
         self.throttle.purge_stale(&self.db, now).await
     }
 

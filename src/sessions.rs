@@ -113,7 +113,7 @@ impl Sessions {
     }
 
     /// Counts a refresh that came without a token this gateway could read.
-    pub fn count_unusable_token(&self) {
+    pub(crate) fn count_unusable_token(&self) {
         self.metrics.refresh(Refresh::Invalid);
     }
 
@@ -139,7 +139,7 @@ impl Sessions {
 
     /// After sessions ended in a committed transaction: this instance's
     /// revocation list learns them, and each is one event.
-    pub fn announce(
+    pub(crate) fn announce(
         &self,
         ended: &[Ended],
         reason: EndReason,
@@ -165,13 +165,17 @@ impl Sessions {
 
     /// How far back the revocation list must look: one access-token
     /// lifetime (and the leeway).
-    pub fn revocation_horizon(&self) -> chrono::Duration {
+    pub(crate) fn revocation_horizon(&self) -> chrono::Duration {
         self.revoked.horizon()
     }
 
     /// Tops up this instance's revocation list with the sessions ended
     /// since `since` by anyone (another instance, the command line).
-    pub async fn catch_up(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DbError> {
+    pub(crate) async fn catch_up(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
         let rows = self
             .db
             .read(move |c| ledger::revoked_since(c, since))
@@ -189,7 +193,7 @@ impl Sessions {
     }
 
     /// Deletes sessions that ended before `before`; returns how many.
-    pub async fn purge_ended(&self, before: DateTime<Utc>) -> Result<usize, DbError> {
+    pub(crate) async fn purge_ended(&self, before: DateTime<Utc>) -> Result<usize, DbError> {
         self.db.run(move |c| ledger::purge_ended(c, before)).await
     }
 
@@ -211,7 +215,7 @@ impl Sessions {
     }
 
     /// How many sessions are live, for `/metrics`.
-    pub async fn count_live(&self, now: DateTime<Utc>) -> Result<i64, DbError> {
+    pub(crate) async fn count_live(&self, now: DateTime<Utc>) -> Result<i64, DbError> {
         let policy = self.policy;
         self.db
             .read(move |c| ledger::count_live(c, &policy, now))

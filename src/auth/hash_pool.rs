@@ -38,7 +38,7 @@ pub struct HashGate {
 }
 
 /// Held while one hash runs.
-pub struct HashPermit {
+pub(crate) struct HashPermit {
     _permit: OwnedSemaphorePermit,
 }
 
@@ -70,12 +70,12 @@ impl HashGate {
 
     /// A gate for one-off work outside the server (the command line, the
     /// demo's seeding): one thread, nobody else waiting.
-    pub fn single() -> Result<Self, HashError> {
+    pub(crate) fn single() -> Result<Self, HashError> {
         Self::new(1, 1, Duration::from_secs(60))
     }
 
     /// A slot, or `None` after waiting `wait` in vain.
-    pub async fn enter(&self) -> Option<HashPermit> {
+    pub(crate) async fn enter(&self) -> Option<HashPermit> {
         tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
             .ok()?

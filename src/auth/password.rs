@@ -19,11 +19,11 @@ const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 
 /// Length limits for new passwords, in characters.
-pub const MIN_LEN: usize = 8;
-pub const MAX_LEN: usize = 256;
+pub(crate) const MIN_LEN: usize = 8;
+pub(crate) const MAX_LEN: usize = 256;
 
 /// Whether `password` may be set: 8–256 characters, taken exactly as sent.
-pub fn is_valid_new(password: &str) -> bool {
+pub(crate) fn is_valid_new(password: &str) -> bool {
     (MIN_LEN..=MAX_LEN).contains(&password.chars().count())
 }
 
@@ -51,7 +51,7 @@ impl Password {
         Self(SecretString::from(text))
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 }
@@ -98,7 +98,7 @@ pub fn verify(password: &str, stored: &str) -> Verdict {
 /// unknown username is checked against it, so it takes as long as a wrong
 /// password. Failing here fails start-up (an empty dummy would make
 /// unknown users answer faster, an oracle nobody would notice).
-pub fn dummy_hash() -> Result<Arc<str>, HashError> {
+pub(crate) fn dummy_hash() -> Result<Arc<str>, HashError> {
     hash("portcullis dummy password").map(Arc::from)
 }
 
@@ -203,7 +203,7 @@ impl Hasher {
 
     /// Spends the same work as [`Hasher::verify`] against the dummy hash,
     /// so an unknown username takes as long as a wrong password.
-    pub fn verify_dummy(&mut self, password: &str) {
+    pub(crate) fn verify_dummy(&mut self, password: &str) {
         let dummy = self.dummy.clone();
         let _ = self.verify(password, &dummy);
     }

@@ -44,7 +44,7 @@ impl RefreshToken {
     }
 
     /// The value for the cookie. Callers must not log it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
@@ -82,12 +82,12 @@ impl SuccessorKey {
     }
 
     /// The key as stored (base64url); see [`SuccessorKey::from_stored`].
-    pub fn to_stored(&self) -> String {
+    pub(crate) fn to_stored(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 
     /// A stored key, if `value` is one.
-    pub fn from_stored(value: &str) -> Option<Self> {
+    pub(crate) fn from_stored(value: &str) -> Option<Self> {
         URL_SAFE_NO_PAD
             .decode(value)
             .ok()?

@@ -30,11 +30,11 @@ impl RevocationList {
     }
 
     /// How far back a poll must look to fill an empty list.
-    pub fn horizon(&self) -> Duration {
+    pub(crate) fn horizon(&self) -> Duration {
         self.horizon
     }
 
-    pub fn is_revoked(&self, session_id: &str) -> bool {
+    pub(crate) fn is_revoked(&self, session_id: &str) -> bool {
         self.revoked
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -52,14 +52,6 @@ impl RevocationList {
         let oldest = now - self.horizon;
         revoked.retain(|_, at| *at >= oldest);
     }
-
-    pub fn len(&self) -> usize {
-        self.revoked.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -76,6 +68,10 @@ mod tests {
         list.extend([], t0 + Duration::seconds(905));
         assert!(list.is_revoked("s1"));
         list.extend([], t0 + Duration::seconds(906));
-        assert!(list.is_empty());
+        assert!(!list.is_revoked("s1"));
+        assert!(
+            list.revoked.read().unwrap().is_empty(),
+            "forgotten, not kept"
+        );
     }
 }

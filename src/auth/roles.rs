@@ -14,7 +14,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::User, Role::Editor, Role::Admin];
+    pub(crate) const ALL: [Role; 3] = [Role::User, Role::Editor, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 const SHARDS: usize = 16;
 
 /// SHA-256 of a whole token; equality compares all 32 bytes.
-pub type TokenHash = [u8; 32];
+pub(crate) type TokenHash = [u8; 32];
 
 pub fn hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
@@ -29,7 +29,7 @@ fn shard_index(key: &TokenHash) -> usize {
 }
 
 /// A bounded map from token hash to verified claims (`T`) and their `exp`.
-pub struct TokenCache<T> {
+pub(crate) struct TokenCache<T> {
     shards: Vec<Mutex<Shard<T>>>,
     per_shard: usize,
 }
@@ -102,15 +102,12 @@ impl<T> TokenCache<T> {
     }
 
     /// How many tokens are cached now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).entries.len())
             .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -153,6 +150,6 @@ mod tests {
     fn a_zero_capacity_caches_nothing() {
         let cache = TokenCache::new(0);
         cache.insert(hash("t"), claims(), 10, 0);
-        assert!(cache.is_empty());
+        assert_eq!(cache.len(), 0);
     }
 }

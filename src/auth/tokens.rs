@@ -29,9 +29,9 @@ use super::token_cache::{self, TokenCache};
 use super::{Roles, User};
 
 /// Clock leeway allowed when checking `exp` and `nbf`.
-pub const LEEWAY_SECS: i64 = 5;
+pub(crate) const LEEWAY_SECS: i64 = 5;
 /// Verified tokens remembered (see [`TokenCache`]); about 200 bytes each.
-pub const CACHE_CAPACITY: usize = 16 * 1024;
+pub(crate) const CACHE_CAPACITY: usize = 16 * 1024;
 
 /// The signing key as configured.
 pub enum SigningKey {
@@ -89,7 +89,7 @@ pub struct Claims {
 impl Claims {
     /// The roles the token names; names this gateway does not know are
     /// ignored.
-    pub fn role_set(&self) -> Roles {
+    pub(crate) fn role_set(&self) -> Roles {
         Roles::new(self.roles.iter().filter_map(|r| r.parse().ok()))
     }
 }
@@ -204,7 +204,8 @@ impl Tokens {
     }
 
     /// Verifies a token's header, signature and claims at time `now`.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+    #[cfg(test)]
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
         self.verify_shared(token, now).map(Arc::unwrap_or_clone)
     }
 
@@ -212,7 +213,7 @@ impl Tokens {
     /// SHA-256 of the whole token) comes from the cache, and only its
     /// `exp`/`nbf` are checked again against `now`. Revocation is the
     /// caller's to check, on every call.
-    pub fn verify_shared(
+    pub(crate) fn verify_shared(
         &self,
         token: &str,
         now: DateTime<Utc>,
@@ -230,11 +231,6 @@ impl Tokens {
         };
         check_times(&claims, now)?;
         Ok(claims)
-    }
-
-    /// How many verified tokens are cached.
-    pub fn cached(&self) -> usize {
-        self.cache.len()
     }
 
     /// Header, signature, `iss` and `aud`, in one pass over the token:

@@ -13,10 +13,10 @@ pub struct User {
 }
 
 /// What a username may be, in words.
-pub const USERNAME_RULE: &str = "A username is 3 to 32 letters, digits, '_', '.' or '-'.";
+pub(crate) const USERNAME_RULE: &str = "A username is 3 to 32 letters, digits, '_', '.' or '-'.";
 
 /// Usernames: 3–32 of `[A-Za-z0-9_.-]`.
-pub fn is_valid_username(username: &str) -> bool {
+pub(crate) fn is_valid_username(username: &str) -> bool {
     (3..=32).contains(&username.len())
         && username
             .bytes()

@@ -14,7 +14,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// The variables a `.env` file supplied.
 #[derive(Debug, Default)]
-pub struct DotEnv {
+pub(crate) struct DotEnv {
     /// The file, absolute; `None` when there is none.
     path: Option<PathBuf>,
     /// Each variable taken from the file, and whether its value was empty.
@@ -57,7 +57,7 @@ impl DotEnv {
 
     /// One note per variable the file sets that the environment overrides,
     /// so an edit to `.env` that has no effect does not go unexplained.
-    pub fn notes(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn notes(&self) -> impl Iterator<Item = String> + '_ {
         self.path.iter().flat_map(|path| {
             self.overridden.iter().map(move |key| {
                 format!(
@@ -70,7 +70,7 @@ impl DotEnv {
 
     /// `line`, with a remark naming `.env` when the line names a variable
     /// that came from it.
-    pub fn annotate(&self, line: &str) -> String {
+    pub(crate) fn annotate(&self, line: &str) -> String {
         let Some(path) = &self.path else {
             return line.to_owned();
         };
@@ -109,7 +109,7 @@ impl DotEnv {
 /// parsed. The variable is found by parsing again without it: the value was
 /// the variable's when the refusal goes away (a flag on the command line
 /// wins over its variable, so its value would be refused again).
-pub fn name_the_variable(
+pub(crate) fn name_the_variable(
     mut error: clap::Error,
     cmd: &Command,
     argv: &[OsString],
@@ -193,7 +193,7 @@ fn without_variable(cmd: Command, var: &OsStr) -> Command {
 /// `cmd` with every environment variable that is set but empty ignored, as
 /// if unset: `PORTCULLIS_JWT_SECRET=` means "no secret", and a flag with a
 /// default keeps it. Applies to every subcommand.
-pub fn empty_means_unset(cmd: Command) -> Command {
+pub(crate) fn empty_means_unset(cmd: Command) -> Command {
     let cmd = cmd.mut_args(|arg| {
         let empty = arg
             .get_env()

@@ -40,7 +40,7 @@ use crate::startup::Application;
                   Every flag of `serve` can also be set by the variable shown beside it, \
                   or in a .env file in the working directory (the environment wins)."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Log line format: text, or json (one JSON object per line).
     #[arg(
         long,
@@ -158,7 +158,7 @@ fn role() -> impl TypedValueParser<Value = Role> {
 
 /// How a command failed.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Bad configuration or arguments: exit 2, one line each.
     Usage(Vec<String>),
     /// Anything else: exit 1.

@@ -16,22 +16,22 @@ pub mod defaults {
     use crate::db::ledger::SessionPolicy;
 
     pub const DATABASE_URL: &str = "portcullis.db";
-    pub const BIND: &str = "127.0.0.1:8080";
-    pub const ACCESS_TTL: &str = "900";
-    pub const COOKIE_SECURE: &str = "true";
-    pub const COOKIE_NAME: &str = "portcullis_refresh";
-    pub const ALLOW_REGISTRATION: &str = "false";
+    pub(crate) const BIND: &str = "127.0.0.1:8080";
+    pub(crate) const ACCESS_TTL: &str = "900";
+    pub(crate) const COOKIE_SECURE: &str = "true";
+    pub(crate) const COOKIE_NAME: &str = "portcullis_refresh";
+    pub(crate) const ALLOW_REGISTRATION: &str = "false";
     /// The SPA folder used when `PORTCULLIS_STATIC_DIR` is unset, if it exists.
-    pub const STATIC_DIR: &str = "static";
-    pub const UPSTREAM_TIMEOUT: &str = "30";
-    pub const ISSUER: &str = "portcullis";
-    pub const AUDIENCE: &str = "portcullis-api";
-    pub const MAX_BODY_SIZE: &str = "10485760";
-    pub const SHUTDOWN_TIMEOUT: &str = "30";
-    pub const BODY_IDLE_TIMEOUT: &str = "30";
-    pub const MAX_CLIENT_CONNECTIONS: &str = "100";
+    pub(crate) const STATIC_DIR: &str = "static";
+    pub(crate) const UPSTREAM_TIMEOUT: &str = "30";
+    pub(crate) const ISSUER: &str = "portcullis";
+    pub(crate) const AUDIENCE: &str = "portcullis-api";
+    pub(crate) const MAX_BODY_SIZE: &str = "10485760";
+    pub(crate) const SHUTDOWN_TIMEOUT: &str = "30";
+    pub(crate) const BODY_IDLE_TIMEOUT: &str = "30";
+    pub(crate) const MAX_CLIENT_CONNECTIONS: &str = "100";
 
-    pub fn db_pool_size() -> String {
+    pub(crate) fn db_pool_size() -> String {
         DbSettings::DEFAULT_POOL_SIZE.to_string()
     }
 

@@ -10,14 +10,14 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use ipnet::IpNet;
 
-pub fn read_file(path: &Path) -> Result<String, String> {
+pub(crate) fn read_file(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// For a SQLite `DATABASE_URL` (a path, `sqlite://PATH` or `sqlite:PATH`),
 /// that the file's directory exists: SQLite creates the file, never the
 /// directory. Other URLs pass.
-pub fn database_dir_exists(url: &str) -> Result<(), String> {
+pub(crate) fn database_dir_exists(url: &str) -> Result<(), String> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -37,7 +37,7 @@ pub fn database_dir_exists(url: &str) -> Result<(), String> {
     }
 }
 
-pub fn non_empty(value: &str) -> Result<(), String> {
+pub(crate) fn non_empty(value: &str) -> Result<(), String> {
     if value.is_empty() {
         Err("must not be empty".into())
     } else {
@@ -45,11 +45,11 @@ pub fn non_empty(value: &str) -> Result<(), String> {
     }
 }
 
-pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-pub fn parse_bind(value: &str) -> Result<(), String> {
+pub(crate) fn parse_bind(value: &str) -> Result<(), String> {
     let value = value.trim();
     let valid = value
         .rsplit_once(':')
@@ -63,7 +63,7 @@ pub fn parse_bind(value: &str) -> Result<(), String> {
 
 /// Whole seconds as a plain number, or a humantime form (`15m`, `1h 30m`),
 /// from `min` seconds up to ten years: a timeout or a timer's period.
-pub fn parse_secs(value: &str, min: u64) -> Result<StdDuration, String> {
+pub(crate) fn parse_secs(value: &str, min: u64) -> Result<StdDuration, String> {
     let value = value.trim();
     let secs = match value.parse::<u64>() {
         Ok(n) => n,
@@ -82,7 +82,7 @@ pub fn parse_secs(value: &str, min: u64) -> Result<StdDuration, String> {
 
 /// [`parse_secs`] as a span of wall-clock time: a lifetime that is added to
 /// and compared with timestamps.
-pub fn parse_lifetime(value: &str, min: u64) -> Result<Duration, String> {
+pub(crate) fn parse_lifetime(value: &str, min: u64) -> Result<Duration, String> {
     parse_secs(value, min)
         .and_then(|d| Duration::from_std(d).map_err(|_| format!("{value:?} is too long")))
 }
@@ -90,7 +90,7 @@ pub fn parse_lifetime(value: &str, min: u64) -> Result<Duration, String> {
 /// The longest duration [`parse_secs`] takes, in seconds.
 const TEN_YEARS: u64 = 10 * 365 * 86_400;
 
-pub fn parse_bool(value: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -98,7 +98,7 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
-pub fn cookie_name_ok(name: &str, secure: bool) -> Result<(), String> {
+pub(crate) fn cookie_name_ok(name: &str, secure: bool) -> Result<(), String> {
     // RFC 6265 §4.1.1: a cookie name is an RFC 2616 token.
     let token = !name.is_empty()
         && name
@@ -113,7 +113,7 @@ pub fn cookie_name_ok(name: &str, secure: bool) -> Result<(), String> {
     Ok(())
 }
 
-pub fn parse_origin(value: &str) -> Result<String, String> {
+pub(crate) fn parse_origin(value: &str) -> Result<String, String> {
     let bad = || {
         format!("{value:?} is not an origin like https://app.example.com (no wildcard, no path)")
     };
@@ -128,7 +128,7 @@ pub fn parse_origin(value: &str) -> Result<String, String> {
     Ok(value.trim_end_matches('/').to_ascii_lowercase())
 }
 
-pub fn parse_net(value: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_net(value: &str) -> Result<IpNet, String> {
     IpNet::from_str(value)
         .or_else(|_| IpAddr::from_str(value).map(IpNet::from))
         .map_err(|_| format!("{value:?} is not an IP address or CIDR"))
@@ -145,7 +145,7 @@ const MIN_SECRET_BITS: f64 = 100.0;
 /// repeating unit (`abab…` is `ab`) times log2 of the distinct bytes in
 /// that unit: a crude upper bound that catches repeats and tiny alphabets,
 /// which is what copied placeholders look like. Messages never echo it.
-pub fn secret_ok(secret: &str) -> Result<(), String> {
+pub(crate) fn secret_ok(secret: &str) -> Result<(), String> {
     const HINT: &str = "generate one with `openssl rand -base64 48`";
     let bytes = secret.as_bytes();
     if bytes.len() < 32 {
@@ -177,7 +177,7 @@ pub fn secret_ok(secret: &str) -> Result<(), String> {
 }
 
 /// A positive count within `range`, e.g. workers or a byte limit.
-pub fn parse_count(
+pub(crate) fn parse_count(
     value: &str,
     range: std::ops::RangeInclusive<usize>,
     what: &str,

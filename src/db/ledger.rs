@@ -155,7 +155,7 @@ pub struct Session {
 
 impl Session {
     /// Seconds until the absolute expiry (never negative).
-    pub fn remaining(&self, now: DateTime<Utc>) -> Duration {
+    pub(crate) fn remaining(&self, now: DateTime<Utc>) -> Duration {
         (self.expires_at.and_utc() - now).max(Duration::zero())
     }
 
@@ -202,7 +202,7 @@ pub struct Grant {
 
 /// What presenting a refresh token did.
 #[derive(Debug)]
-pub enum RotateOutcome {
+pub(crate) enum RotateOutcome {
     /// The token was unspent; it is spent now and `grant.refresh` is new.
     Rotated(Grant),
     /// The token was spent within the grace period; `grant.refresh` is the
@@ -266,7 +266,7 @@ pub fn issue(
 /// IS NULL`). On SQLite the write transaction serialises callers; on
 /// PostgreSQL a concurrent claim waits for the winner's row lock, then finds
 /// the token spent and, in a fresh snapshot, the winner's successor.
-pub fn rotate(
+pub(crate) fn rotate(
     conn: &mut Conn,
     presented: &RefreshToken,
     key: &SuccessorKey,
@@ -467,7 +467,7 @@ fn is_live(now: NaiveDateTime, idle_since: NaiveDateTime) -> _ {
 }
 
 /// A user's live sessions, newest first.
-pub fn live_sessions(
+pub(crate) fn live_sessions(
     conn: &mut Conn,
     user_id: &str,
     policy: &SessionPolicy,
@@ -483,7 +483,7 @@ pub fn live_sessions(
 }
 
 /// How many live sessions each user has; users without one are absent.
-pub fn live_session_counts(
+pub(crate) fn live_session_counts(
     conn: &mut Conn,
     policy: &SessionPolicy,
     now: DateTime<Utc>,
@@ -498,7 +498,7 @@ pub fn live_session_counts(
 }
 
 /// Sessions revoked at or after `since`, with when.
-pub fn revoked_since(
+pub(crate) fn revoked_since(
     conn: &mut Conn,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>, DbError> {
@@ -514,7 +514,7 @@ pub fn revoked_since(
 
 /// How many sessions are live at `now`: not revoked, not past their
 /// absolute or idle expiry.
-pub fn count_live(
+pub(crate) fn count_live(
     conn: &mut Conn,
     policy: &SessionPolicy,
     now: DateTime<Utc>,
@@ -527,7 +527,7 @@ pub fn count_live(
 }
 
 /// Deletes sessions (and their tokens) that ended before `before`.
-pub fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
+pub(crate) fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
     let before = before.naive_utc();
     Ok(diesel::delete(
         sessions::table.filter(
@@ -539,7 +539,7 @@ pub fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbEr
     .execute(conn)?)
 }
 
-pub fn find_session(conn: &mut Conn, id: &str) -> Result<Session, DbError> {
+pub(crate) fn find_session(conn: &mut Conn, id: &str) -> Result<Session, DbError> {
     Ok(sessions::table
         .find(id)
         .select(Session::as_select())

@@ -15,7 +15,7 @@ use diesel::pg::PgConnection;
 use super::{Db, DbError, REVOKED_CHANNEL};
 
 /// The listener's `application_name` in `pg_stat_activity`.
-pub const APPLICATION_NAME: &str = "portcullis-listener";
+pub(crate) const APPLICATION_NAME: &str = "portcullis-listener";
 
 /// How often an idle listener checks that its connection still answers.
 const PING_EVERY: Duration = Duration::from_secs(5);

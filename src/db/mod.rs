@@ -48,7 +48,7 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 const MIGRATION_LOCK: i64 = 0x706f_7274_6375_6c6c;
 
 /// The PostgreSQL channel revocations are announced on.
-pub const REVOKED_CHANNEL: &str = "portcullis_revoked";
+pub(crate) const REVOKED_CHANNEL: &str = "portcullis_revoked";
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +136,7 @@ fn is_outage(e: &QueryError) -> bool {
 
 /// Which engine a `DATABASE_URL` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -157,9 +157,9 @@ pub struct DbSettings {
 }
 
 impl DbSettings {
-    pub const DEFAULT_POOL_SIZE: u32 = 10;
-    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
-    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub(crate) const DEFAULT_POOL_SIZE: u32 = 10;
+    pub(crate) const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// `url` with the default pool size and timeouts.
     pub fn new(url: impl Into<String>) -> Self {
@@ -172,7 +172,7 @@ impl DbSettings {
     }
 
     /// The URL with any password replaced, for logs and messages.
-    pub fn redacted_url(&self) -> String {
+    pub(crate) fn redacted_url(&self) -> String {
         let Some((scheme, rest)) = self.url.split_once("://") else {
             return self.url.clone();
         };
@@ -383,7 +383,7 @@ impl Db {
         })
     }
 
-    pub fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         self.backend
     }
 
@@ -454,20 +454,6 @@ impl Db {
         }
     }
 
-    /// [`Db::run`] for a thread that may block (the blocking pool, never an
-    /// async worker).
-    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-    {
-        match &self.writer {
-            Some(writer) => writer.run_blocking(f),
-            None => self.with_conn_as(f),
-        }
-    }
-
     /// Runs `f`, which only reads, with a pooled connection on the blocking
     /// thread pool, within the same time limit as [`Db::run`]. (A write here
     /// would still work, but on SQLite wait for the writer's lock.)
@@ -487,7 +473,7 @@ impl Db {
     }
 
     /// Whether the database answers a trivial query within a second or two.
-    pub async fn ping(&self) -> bool {
+    pub(crate) async fn ping(&self) -> bool {
         let db = self.clone();
         let wait = self.settings.connect_timeout.min(Duration::from_secs(2));
         let call = tokio::task::spawn_blocking(move || -> Result<(), DbError> {
@@ -586,7 +572,7 @@ fn begin_write(conn: &mut Conn) -> diesel::QueryResult<()> {
 /// Announces revoked sessions to every instance listening (PostgreSQL
 /// `NOTIFY`, delivered when the transaction commits). On SQLite nothing is
 /// sent: other processes find revocations by polling.
-pub fn notify_revoked(conn: &mut Conn, session_ids: &[&str]) -> Result<(), DbError> {
+pub(crate) fn notify_revoked(conn: &mut Conn, session_ids: &[&str]) -> Result<(), DbError> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::Text;
     let Conn::Pg(pg) = conn else {
@@ -602,7 +588,7 @@ pub fn notify_revoked(conn: &mut Conn, session_ids: &[&str]) -> Result<(), DbErr
 }
 
 /// Whether a Diesel error is a unique-constraint violation.
-pub fn is_unique_violation(err: &DbError) -> bool {
+pub(crate) fn is_unique_violation(err: &DbError) -> bool {
     matches!(
         err,
         DbError::Query(diesel::result::Error::DatabaseError(

@@ -18,7 +18,7 @@ const SUCCESSOR_KEY: &str = "refresh_successor_key";
 /// The successor key, generated and stored by the first caller. Instances
 /// starting at once agree: the name is the primary key, so one insert wins
 /// and everyone reads the winner's value.
-pub fn successor_key(conn: &mut Conn, now: DateTime<Utc>) -> Result<SuccessorKey, DbError> {
+pub(crate) fn successor_key(conn: &mut Conn, now: DateTime<Utc>) -> Result<SuccessorKey, DbError> {
     if let Some(key) = stored(conn)? {
         return Ok(key);
     }

@@ -42,7 +42,7 @@ impl Default for Limits {
 
 /// Why a login may not proceed.
 #[derive(Debug, thiserror::Error)]
-pub enum Throttled {
+pub(crate) enum Throttled {
     /// Over a limit: wait this many seconds.
     #[error("too many attempts; retry in {0} s")]
     Wait(u64),
@@ -53,14 +53,14 @@ pub enum Throttled {
 /// An attempt [`Throttle::begin`] counted: the buckets it counted in.
 #[must_use = "an attempt is settled once its password was checked"]
 #[derive(Debug)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     user: String,
     address: String,
 }
 
 /// What checking a counted attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settle {
+pub(crate) enum Settle {
     Succeeded,
     Failed,
     /// Nothing was checked (every hasher was busy).
@@ -109,7 +109,7 @@ impl Throttle {
     /// Counts a login attempt against both buckets before it runs, or
     /// refuses it with [`Throttled::Wait`] when either is over its limit.
     /// The attempt is then [`Throttle::settle`]d with what the check found.
-    pub async fn begin(
+    pub(crate) async fn begin(
         &self,
         db: &Db,
         username_key: &str,
@@ -142,7 +142,7 @@ impl Throttle {
     /// (every hasher was busy) is taken back from both buckets, so an
     /// overload does not count as a failure; a failure stays counted. A
     /// database that fails here is logged: the attempt was answered.
-    pub async fn settle(&self, db: &Db, attempt: Attempt, outcome: Settle) {
+    pub(crate) async fn settle(&self, db: &Db, attempt: Attempt, outcome: Settle) {
         let Attempt { user, address } = attempt;
         let settled = match outcome {
             Settle::Failed => return,
@@ -155,7 +155,7 @@ impl Throttle {
     }
 
     /// Forgets the windows that can no longer refuse anything at `now`.
-    pub async fn purge_stale(&self, db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
+    pub(crate) async fn purge_stale(&self, db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
         let before = now - self.limits.window;
         db.run(move |c| purge(c, before)).await
     }
@@ -316,7 +316,7 @@ fn give_back(conn: &mut Conn, bucket: &str) -> Result<(), DbError> {
 }
 
 /// Forgets windows that started before `before` (they can no longer refuse).
-pub fn purge(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
+pub(crate) fn purge(conn: &mut Conn, before: DateTime<Utc>) -> Result<usize, DbError> {
     Ok(diesel::delete(
         login_attempts::table.filter(login_attempts::window_start.lt(before.naive_utc())),
     )

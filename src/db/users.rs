@@ -113,7 +113,7 @@ pub fn list(conn: &mut Conn) -> Result<Vec<User>, DbError> {
 }
 
 /// Every user with when the account was created, by username.
-pub fn list_with_created(conn: &mut Conn) -> Result<Vec<(User, DateTime<Utc>)>, DbError> {
+pub(crate) fn list_with_created(conn: &mut Conn) -> Result<Vec<(User, DateTime<Utc>)>, DbError> {
     let rows: Vec<(UserRow, chrono::NaiveDateTime)> = users::table
         .order(users::username_key)
         .select((UserRow::as_select(), users::created_at))
@@ -125,7 +125,7 @@ pub fn list_with_created(conn: &mut Conn) -> Result<Vec<(User, DateTime<Utc>)>, 
 }
 
 /// Replaces a password hash. Sessions are the caller's business.
-pub fn update_hash(
+pub(crate) fn update_hash(
     conn: &mut Conn,
     id: &str,
     hash: &str,

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Conn, DbError, Manager, one_line};
 
 /// Most jobs one transaction takes.
-pub const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 /// Most jobs waiting for the writer; callers beyond it wait to enqueue.
 const QUEUE: usize = 1024;
@@ -40,7 +40,7 @@ type Job = Box<dyn FnOnce(Result<&mut Conn, &DbError>) -> Answer + Send>;
 /// A handle on the writer thread; cloning it shares the thread, which ends
 /// when the last handle is dropped (after the jobs already queued).
 #[derive(Clone)]
-pub struct Writer {
+pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
@@ -75,20 +75,6 @@ impl Writer {
     #[cfg(test)]
     fn queued(&self) -> usize {
         self.jobs.max_capacity() - self.jobs.capacity()
-    }
-
-    /// [`Writer::run`] for a thread that may block (never an async worker).
-    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-    {
-        let (job, answer) = job(f);
-        self.jobs
-            .blocking_send(job)
-            .map_err(|_| DbError::Blocking)?;
-        answer.blocking_recv().map_err(|_| DbError::Blocking)?
     }
 }
 

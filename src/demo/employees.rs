@@ -18,7 +18,7 @@ use serde_json::json;
 use super::DemoError;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Employee {
+pub(crate) struct Employee {
     pub id: u64,
     pub first_name: String,
     pub last_name: String,

@@ -68,7 +68,6 @@ pub fn authenticate(req: &HttpRequest) -> Result<Arc<Claims>, ApiError> {
 /// again from the database, so a demoted or disabled admin is refused at
 /// once (`403 forbidden`), not at their next refresh.
 pub struct Admin {
-    pub claims: Claims,
     /// The admin as the database has them at this request.
     pub user: User,
 }
@@ -83,10 +82,9 @@ impl FromRequest for Admin {
             let (claims, db) = checked?;
             let id = claims.sub.clone();
             match db.read(move |c| users::find_by_id(c, &id)).await? {
-                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => Ok(Admin {
-                    claims: Arc::unwrap_or_clone(claims),
-                    user,
-                }),
+                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => {
+                    Ok(Admin { user })
+                }
                 _ => Err(ApiError::Forbidden),
             }
         })

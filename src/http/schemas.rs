@@ -19,6 +19,7 @@ pub struct ErrorBody {
 
 /// A role name.
 #[derive(Serialize, ToSchema)]
+#[expect(dead_code, reason = "only described in the OpenAPI document")]
 #[serde(rename_all = "lowercase")]
 pub enum RoleName {
     User,
