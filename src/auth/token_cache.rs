@@ -1,5 +1,5 @@
 //! The verified-token cache: access tokens whose signature, header and
-//! `iss`/`aud` already passed [`super::tokens::Tokens::verify`], keyed by
+//! `iss`/`aud` already passed [`super::tokens::Tokens::verify_shared`], keyed by
 //! SHA-256 of the whole token, so an SPA's repeated calls with the same
 //! token cost a hash and a lookup instead of a signature check.
 //!

@@ -209,10 +209,11 @@ impl Tokens {
         self.verify_shared(token, now).map(Arc::unwrap_or_clone)
     }
 
-    /// [`Self::verify`], sharing the claims: a token verified before (same
-    /// SHA-256 of the whole token) comes from the cache, and only its
-    /// `exp`/`nbf` are checked again against `now`. Revocation is the
-    /// caller's to check, on every call.
+    /// Verifies a token's header, signature and claims at `now`, sharing
+    /// the claims: a token verified before (same SHA-256 of the whole
+    /// token) comes from the cache, and only its `exp`/`nbf` are checked
+    /// again against `now`. Revocation is the caller's to check, on every
+    /// call.
     pub(crate) fn verify_shared(
         &self,
         token: &str,
