@@ -8,7 +8,7 @@ use portcullis::auth::Role;
 use portcullis::db::users::{self, UserRef};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[actix_web::test]
 async fn login_returns_the_token_response_and_a_strict_refresh_cookie() {

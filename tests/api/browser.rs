@@ -19,7 +19,7 @@ use portcullis::auth::Role;
 use portcullis::config::ServeArgs;
 use serde_json::{Value, json};
 
-use crate::helpers::{COOKIE, PASSWORD, TestApp, spawn_with};
+use crate::support::{COOKIE, PASSWORD, TestApp, spawn_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
@@ -389,7 +389,7 @@ async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
         .to_owned();
     let res = app.refresh(&stolen).await;
     assert_eq!(res.status(), 200);
-    let thiefs = crate::helpers::set_cookie(&res, COOKIE)
+    let thiefs = crate::support::set_cookie(&res, COOKIE)
         .unwrap()
         .value()
         .to_owned();

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::helpers::*;
+use crate::support::*;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -9,7 +9,7 @@ use portcullis::auth::Role;
 use portcullis::db::Db;
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Column {

@@ -12,7 +12,7 @@ use portcullis::auth::Role;
 use portcullis::db::schema::sessions;
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 const NGINX: &str = "/usr/sbin/nginx";
 

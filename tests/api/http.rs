@@ -4,7 +4,7 @@
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[actix_web::test]
 async fn bad_bodies_get_json_errors_not_resets() {

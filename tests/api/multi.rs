@@ -15,7 +15,7 @@ use portcullis::db::Db;
 use portcullis::db::schema::{refresh_tokens, sessions};
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Three instances on one fresh PostgreSQL database, or `None` (skipped).
 async fn three_instances(test: &str) -> Option<[TestApp; 3]> {

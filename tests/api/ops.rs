@@ -15,7 +15,7 @@ use portcullis::auth::Role;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 // ---------------------------------------------------------------- metrics
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 async fn echo(app: &TestApp, req: awc::ClientRequest) -> Value {
     let _ = app;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-use crate::raw;
+use crate::support::raw;
+use crate::support::*;
 
 /// What the echo upstream received for a `GET /api/x` as `session`, with
 /// `extra` headers.

@@ -8,7 +8,7 @@ use portcullis::auth::Role;
 use portcullis::db::users::{self, UserRef};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const NEW_PASSWORD: &str = "a new and longer passphrase";
 

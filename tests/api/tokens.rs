@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Claims of `session`'s token, for re-signing variations of it.
 fn claims_of(session: &Session) -> Value {

@@ -1,0 +1,151 @@
+//! The gateway in-process: [`TestApp`] and the `spawn_*` functions that
+//! build it on port 0 with its own database, a test clock and, where a test
+//! needs one, a real upstream. The one place the suite builds a `Config`
+//! and an `Application`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis::auth::{Role, User, password};
+use portcullis::clock::Clock;
+use portcullis::config::{Config, DbArgs, ServeArgs};
+use portcullis::db::Db;
+use portcullis::startup::Application;
+
+use super::*;
+
+pub struct TestApp {
+    pub url: String,
+    pub port: u16,
+    /// The separate `/metrics` listener's port, when one was configured.
+    pub metrics_port: Option<u16>,
+    pub database_url: String,
+    /// Whether the app runs on PostgreSQL.
+    pub postgres: bool,
+    /// The echo upstream, for apps spawned with one.
+    pub(super) upstream: Option<Upstream>,
+    pub client: awc::Client,
+    /// The app's clock: tests move it forward instead of sleeping.
+    pub clock: Clock,
+    /// One pool per test app, beside the app's own.
+    pub(super) db: Db,
+    /// Keeps the database alive (last field: dropped after the pool).
+    _database: Arc<TestDatabase>,
+}
+
+/// The gateway with defaults; no upstream runs behind it.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// The gateway with `adjust` applied to its flags; no upstream runs behind
+/// it unless `adjust` names one.
+pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    start(None, adjust)
+}
+
+/// The gateway in front of a real echo upstream.
+pub async fn spawn_proxied() -> TestApp {
+    spawn_proxied_with(|_| {}).await
+}
+
+/// [`spawn_proxied`] with `adjust` applied to the gateway's flags.
+pub async fn spawn_proxied_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    start(Some(Upstream::spawn()), adjust)
+}
+
+fn start(upstream: Option<Upstream>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    start_on(
+        Arc::new(TestDatabase::for_suite()),
+        Clock::test(),
+        upstream,
+        adjust,
+    )
+}
+
+/// Another gateway instance on the database of `app`, on the same (test)
+/// clock, with `adjust` applied to its flags.
+pub async fn spawn_beside(app: &TestApp, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    start_on(app._database.clone(), app.clock.clone(), None, adjust)
+}
+
+/// The gateway on `database`, with `adjust` applied to its flags.
+pub async fn spawn_on(
+    database: &Arc<TestDatabase>,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    start_on(database.clone(), Clock::test(), None, adjust)
+}
+
+fn start_on(
+    database: Arc<TestDatabase>,
+    clock: Clock,
+    upstream: Option<Upstream>,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let database_url = database.url.clone();
+    let mut args = ServeArgs {
+        db: DbArgs {
+            database_url: database_url.clone(),
+        },
+        bind: "127.0.0.1:0".into(),
+        upstream: Some(
+            upstream
+                .as_ref()
+                .map_or(NO_UPSTREAM.into(), |u| u.url.clone()),
+        ),
+        jwt_secret: Some(SECRET.into()),
+        workers: Some("2".into()),
+        upstream_timeout: "3".into(),
+        ..ServeArgs::default()
+    };
+    adjust(&mut args);
+    let config = Config::from_args(&args).expect("valid test config");
+    let app = Application::build(config, clock.clone()).unwrap();
+    let port = app.port();
+    let metrics_port = app.metrics_port();
+    actix_web::rt::spawn(app.run());
+    TestApp {
+        url: format!("http://127.0.0.1:{port}"),
+        port,
+        metrics_port,
+        db: Db::connect(&args.db.database_url).unwrap(),
+        postgres: database.is_postgres(),
+        database_url: args.db.database_url,
+        upstream,
+        client: client(),
+        clock,
+        _database: database,
+    }
+}
+
+impl TestApp {
+    /// The test's own pool on the app's database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The echo upstream behind an app from [`spawn_proxied`].
+    pub fn upstream(&self) -> &Upstream {
+        self.upstream
+            .as_ref()
+            .expect("this app was spawned without an upstream: use spawn_proxied")
+    }
+
+    /// Moves the app's clock forward: expiry without sleeping.
+    pub fn advance(&self, secs: f64) {
+        self.clock.advance(Duration::from_secs_f64(secs));
+    }
+
+    /// Creates a user directly in the database, with [`PASSWORD`].
+    pub fn add_user(&self, name: &str, roles: &[Role]) -> User {
+        let hash = password::hash(PASSWORD).unwrap();
+        create_user(&self.db, name, &hash, roles, self.clock.now())
+    }
+
+    /// A user with `roles`, logged in.
+    pub async fn logged_in(&self, name: &str, roles: &[Role]) -> Session {
+        self.add_user(name, roles);
+        self.login(name).await
+    }
+}

@@ -1,0 +1,37 @@
+//! Test support: what the suites share, one job per file, and no test of
+//! its own. Suites `use crate::support::*`.
+//!
+//! - [`app`]: the gateway in-process on port 0 ([`TestApp`], `spawn_*`).
+//! - [`database`]: each app's own database, SQLite or PostgreSQL.
+//! - [`requests`]: requests by their contract names, and what to read off
+//!   the responses.
+//! - [`users`]: users made behind the gateway's back.
+//! - [`upstream`]: the echo upstream.
+//! - [`process`]: the real binary as a child process.
+//! - [`relay`]: a TCP relay that cuts or freezes a database connection.
+//! - [`raw`]: HTTP/1.1 over a plain socket.
+
+pub mod app;
+pub mod database;
+pub mod process;
+pub mod raw;
+pub mod relay;
+pub mod requests;
+pub mod upstream;
+pub mod users;
+
+pub use app::*;
+pub use database::*;
+pub use process::*;
+pub use relay::*;
+pub use requests::*;
+pub use upstream::*;
+pub use users::*;
+
+pub const SECRET: &str = "integration-test-secret-of-enough-bytes";
+pub const COOKIE: &str = "portcullis_refresh";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// An upstream address nothing listens on, for gateways whose tests never
+/// reach the upstream.
+pub const NO_UPSTREAM: &str = "http://127.0.0.1:9";
