@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -19,7 +19,7 @@ use portcullis::auth::Role;
 use portcullis::config::ServeArgs;
 use serde_json::{Value, json};
 
-use crate::support::{COOKIE, PASSWORD, TestApp, spawn_with};
+use crate::support::{COOKIE, PASSWORD, Process, Stream, TestApp, free_port, spawn_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
@@ -952,17 +952,11 @@ struct Browser {
     driver: Driver,
 }
 
+/// chromedriver (killed when dropped) and the browser profile it uses.
 struct Driver {
-    child: Child,
+    _process: Process,
     port: u16,
     profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Drop for Browser {
@@ -1005,19 +999,13 @@ impl Browser {
         };
         let profile = tempfile::tempdir().unwrap();
         let port = free_port();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                profile.path().join("chromedriver.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut cmd = Command::new(chromedriver);
+        cmd.arg(format!("--port={port}")).arg(format!(
+            "--log-path={}",
+            profile.path().join("chromedriver.log").display()
+        ));
         let driver = Driver {
-            child,
+            _process: Process::spawn(cmd, Stream::Stdout),
             port,
             profile,
         };
@@ -1443,14 +1431,6 @@ fn find_browser() -> Result<PathBuf, String> {
         .chain(on_path)
         .find(|p| p.is_file())
         .ok_or_else(|| format!("{CHROMEDRIVER} is not installed (nor on PATH)"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wait_for_port(port: u16) {

@@ -189,13 +189,7 @@ fn database_files_are_created_owner_only() {
 #[test]
 fn a_value_from_dotenv_is_named_as_such_and_an_empty_one_counts_as_unset() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("key.pem");
-    let out = portcullis()
-        .args(["keygen", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let key = keygen(dir.path(), "key.pem");
     let dotenv = dir.path().join(".env");
     let serve = || {
         portcullis()

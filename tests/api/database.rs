@@ -122,7 +122,7 @@ fn three_at_once(database_url: &str) {
     let starts: Vec<_> = (0..3)
         .map(|_| {
             let url = database_url.to_owned();
-            std::thread::spawn(move || ServeProcess::start(&url, &[]))
+            std::thread::spawn(move || try_serve(serve_command(&[("DATABASE_URL", &url)])))
         })
         .collect();
     for start in starts {

@@ -3,7 +3,7 @@
 //! database serve a session through it, over TLS, as one gateway.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,25 +48,6 @@ fn swap(config: &str, from: &str, to: &str) -> String {
         "docs/deploy.md no longer says {from:?}"
     );
     config.replace(from, to)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Nginx {
-    child: Child,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A self-signed certificate for gateway.example.com: (cert, key).
@@ -214,17 +195,9 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
         "nginx -t: {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let _nginx = Nginx {
-        child: Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    };
+    let mut serving = Command::new(nginx);
+    serving.arg("-p").arg(dir.path()).arg("-c").arg(&config);
+    let _nginx = Process::spawn(serving, Stream::Stderr);
     let d = dir.path();
     let mut up = false;
     for _ in 0..50 {

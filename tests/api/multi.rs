@@ -246,9 +246,10 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
         return;
     };
     let database = TestDatabase::postgres(&admin);
-    let a = ServeProcess::start(&database.url, &[]).unwrap();
-    let b = ServeProcess::start(&database.url, &[]).unwrap();
-    let mut victim = ServeProcess::start(&database.url, &[]).unwrap();
+    let on_database = [("DATABASE_URL", database.url.as_str())];
+    let (_a, a) = serve(&on_database);
+    let (_b, b) = serve(&on_database);
+    let (mut victim, victim_url) = serve(&on_database);
     let db = Db::connect(&database.url).unwrap();
     let hash = password::hash(PASSWORD).unwrap();
     let http = client();
@@ -257,7 +258,7 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
         let user = format!("user{i}");
         create_user(&db, &user, &hash, &[], clock::now());
         let mut res = http
-            .post(format!("{}/auth/login", a.url))
+            .post(format!("{a}/auth/login"))
             .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
             .await
             .unwrap();
@@ -272,7 +273,7 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
         });
     }
 
-    let all = [a.url.clone(), b.url.clone(), victim.url.clone()];
+    let all = [a.clone(), b.clone(), victim_url];
     let until = Instant::now() + Duration::from_millis(1500);
     let storms = clients.iter_mut().map(|c| storm(c, &all, until, &http));
     let kill = async {
@@ -281,7 +282,7 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     };
     futures_util::future::join(futures_util::future::join_all(storms), kill).await;
 
-    let survivors = [a.url.clone(), b.url.clone()];
+    let survivors = [a, b];
     let mut intact = 0;
     for client in &mut clients {
         // every cookie a client was answered with is in the ledger
@@ -367,17 +368,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let keygen = |file: &str| {
-        let path = dir.path().join(file);
-        let out = portcullis()
-            .args(["keygen", "--out"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        path
-    };
-    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    let (old, new) = (keygen(dir.path(), "old.pem"), keygen(dir.path(), "new.pem"));
     let database = Arc::new(TestDatabase::postgres(&admin));
 
     // before: both instances sign with the old key
@@ -469,15 +460,18 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
         return;
     };
     let database = TestDatabase::postgres(&admin);
-    let env = [("PORTCULLIS_DB_POOL_SIZE", "16")];
-    let a = ServeProcess::start(&database.url, &env).unwrap();
-    let b = ServeProcess::start(&database.url, &env).unwrap();
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("PORTCULLIS_DB_POOL_SIZE", "16"),
+    ];
+    let (_a, a) = serve(&env);
+    let (_b, b) = serve(&env);
     let db = Db::connect(&database.url).unwrap();
     let hash = password::hash(PASSWORD).unwrap();
     let http = client();
     let login = |user: String| {
         let http = http.clone();
-        let url = a.url.clone();
+        let url = a.clone();
         async move {
             let mut res = http
                 .post(format!("{url}/auth/login"))
@@ -502,7 +496,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
             ended: None,
         });
     }
-    let both = [a.url.clone(), b.url.clone()];
+    let both = [a.clone(), b.clone()];
     let started = Instant::now();
     let until = started + Duration::from_secs(5);
     futures_util::future::join_all(clients.iter_mut().map(|c| storm(c, &both, until, &http))).await;
@@ -514,7 +508,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     for _ in 0..20 {
         let (cookie, access) = login("user0".into()).await;
         let res = http
-            .post(format!("{}/auth/logout", a.url))
+            .post(format!("{a}/auth/logout"))
             .insert_header(("X-CSRF", "1"))
             .insert_header(("Cookie", format!("{COOKIE}={cookie}")))
             .send()
@@ -524,7 +518,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
         let at = Instant::now();
         loop {
             let res = http
-                .get(format!("{}/auth/me", b.url))
+                .get(format!("{b}/auth/me"))
                 .bearer_auth(&access)
                 .send()
                 .await

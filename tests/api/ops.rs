@@ -3,11 +3,9 @@
 //! process in both formats, graceful shutdown by signal, HTTPS on the
 //! listener and towards the upstream.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -328,97 +326,19 @@ async fn a_separate_metrics_listener_serves_metrics_and_the_main_one_answers_404
 
 // ------------------------------------------------------- a real process
 
-/// `portcullis serve` as a child process, its stderr collected line by
-/// line; killed when dropped.
-struct Served {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    url: String,
-}
-
-impl Served {
-    /// Starts `serve` with `env` (a fresh database in `dir`) and waits for
-    /// the line saying which port it listens on.
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = portcullis();
-        cmd.arg("serve")
-            .env("DATABASE_URL", dir.join("p.db"))
-            .env("PORTCULLIS_BIND", "127.0.0.1:0")
-            .env("PORTCULLIS_JWT_SECRET", SECRET)
-            .env("PORTCULLIS_COOKIE_SECURE", "false")
-            .env("PORTCULLIS_STATIC_DIR", dir)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Self::spawn(cmd)
+/// `portcullis serve` as a child process on a fresh database in `dir`
+/// (plain-http cookies, no SPA), `env` on top; it and its URL.
+fn serve_in(dir: &Path, env: &[(&str, &str)]) -> (Process, String) {
+    let db = dir.join("p.db").display().to_string();
+    let mut cmd = serve_command(&[
+        ("DATABASE_URL", db.as_str()),
+        ("PORTCULLIS_COOKIE_SECURE", "false"),
+        ("PORTCULLIS_STATIC_DIR", &dir.display().to_string()),
+    ]);
+    for (name, value) in env {
+        cmd.env(name, value);
     }
-
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on port ").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = tx.send(port);
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve says where it listens");
-        Self {
-            child,
-            lines,
-            reader: Some(reader),
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    /// Sends `signal` (TERM, INT) with the `kill` command.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits (up to `limit`) for the process to exit; its status and every
-    /// line it wrote.
-    fn wait(mut self, limit: Duration) -> (ExitStatus, Duration, Vec<String>) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(start.elapsed() < limit, "still running after {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let took = start.elapsed();
-        self.reader.take().unwrap().join().unwrap();
-        let lines = self.lines.lock().unwrap().clone();
-        (status, took, lines)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    try_serve(cmd).unwrap()
 }
 
 fn add_user(dir: &Path, name: &str) {
@@ -539,16 +459,16 @@ async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "carol");
     let upstream = Upstream::spawn();
-    let served = Served::start(
+    let (served, url) = serve_in(
         dir.path(),
         &[
             ("PORTCULLIS_UPSTREAM", &upstream.url),
             ("PORTCULLIS_REFRESH_GRACE", "0"),
         ],
     );
-    let secrets = full_session(&served.url).await;
+    let secrets = full_session(&url).await;
     served.signal("TERM");
-    let (status, _, lines) = served.wait(Duration::from_secs(30));
+    let Exit { status, lines, .. } = served.wait(Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     assert_no_secrets(&lines, &secrets);
 
@@ -602,7 +522,7 @@ async fn the_json_log_is_one_object_per_line_with_the_same_fields_and_no_secret(
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "carol");
     let upstream = Upstream::spawn();
-    let served = Served::start(
+    let (served, url) = serve_in(
         dir.path(),
         &[
             ("PORTCULLIS_UPSTREAM", &upstream.url),
@@ -610,9 +530,9 @@ async fn the_json_log_is_one_object_per_line_with_the_same_fields_and_no_secret(
             ("PORTCULLIS_LOG_FORMAT", "json"),
         ],
     );
-    let secrets = full_session(&served.url).await;
+    let secrets = full_session(&url).await;
     served.signal("INT");
-    let (status, _, lines) = served.wait(Duration::from_secs(30));
+    let Exit { status, lines, .. } = served.wait(Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     assert_no_secrets(&lines, &secrets);
 
@@ -689,14 +609,13 @@ async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() 
     for signal in ["TERM", "INT"] {
         let dir = tempfile::tempdir().unwrap();
         add_user(dir.path(), "carol");
-        let served = Served::start(
+        let (served, url) = serve_in(
             dir.path(),
             &[
                 ("PORTCULLIS_UPSTREAM", &upstream),
                 ("PORTCULLIS_SHUTDOWN_TIMEOUT", "10"),
             ],
         );
-        let url = served.url.clone();
         let mut res = login_at(&url, "carol", PASSWORD).await;
         let body: Value = res.json().await.unwrap();
         let access = body["access_token"].as_str().unwrap().to_owned();
@@ -730,10 +649,13 @@ async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() 
         let (status, body) = in_flight.await.unwrap();
         assert_eq!(status, 200, "SIG{signal}: the in-flight request finished");
         assert_eq!(body, "finished");
-        let (exit, took, lines) =
-            actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
-                .await
-                .unwrap();
+        let Exit {
+            status: exit,
+            took,
+            lines,
+        } = actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
+            .await
+            .unwrap();
         assert!(exit.success(), "SIG{signal}: exit {exit:?}");
         assert!(took < Duration::from_secs(5), "SIG{signal}: took {took:?}");
         assert!(
@@ -751,17 +673,16 @@ async fn a_request_outlasting_the_shutdown_timeout_does_not_hold_the_exit() {
     let (upstream, arrived) = slow_upstream(Duration::from_secs(30));
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "carol");
-    let served = Served::start(
+    let (served, url) = serve_in(
         dir.path(),
         &[
             ("PORTCULLIS_UPSTREAM", &upstream),
             ("PORTCULLIS_SHUTDOWN_TIMEOUT", "1"),
         ],
     );
-    let mut res = login_at(&served.url, "carol", PASSWORD).await;
+    let mut res = login_at(&url, "carol", PASSWORD).await;
     let body: Value = res.json().await.unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
-    let url = served.url.clone();
     let _stuck = actix_web::rt::spawn(async move {
         let _ = client()
             .get(format!("{url}/api/slow"))
@@ -773,10 +694,11 @@ async fn a_request_outlasting_the_shutdown_timeout_does_not_hold_the_exit() {
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
     served.signal("TERM");
-    let (exit, took, _) =
-        actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
-            .await
-            .unwrap();
+    let Exit {
+        status: exit, took, ..
+    } = actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }

@@ -136,13 +136,7 @@ async fn forged_tokens_are_refused() {
 #[actix_web::test]
 async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key.pem");
-    let out = portcullis()
-        .args(["keygen", "--out"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let key_file = keygen(dir.path(), "key.pem");
     let pem = std::fs::read_to_string(&key_file).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
     #[cfg(unix)]
@@ -199,18 +193,7 @@ async fn the_jwks_is_empty_in_hs256_mode() {
 #[actix_web::test]
 async fn rotated_keys_keep_verifying_old_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let keygen = |name: &str| {
-        let path = dir.path().join(name);
-        let status = portcullis()
-            .args(["keygen", "--out"])
-            .arg(&path)
-            .output()
-            .unwrap()
-            .status;
-        assert!(status.success());
-        path
-    };
-    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    let (old, new) = (keygen(dir.path(), "old.pem"), keygen(dir.path(), "new.pem"));
     let before = spawn_with(|a| {
         a.jwt_secret = None;
         a.jwt_key_file = Some(old.clone());

@@ -35,3 +35,9 @@ pub const PASSWORD: &str = "correct horse battery";
 /// An upstream address nothing listens on, for gateways whose tests never
 /// reach the upstream.
 pub const NO_UPSTREAM: &str = "http://127.0.0.1:9";
+
+/// Whether `PORTCULLIS_TEST_LOG` asks for the gateways' logs (set, not
+/// empty, not `0`).
+pub fn test_log() -> bool {
+    std::env::var_os("PORTCULLIS_TEST_LOG").is_some_and(|v| !v.is_empty() && v != "0")
+}

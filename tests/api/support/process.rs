@@ -1,15 +1,28 @@
-//! The real binary as a child process: `portcullis()` with a clean
-//! environment, `cli()` to run a command to completion, and
-//! [`ServeProcess`], `portcullis serve` until it is killed.
+//! Programs as child processes: the real binary ([`portcullis`], [`cli`],
+//! [`keygen`], [`serve`]) and whatever a test runs beside it (chromedriver,
+//! nginx). [`Process`] is the one harness for a program that keeps running:
+//! one thread reads its stderr (or stdout) line by line and collects the
+//! lines for assertions, echoing each with `PORTCULLIS_TEST_LOG=1`; it sends
+//! signals, waits for an exit with a limit, and kills the process when
+//! dropped, so no test leaves one running, also when it panics.
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use super::{NO_UPSTREAM, SECRET};
+use super::{NO_UPSTREAM, SECRET, test_log};
+
+/// How long a process gets to print what a test waits for.
+const START: Duration = Duration::from_secs(60);
 
 /// The real binary with a clean environment and working directory, so
 /// nothing from the developer's shell or a `.env` leaks in.
-pub fn portcullis() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+pub fn portcullis() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .current_dir(std::env::temp_dir());
@@ -19,8 +32,6 @@ pub fn portcullis() -> std::process::Command {
 /// Runs a command of the binary against `database_url` to completion,
 /// with `stdin` as its input.
 pub fn cli(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    use std::process::Stdio;
     let mut child = portcullis()
         .args(args)
         .env("DATABASE_URL", database_url)
@@ -35,64 +46,226 @@ pub fn cli(database_url: &str, args: &[&str], stdin: &str) -> std::process::Outp
     child.wait_with_output().unwrap()
 }
 
-/// A `portcullis serve` child process, killed (SIGKILL) when dropped.
-pub struct ServeProcess {
-    child: std::process::Child,
-    pub url: String,
+/// A port nothing listens on right now, for a program that must be told
+/// one (most take port 0 instead).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-impl ServeProcess {
-    /// Starts `portcullis serve` on `database_url` (port 0, HS256 with
-    /// [`SECRET`]) with `env` on top, and waits until it listens. `Err`
-    /// holds what it printed when it exited instead.
-    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Result<Self, String> {
-        use std::io::{BufRead, BufReader};
-        let mut cmd = portcullis();
-        cmd.arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("PORTCULLIS_BIND", "127.0.0.1:0")
-            .env("PORTCULLIS_UPSTREAM", NO_UPSTREAM)
-            .env("PORTCULLIS_JWT_SECRET", SECRET)
-            .env("PORTCULLIS_WORKERS", "2")
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        for (var, value) in env {
-            cmd.env(var, value);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+/// `portcullis keygen` writing a new Ed25519 key to `dir/name`; its path.
+pub fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let out = portcullis()
+        .args(["keygen", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+/// `portcullis serve` on a free port of 127.0.0.1, logging at `info`, with
+/// two workers, signing with [`SECRET`], in front of [`NO_UPSTREAM`] and
+/// serving the bundled SPA; `env` on top. Name a `DATABASE_URL`.
+pub fn serve_command(env: &[(&str, &str)]) -> Command {
+    let mut cmd = portcullis();
+    cmd.arg("serve")
+        .env("PORTCULLIS_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("PORTCULLIS_WORKERS", "2")
+        .env("PORTCULLIS_JWT_SECRET", SECRET)
+        .env("PORTCULLIS_UPSTREAM", NO_UPSTREAM)
+        .env(
+            "PORTCULLIS_STATIC_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
+        );
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd
+}
+
+/// [`serve_command`] with `env`, started and listening; it and its URL.
+pub fn serve(env: &[(&str, &str)]) -> (Process, String) {
+    try_serve(serve_command(env)).unwrap_or_else(|output| panic!("serve did not start: {output}"))
+}
+
+/// Starts `cmd` (a `serve` command) and waits until it says which port it
+/// listens on; `Err` holds how it ended and what it printed instead.
+pub fn try_serve(cmd: Command) -> Result<(Process, String), String> {
+    let mut process = Process::spawn(cmd, Stream::Stderr);
+    let port = process
+        .try_wait_for_line(|line| port_in(line).is_some())
+        .map(|lines| lines.last().and_then(|l| port_in(l)))?;
+    let port = port.expect("the line holds the port");
+    Ok((process, format!("http://127.0.0.1:{port}")))
+}
+
+/// The port in a "listening on port N" line.
+fn port_in(line: &str) -> Option<u16> {
+    let rest = line.split("listening on port ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Which output of a [`Process`] is read; the other is discarded.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    Stderr,
+    Stdout,
+}
+
+/// A running child process and the lines it has written; killed (SIGKILL)
+/// when dropped.
+pub struct Process {
+    child: Child,
+    /// Every line read so far.
+    lines: Arc<Mutex<Vec<String>>>,
+    /// The same lines, for [`Process::wait_for_line`].
+    arriving: Receiver<String>,
+    /// The lines [`Process::wait_for_line`] has taken from `arriving`.
+    seen: Vec<String>,
+    reader: Option<JoinHandle<()>>,
+}
+
+/// How a [`Process`] ended.
+#[derive(Debug)]
+pub struct Exit {
+    pub status: ExitStatus,
+    /// From the start of the wait to the exit.
+    pub took: Duration,
+    /// Every line it wrote.
+    pub lines: Vec<String>,
+}
+
+impl Process {
+    /// Starts `cmd`, reading `stream` line by line on one thread.
+    pub fn spawn(mut cmd: Command, stream: Stream) -> Self {
+        cmd.stdin(Stdio::null());
+        match stream {
+            Stream::Stderr => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
+            Stream::Stdout => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
+        };
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+        let out: Box<dyn Read + Send> = match stream {
+            Stream::Stderr => Box::new(child.stderr.take().unwrap()),
+            Stream::Stdout => Box::new(child.stdout.take().unwrap()),
+        };
+        let echo = test_log().then(|| {
+            let program = Path::new(cmd.get_program()).file_name().unwrap_or_default();
+            format!("{}[{}]", program.display(), child.id())
+        });
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, arriving) = mpsc::channel();
+        let sink = lines.clone();
+        // Threads inherit the test's output capture: an echoed line shows
+        // with the test that failed.
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(label) = &echo {
+                    eprintln!("{label} {line}");
+                }
+                sink.lock().unwrap().push(line.clone());
                 let _ = tx.send(line);
             }
         });
-        let mut lines = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        Self {
+            child,
+            lines,
+            arriving,
+            seen: Vec::new(),
+            reader: Some(reader),
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every line read so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 60 s) for a line that `until` accepts; returns the lines
+    /// up to it. Panics, showing them, if the process ends first.
+    pub fn wait_for_line(&mut self, until: impl Fn(&str) -> bool) -> Vec<String> {
+        self.try_wait_for_line(until)
+            .unwrap_or_else(|output| panic!("the awaited line never came: {output}"))
+    }
+
+    /// [`Process::wait_for_line`], or `Err` with how the process ended (it
+    /// is killed after 60 s) and what it printed.
+    pub fn try_wait_for_line(
+        &mut self,
+        until: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + START;
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.arriving.recv_timeout(left) {
                 Ok(line) => {
-                    let port: Option<u16> = line
-                        .split("listening on port ")
-                        .nth(1)
-                        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
-                    lines.push(line);
-                    if let Some(port) = port {
-                        return Ok(Self {
-                            child,
-                            url: format!("http://127.0.0.1:{port}"),
-                        });
+                    let done = until(&line);
+                    self.seen.push(line);
+                    if done {
+                        return Ok(self.seen.clone());
                     }
                 }
-                Err(_) => {
-                    let _ = child.kill();
-                    let status = child.wait().unwrap();
-                    return Err(format!("{status}:\n{}", lines.join("\n")));
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    self.kill();
+                    let status = self.child.wait().unwrap();
+                    return Err(format!("{status}:\n{}", self.lines().join("\n")));
                 }
             }
         }
+    }
+
+    /// Sends `signal` (TERM, INT, …) with the `kill` command.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {}", self.id());
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` while it runs.
+    pub fn exit_within(&mut self, limit: Duration) -> Option<Exit> {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let took = start.elapsed();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        Some(Exit {
+            status,
+            took,
+            lines: self.lines(),
+        })
+    }
+
+    /// Waits up to `limit` for the process to exit; panics if it does not.
+    pub fn wait(mut self, limit: Duration) -> Exit {
+        self.exit_within(limit)
+            .unwrap_or_else(|| panic!("still running after {limit:?}"))
     }
 
     /// `kill -9`: no shutdown, no flushing, no goodbye.
@@ -102,7 +275,7 @@ impl ServeProcess {
     }
 }
 
-impl Drop for ServeProcess {
+impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
