@@ -3,13 +3,14 @@
 //! needs one, a real upstream. The one place the suite builds a `Config`
 //! and an `Application`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use portcullis::auth::{Role, User, password};
 use portcullis::clock::Clock;
 use portcullis::config::{Config, DbArgs, ServeArgs};
 use portcullis::db::Db;
+use portcullis::logging::{self, LogFormat};
 use portcullis::startup::Application;
 
 use super::*;
@@ -100,6 +101,7 @@ fn start_on(
         ..ServeArgs::default()
     };
     adjust(&mut args);
+    show_logs_if_asked();
     let config = Config::from_args(&args).expect("valid test config");
     let app = Application::build(config, clock.clone()).unwrap();
     let port = app.port();
@@ -147,5 +149,14 @@ impl TestApp {
     pub async fn logged_in(&self, name: &str, roles: &[Role]) -> Session {
         self.add_user(name, roles);
         self.login(name).await
+    }
+}
+
+/// With `PORTCULLIS_TEST_LOG` set, installs the gateway's own logger (text
+/// lines on stderr) the first time a gateway starts in this process.
+fn show_logs_if_asked() {
+    static LOGGER: Once = Once::new();
+    if test_log() {
+        LOGGER.call_once(|| logging::init(LogFormat::Text));
     }
 }

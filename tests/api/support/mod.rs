@@ -10,6 +10,16 @@
 //! - [`process`]: the real binary as a child process.
 //! - [`relay`]: a TCP relay that cuts or freezes a database connection.
 //! - [`raw`]: HTTP/1.1 over a plain socket.
+//!
+//! `PORTCULLIS_TEST_LOG=1` shows what the gateways log, as zero2prod's
+//! `TEST_LOG` does: an in-process gateway installs the gateway's own logger
+//! (`RUST_LOG` filters, default `info`) and writes to stderr directly, so
+//! run the one test you are debugging with `-- --nocapture`; a child
+//! process's lines are echoed as they are read, into the output the test
+//! harness shows for a failing test. Other switches: `PORTCULLIS_TEST_DATABASE`
+//! and `PORTCULLIS_TEST_POSTGRES` (see [`database`]),
+//! `PORTCULLIS_REQUIRE_POSTGRES=1`, `PORTCULLIS_REQUIRE_BROWSER=1` and
+//! `PORTCULLIS_REQUIRE_NGINX=1` (a missing one fails instead of skipping).
 
 pub mod app;
 pub mod database;
