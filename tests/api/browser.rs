@@ -6,7 +6,7 @@
 //! `PORTCULLIS_REQUIRE_BROWSER=1`, which turns the skip into a failure.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use portcullis::auth::Role;
 use portcullis::config::ServeArgs;
 use serde_json::{Value, json};
 
-use crate::support::{COOKIE, PASSWORD, Process, Stream, TestApp, free_port, spawn_with};
+use crate::support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
@@ -119,15 +119,13 @@ async fn each_role_sees_only_the_controls_it_may_use() {
 #[actix_web::test]
 async fn the_controls_follow_a_custom_policy_not_the_default_roles() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("policy.toml");
     // editors may delete but not create or edit: the reverse of the default
-    std::fs::write(
-        &file,
+    let file = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"user\"]\n\n\
          [[rule]]\nmethods = [\"DELETE\"]\npath = \"/employees\"\nroles = [\"editor\"]\n\n\
          [[rule]]\nmethods = [\"*\"]\npath = \"/\"\nroles = [\"admin\"]\n",
-    )
-    .unwrap();
+    );
     let Some((browser, app)) = fixture(|a| a.policy = Some(file.clone())).await else {
         return;
     };
@@ -389,10 +387,7 @@ async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
         .to_owned();
     let res = app.refresh(&stolen).await;
     assert_eq!(res.status(), 200);
-    let thiefs = crate::support::set_cookie(&res, COOKIE)
-        .unwrap()
-        .value()
-        .to_owned();
+    let thiefs = refresh_cookie(&res);
 
     // The victim's page presents the same token again: reuse. The whole
     // session dies and the page says why.
@@ -460,15 +455,8 @@ async fn the_app_works_from_the_keyboard_on_a_phone_width_screen() {
 async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     // signed with an Ed25519 key, as `portcullis demo` does
     let keys = tempfile::tempdir().unwrap();
-    let key_file = keys.path().join("signing-key.pem");
-    let pem = portcullis::auth::tokens::generate_ed25519_pem().unwrap();
-    std::fs::write(&key_file, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
-    let Some((browser, app)) = fixture(|a| {
-        a.jwt_secret = None;
-        a.jwt_key_file = Some(key_file);
-    })
-    .await
-    else {
+    let key_file = ed25519_key_file(keys.path());
+    let Some((browser, app)) = fixture(|a| sign_with_key(a, &key_file)).await else {
         return;
     };
     app.add_user("alice", &[Role::Admin]);
@@ -841,10 +829,7 @@ async fn a_screenshot_of_the_sessions_view_is_saved_for_the_docs() {
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         let token = body["access_token"].as_str().unwrap();
-        let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
-            .unwrap()
-            .claims;
-        backdate_session(&app, claims["sid"].as_str().unwrap(), hours);
+        backdate_session(&app, &sid(token), hours);
     }
     browser.log_in(&app, "alice").await;
     browser.open_view("#nav-sessions", "/sessions").await;
@@ -914,11 +899,9 @@ async fn fixture(adjust: impl FnOnce(&mut ServeArgs)) -> Option<(Browser, TestAp
 
 /// The gateway in front of the bundled employee service, serving the SPA.
 async fn spawn_gateway(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
+    let employees = employee_service();
     spawn_with(|a| {
-        a.upstream = Some(format!("http://127.0.0.1:{port}"));
+        a.upstream = Some(employees);
         a.static_dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
         adjust(a);
     })

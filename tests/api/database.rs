@@ -244,7 +244,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     // full service, no restart: the ledger, the throttle, and the listeners
     let mut res = other.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200, "{:?}", res.body().await);
-    let rotated = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let rotated = refresh_cookie(&res);
     assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 200);
     let mut direct = PgConnection::establish(&database.url).unwrap();
     eventually(Duration::from_secs(10), "both listeners are back", || {

@@ -34,23 +34,6 @@ async fn three_instances_with(
     Some([a, b, c])
 }
 
-fn sid_of(access: &str) -> String {
-    jsonwebtoken::dangerous::insecure_decode::<Value>(access)
-        .unwrap()
-        .claims["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// The refresh cookie a response set.
-fn cookie_of(res: &Response) -> String {
-    set_cookie(res, COOKIE)
-        .expect("a refresh cookie")
-        .value()
-        .to_owned()
-}
-
 /// Hashes of the session's refresh tokens, and how many are unspent.
 fn ledger_of(app: &TestApp, sid: &str) -> (HashSet<String>, usize) {
     ledger_in(app.db(), sid)
@@ -80,14 +63,14 @@ async fn sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once()
         return;
     };
     let session = apps[0].logged_in("alice", &[Role::User]).await;
-    let sid = sid_of(&session.access);
+    let sid = sid(&session.access);
 
     let calls = (0..16).map(|i| apps[i % 3].refresh(&session.refresh));
     let responses = futures_util::future::join_all(calls).await;
     let mut cookies = HashSet::new();
     for res in &responses {
         assert_eq!(res.status(), 200, "every concurrent refresh succeeds");
-        cookies.insert(cookie_of(res));
+        cookies.insert(refresh_cookie(res));
     }
     assert_eq!(cookies.len(), 1, "all converge on one successor");
 
@@ -109,7 +92,7 @@ async fn a_token_rotated_on_one_instance_and_replayed_on_another_after_grace_is_
     let session = a.logged_in("alice", &[Role::User]).await;
     let mut res = a.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
-    let successor = cookie_of(&res);
+    let successor = refresh_cookie(&res);
     let body: Value = res.json().await.unwrap();
     let fresh_access = body["access_token"].as_str().unwrap().to_owned();
 
@@ -162,15 +145,7 @@ async fn brute_force_spread_over_instances_hits_one_shared_throttle() {
         assert_eq!(error_code(&mut res).await, "invalid_credentials");
     }
     for app in &apps {
-        let mut res = app.login_raw("alice", PASSWORD).await;
-        assert_eq!(res.status(), 429, "even the right password waits");
-        let retry: u64 = res
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .expect("Retry-After");
-        assert!((1..=300).contains(&retry), "{retry}");
-        assert_eq!(error_code(&mut res).await, "too_many_attempts");
+        assert_throttled(app.login_raw("alice", PASSWORD).await).await;
     }
     // the window ends for every instance at once
     apps[0].advance(301.0);
@@ -192,12 +167,12 @@ async fn a_grace_replay_on_an_instance_signing_with_another_key_gets_the_same_su
     let session = a.logged_in("alice", &[Role::User]).await;
     let res = a.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
-    let successor = cookie_of(&res);
+    let successor = refresh_cookie(&res);
 
     // the first response was "lost"; the retry lands on B within the grace
     let mut res = b.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200, "{:?}", res.body().await);
-    assert_eq!(cookie_of(&res), successor, "the same successor");
+    assert_eq!(refresh_cookie(&res), successor, "the same successor");
     assert_eq!(b.refresh(&successor).await.status(), 200);
 }
 
@@ -227,7 +202,7 @@ async fn storm(client: &mut StormClient, urls: &[String], until: Instant, http: 
         let Ok(mut res) = sent else { continue };
         match res.status().as_u16() {
             200 => {
-                client.cookie = cookie_of(&res);
+                client.cookie = refresh_cookie(&res);
                 client.answered.push(client.cookie.clone());
             }
             401 => {
@@ -257,16 +232,12 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     for i in 0..6 {
         let user = format!("user{i}");
         create_user(&db, &user, &hash, &[], clock::now());
-        let mut res = http
-            .post(format!("{a}/auth/login"))
-            .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
-            .await
-            .unwrap();
+        let mut res = login_at(&a, &user, PASSWORD).await;
         assert_eq!(res.status(), 200);
-        let cookie = cookie_of(&res);
+        let cookie = refresh_cookie(&res);
         let body: Value = res.json().await.unwrap();
         clients.push(StormClient {
-            sid: sid_of(body["access_token"].as_str().unwrap()),
+            sid: sid(body["access_token"].as_str().unwrap()),
             answered: vec![cookie.clone()],
             cookie,
             ended: None,
@@ -333,15 +304,10 @@ fn keys(
         .collect::<Vec<_>>()
         .join(",");
     move |args| {
-        args.jwt_secret = None;
-        args.jwt_key_file = Some(sign.clone());
+        sign_with_key(args, &sign);
         args.jwt_verify_keys = verify.clone();
         args.access_ttl = "120".into();
     }
-}
-
-fn kid_of(access: &str) -> String {
-    jsonwebtoken::decode_header(access).unwrap().kid.unwrap()
 }
 
 async fn refreshed(app: &TestApp, cookie: &str) -> Session {
@@ -352,13 +318,7 @@ async fn refreshed(app: &TestApp, cookie: &str) -> Session {
         "the session survives: {:?}",
         res.body().await
     );
-    let refresh = cookie_of(&res);
-    let body: Value = res.json().await.unwrap();
-    Session {
-        access: body["access_token"].as_str().unwrap().to_owned(),
-        refresh,
-        body,
-    }
+    Session::read(&mut res).await
 }
 
 #[actix_web::test]
@@ -377,7 +337,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
     let mut alice = a0.logged_in("alice", &[Role::User]).await;
     b0.add_user("bob", &[]);
     let mut bob = b0.login("bob").await;
-    let old_kid = kid_of(&alice.access);
+    let old_kid = kid(&alice.access);
 
     // step 1: the new key is published everywhere, still verify-only
     let a1 = spawn_beside(&a0, keys(&old, &[&new])).await;
@@ -409,11 +369,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
         assert_eq!(app.me(&alice.access).await.status(), 200);
     }
     alice = refreshed(&a1, &alice.refresh).await;
-    assert_eq!(
-        kid_of(&alice.access),
-        old_kid,
-        "still signed with the old key"
-    );
+    assert_eq!(kid(&alice.access), old_kid, "still signed with the old key");
 
     // step 2: signing switches to the new key; the old one stays verify-only
     let a2 = spawn_beside(&a0, keys(&new, &[&old])).await;
@@ -423,11 +379,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
     }
     alice = refreshed(&a2, &alice.refresh).await;
     bob = refreshed(&b2, &bob.refresh).await;
-    assert_ne!(
-        kid_of(&alice.access),
-        old_kid,
-        "now signed with the new key"
-    );
+    assert_ne!(kid(&alice.access), old_kid, "now signed with the new key");
     // instances still at step 1 already accept what step 2 signs
     for app in [&a1, &b1, &b2] {
         assert_eq!(app.me(&alice.access).await.status(), 200);
@@ -470,16 +422,11 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     let hash = password::hash(PASSWORD).unwrap();
     let http = client();
     let login = |user: String| {
-        let http = http.clone();
         let url = a.clone();
         async move {
-            let mut res = http
-                .post(format!("{url}/auth/login"))
-                .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
-                .await
-                .unwrap();
+            let mut res = login_at(&url, &user, PASSWORD).await;
             assert_eq!(res.status(), 200);
-            let cookie = cookie_of(&res);
+            let cookie = refresh_cookie(&res);
             let body: Value = res.json().await.unwrap();
             (cookie, body["access_token"].as_str().unwrap().to_owned())
         }
@@ -490,7 +437,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
         create_user(&db, &user, &hash, &[], clock::now());
         let (cookie, access) = login(user).await;
         clients.push(StormClient {
-            sid: sid_of(&access),
+            sid: sid(&access),
             answered: Vec::new(),
             cookie,
             ended: None,
@@ -507,13 +454,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     let mut delays = Vec::new();
     for _ in 0..20 {
         let (cookie, access) = login("user0".into()).await;
-        let res = http
-            .post(format!("{a}/auth/logout"))
-            .insert_header(("X-CSRF", "1"))
-            .insert_header(("Cookie", format!("{COOKIE}={cookie}")))
-            .send()
-            .await
-            .unwrap();
+        let res = logout_at(&a, &cookie).await;
         assert_eq!(res.status(), 204);
         let at = Instant::now();
         loop {

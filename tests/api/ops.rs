@@ -133,7 +133,7 @@ async fn each_login_refresh_and_upstream_outcome_moves_its_counter_by_exactly_on
     moves_exactly(&app, &[ROTATED], &[REPLAYED, REUSED], async {
         let res = app.refresh(&session.refresh).await;
         assert_eq!(res.status(), 200);
-        successor = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+        successor = refresh_cookie(&res);
     })
     .await;
 
@@ -350,24 +350,6 @@ fn add_user(dir: &Path, name: &str) {
     assert!(out.status.success());
 }
 
-async fn login_at(url: &str, name: &str, password: &str) -> Response {
-    client()
-        .post(format!("{url}/auth/login"))
-        .send_json(&json!({ "username": name, "password": password }))
-        .await
-        .unwrap()
-}
-
-async fn refresh_at(url: &str, refresh: &str) -> Response {
-    client()
-        .post(format!("{url}/auth/refresh"))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
-        .send()
-        .await
-        .unwrap()
-}
-
 const EVIL_NAME: &str = "ev\u{1b}[31mil\n[2099-01-01T00:00:00Z INFO  forged] admin logged in";
 const WRONG_PASSWORD: &str = "wrong-password-never-logged";
 const QUERY_SECRET: &str = "query-secret-never-logged";
@@ -379,7 +361,7 @@ async fn full_session(url: &str) -> Vec<String> {
 
     let mut res = login_at(url, "carol", PASSWORD).await;
     assert_eq!(res.status(), 200);
-    let first = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let first = refresh_cookie(&res);
     let body: Value = res.json().await.unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
     secrets.extend([first.clone(), access.clone()]);
@@ -417,23 +399,17 @@ async fn full_session(url: &str) -> Vec<String> {
 
     let res = refresh_at(url, &first).await;
     assert_eq!(res.status(), 200);
-    let second = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let second = refresh_cookie(&res);
     secrets.push(second.clone());
     // the grace period is 0 here: presenting the spent token is reuse
     let res = refresh_at(url, &first).await;
     assert_eq!(res.status(), 401);
 
     let mut res = login_at(url, "carol", PASSWORD).await;
-    let third = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let third = refresh_cookie(&res);
     let body: Value = res.json().await.unwrap();
     secrets.extend([third.clone(), body["access_token"].as_str().unwrap().into()]);
-    let res = client
-        .post(format!("{url}/auth/logout"))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={third}")))
-        .send()
-        .await
-        .unwrap();
+    let res = logout_at(url, &third).await;
     assert_eq!(res.status(), 204);
     secrets.push(QUERY_SECRET.to_owned());
     secrets

@@ -48,12 +48,10 @@ fn bad_configuration_exits_2_naming_every_variable() {
 #[test]
 fn a_bad_policy_file_exits_2_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let policy = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"root\"]\n",
-    )
-    .unwrap();
+    );
     let out = portcullis()
         .arg("serve")
         .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
@@ -144,25 +142,14 @@ async fn sessions_survive_a_restart() {
     );
     assert!(out.status.success());
 
-    let client = client();
     let (first, url) = start();
-    let res = client
-        .post(format!("{url}/auth/login"))
-        .send_json(&json!({ "username": "carol", "password": PASSWORD }))
-        .await
-        .unwrap();
+    let res = login_at(&url, "carol", PASSWORD).await;
     assert_eq!(res.status(), 200);
-    let refresh = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let refresh = refresh_cookie(&res);
     drop(first); // SIGKILL: no graceful shutdown
 
     let (_second, url) = start();
-    let mut res = client
-        .post(format!("{url}/auth/refresh"))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
-        .send()
-        .await
-        .unwrap();
+    let mut res = refresh_at(&url, &refresh).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["user"]["username"], "carol");
@@ -228,11 +215,7 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
 
     let client = client();
     let (_, carol_pw, _) = &creds[2];
-    let mut res = client
-        .post(format!("{url}/auth/login"))
-        .send_json(&json!({ "username": "carol", "password": carol_pw }))
-        .await
-        .unwrap();
+    let mut res = login_at(url, "carol", carol_pw).await;
     assert_eq!(res.status(), 200);
     let cookie = set_cookie(&res, COOKIE).unwrap();
     assert_eq!(cookie.secure(), None, "the demo is plain http");

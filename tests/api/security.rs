@@ -209,12 +209,10 @@ async fn two_authorization_headers_are_refused_before_anything_is_forwarded() {
 async fn two_authorization_headers_are_refused_on_public_routes_too() {
     // nothing verifies a token there, so the upstream would read whichever
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let policy = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/public\"\npublic = true\n",
-    )
-    .unwrap();
+    );
     let app = spawn_proxied_with(|a| a.policy = Some(policy)).await;
     let ok = app
         .client

@@ -3,6 +3,7 @@
 //! needs one, a real upstream. The one place the suite builds a `Config`
 //! and an `Application`.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -144,12 +145,6 @@ impl TestApp {
         let hash = password::hash(PASSWORD).unwrap();
         create_user(&self.db, name, &hash, roles, self.clock.now())
     }
-
-    /// A user with `roles`, logged in.
-    pub async fn logged_in(&self, name: &str, roles: &[Role]) -> Session {
-        self.add_user(name, roles);
-        self.login(name).await
-    }
 }
 
 /// With `PORTCULLIS_TEST_LOG` set, installs the gateway's own logger (text
@@ -159,4 +154,26 @@ fn show_logs_if_asked() {
     if test_log() {
         LOGGER.call_once(|| logging::init(LogFormat::Text));
     }
+}
+
+/// Flags: sign with the key in `key` (an Ed25519 PEM) instead of a secret.
+pub fn sign_with_key(args: &mut ServeArgs, key: &Path) {
+    args.jwt_secret = None;
+    args.jwt_key_file = Some(key.to_owned());
+}
+
+/// A new Ed25519 signing key in `dir`, as `portcullis demo` makes one; its
+/// path.
+pub fn ed25519_key_file(dir: &Path) -> PathBuf {
+    let path = dir.join("signing-key.pem");
+    let pem = portcullis::auth::tokens::generate_ed25519_pem().unwrap();
+    std::fs::write(&path, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
+    path
+}
+
+/// A policy file in `dir` with `rules` (TOML); its path.
+pub fn policy_file(dir: &Path, rules: &str) -> PathBuf {
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, rules).unwrap();
+    path
 }

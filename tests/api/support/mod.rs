@@ -3,8 +3,8 @@
 //!
 //! - [`app`]: the gateway in-process on port 0 ([`TestApp`], `spawn_*`).
 //! - [`database`]: each app's own database, SQLite or PostgreSQL.
-//! - [`requests`]: requests by their contract names, and what to read off
-//!   the responses.
+//! - [`requests`]: requests by their contract names.
+//! - [`responses`]: what to read off a response, and the shared assertions.
 //! - [`users`]: users made behind the gateway's back.
 //! - [`upstream`]: the echo upstream.
 //! - [`process`]: the real binary as a child process.
@@ -27,6 +27,7 @@ pub mod process;
 pub mod raw;
 pub mod relay;
 pub mod requests;
+pub mod responses;
 pub mod upstream;
 pub mod users;
 
@@ -35,6 +36,7 @@ pub use database::*;
 pub use process::*;
 pub use relay::*;
 pub use requests::*;
+pub use responses::*;
 pub use upstream::*;
 pub use users::*;
 

@@ -1,6 +1,7 @@
-//! The echo upstream: a second actix server on port 0 that answers with
-//! what it received, plus a few special routes (redirect, slow, big,
-//! gzip, teapot, owned headers).
+//! Upstreams on port 0 for a gateway to stand in front of: the echo
+//! upstream, a second actix server that answers with what it received
+//! (plus a few special routes: redirect, slow, big, gzip, teapot, owned
+//! headers), and the bundled employee service.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -142,4 +143,13 @@ async fn echo(req: HttpRequest, mut body: web::Payload) -> HttpResponse {
         "headers": headers,
         "body_len": len,
     }))
+}
+
+/// The bundled employee service (what `portcullis upstream-demo` runs) on
+/// port 0; its URL.
+pub fn employee_service() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
+    format!("http://127.0.0.1:{port}")
 }
