@@ -22,6 +22,7 @@
 //! `PORTCULLIS_REQUIRE_NGINX=1` (a missing one fails instead of skipping).
 
 pub mod app;
+pub mod browser;
 pub mod database;
 pub mod process;
 pub mod raw;
