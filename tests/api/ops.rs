@@ -326,28 +326,35 @@ async fn a_separate_metrics_listener_serves_metrics_and_the_main_one_answers_404
 
 // ------------------------------------------------------- a real process
 
-/// `portcullis serve` as a child process on a fresh database in `dir`
-/// (plain-http cookies, no SPA), `env` on top; it and its URL.
-fn serve_in(dir: &Path, env: &[(&str, &str)]) -> (Process, String) {
-    let db = dir.join("p.db").display().to_string();
+/// `portcullis serve` as a child process on a fresh database holding the
+/// user carol (plain-http cookies, no SPA), `env` on top: it, its URL, and
+/// the database's folder, which must outlive it.
+fn serve_for_carol(env: &[(&str, &str)]) -> (Process, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let out = cli(
+        &db,
+        &["user", "add", "carol", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success());
     let mut cmd = serve_command(&[
         ("DATABASE_URL", db.as_str()),
         ("PORTCULLIS_COOKIE_SECURE", "false"),
-        ("PORTCULLIS_STATIC_DIR", &dir.display().to_string()),
+        ("PORTCULLIS_STATIC_DIR", &dir.path().display().to_string()),
     ]);
     for (name, value) in env {
         cmd.env(name, value);
     }
-    try_serve(cmd).unwrap()
+    let (served, url) = try_serve(cmd).unwrap();
+    (served, url, dir)
 }
 
-fn add_user(dir: &Path, name: &str) {
-    let out = cli(
-        dir.join("p.db").to_str().unwrap(),
-        &["user", "add", name, "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success());
+/// carol's access token on the gateway at `url`.
+async fn carols_token(url: &str) -> String {
+    let mut res = login_at(url, "carol", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    Session::read(&mut res).await.access
 }
 
 const EVIL_NAME: &str = "ev\u{1b}[31mil\n[2099-01-01T00:00:00Z INFO  forged] admin logged in";
@@ -430,23 +437,27 @@ fn assert_no_secrets(lines: &[String], secrets: &[String]) {
     assert!(!all.contains("refresh=") && !all.contains("Bearer "));
 }
 
-#[actix_web::test]
-async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "carol");
+/// Every line a real process logged for a [`full_session`], stopped by
+/// `signal`, with `env` on top; checked to hold no secret.
+async fn log_of_a_full_session(env: &[(&str, &str)], signal: &str) -> Vec<String> {
     let upstream = Upstream::spawn();
-    let (served, url) = serve_in(
-        dir.path(),
-        &[
-            ("PORTCULLIS_UPSTREAM", &upstream.url),
-            ("PORTCULLIS_REFRESH_GRACE", "0"),
-        ],
-    );
+    let mut all = vec![
+        ("PORTCULLIS_UPSTREAM", upstream.url.as_str()),
+        ("PORTCULLIS_REFRESH_GRACE", "0"),
+    ];
+    all.extend_from_slice(env);
+    let (served, url, _dir) = serve_for_carol(&all);
     let secrets = full_session(&url).await;
-    served.signal("TERM");
+    served.signal(signal);
     let Exit { status, lines, .. } = served.wait(Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     assert_no_secrets(&lines, &secrets);
+    lines
+}
+
+#[actix_web::test]
+async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and_no_secret() {
+    let lines = log_of_a_full_session(&[], "TERM").await;
 
     for line in &lines {
         assert!(
@@ -495,22 +506,7 @@ async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and
 
 #[actix_web::test]
 async fn the_json_log_is_one_object_per_line_with_the_same_fields_and_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "carol");
-    let upstream = Upstream::spawn();
-    let (served, url) = serve_in(
-        dir.path(),
-        &[
-            ("PORTCULLIS_UPSTREAM", &upstream.url),
-            ("PORTCULLIS_REFRESH_GRACE", "0"),
-            ("PORTCULLIS_LOG_FORMAT", "json"),
-        ],
-    );
-    let secrets = full_session(&url).await;
-    served.signal("INT");
-    let Exit { status, lines, .. } = served.wait(Duration::from_secs(30));
-    assert!(status.success(), "{status:?}");
-    assert_no_secrets(&lines, &secrets);
+    let lines = log_of_a_full_session(&[("PORTCULLIS_LOG_FORMAT", "json")], "INT").await;
 
     let records: Vec<Value> = lines
         .iter()
@@ -583,18 +579,11 @@ fn slow_upstream(delay: Duration) -> (String, Arc<AtomicUsize>) {
 async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() {
     let (upstream, arrived) = slow_upstream(Duration::from_secs(2));
     for signal in ["TERM", "INT"] {
-        let dir = tempfile::tempdir().unwrap();
-        add_user(dir.path(), "carol");
-        let (served, url) = serve_in(
-            dir.path(),
-            &[
-                ("PORTCULLIS_UPSTREAM", &upstream),
-                ("PORTCULLIS_SHUTDOWN_TIMEOUT", "10"),
-            ],
-        );
-        let mut res = login_at(&url, "carol", PASSWORD).await;
-        let body: Value = res.json().await.unwrap();
-        let access = body["access_token"].as_str().unwrap().to_owned();
+        let (served, url, _dir) = serve_for_carol(&[
+            ("PORTCULLIS_UPSTREAM", &upstream),
+            ("PORTCULLIS_SHUTDOWN_TIMEOUT", "10"),
+        ]);
+        let access = carols_token(&url).await;
 
         let seen = arrived.load(Ordering::SeqCst);
         let in_flight = actix_web::rt::spawn({
@@ -647,18 +636,11 @@ async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() 
 #[actix_web::test]
 async fn a_request_outlasting_the_shutdown_timeout_does_not_hold_the_exit() {
     let (upstream, arrived) = slow_upstream(Duration::from_secs(30));
-    let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "carol");
-    let (served, url) = serve_in(
-        dir.path(),
-        &[
-            ("PORTCULLIS_UPSTREAM", &upstream),
-            ("PORTCULLIS_SHUTDOWN_TIMEOUT", "1"),
-        ],
-    );
-    let mut res = login_at(&url, "carol", PASSWORD).await;
-    let body: Value = res.json().await.unwrap();
-    let access = body["access_token"].as_str().unwrap().to_owned();
+    let (served, url, _dir) = serve_for_carol(&[
+        ("PORTCULLIS_UPSTREAM", &upstream),
+        ("PORTCULLIS_SHUTDOWN_TIMEOUT", "1"),
+    ]);
+    let access = carols_token(&url).await;
     let _stuck = actix_web::rt::spawn(async move {
         let _ = client()
             .get(format!("{url}/api/slow"))
