@@ -591,11 +591,7 @@ async fn the_cli_can_disable_a_user_beside_a_live_server() {
     let app = spawn_app().await;
     let session = app.logged_in("carol", &[]).await;
     let out = cli(&app.database_url, &["user", "disable", "carol"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "user disable");
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.refresh(&session.refresh).await.status(), 401);
@@ -705,11 +701,7 @@ async fn the_cli_can_change_a_password_beside_a_live_server() {
         &["user", "passwd", "carol", "--password-stdin"],
         "  a new password with spaces  \n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "user passwd");
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.login_raw("carol", PASSWORD).await.status(), 401);

@@ -159,7 +159,7 @@ async fn an_editor_creates_and_edits_an_employee() {
     assert_eq!(row["department"], "Engineering");
     assert_eq!(row["updated_by"], "bob");
     assert!(!browser.text("#status").await.is_empty());
-    assert!(!browser.has_class("#status", "error").await);
+    browser.assert_no_error_shown().await;
 
     // The employee service agrees.
     let bob = app.login("bob").await.access;
@@ -221,11 +221,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
             start.elapsed(),
             browser.describe().await
         );
-        assert!(
-            !browser.has_class("#status", "error").await,
-            "{}",
-            browser.describe().await
-        );
+        browser.assert_no_error_shown().await;
     }
     let after = browser.refresh_count().await;
     assert!(
@@ -236,7 +232,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
 
     // The list still loads with the current token.
     browser.reload_list().await;
-    assert!(!browser.has_class("#status", "error").await);
+    browser.assert_no_error_shown().await;
     assert!(browser.count_shown("#employees tbody tr[data-id]").await >= 3);
 
     // A reload keeps the user logged in.
@@ -247,7 +243,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
         .wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
         .await;
     assert!(browser.count_shown("#employees tbody tr[data-id]").await >= 3);
-    assert!(!browser.has_class("#status", "error").await);
+    browser.assert_no_error_shown().await;
 }
 
 #[actix_web::test]
@@ -290,11 +286,7 @@ async fn two_tabs_whose_tokens_expire_together_both_stay_logged_in() {
             "each tab renews or adopts every ~2.4 s: {before} -> {now}"
         );
         browser.reload_list().await;
-        assert!(
-            !browser.has_class("#status", "error").await,
-            "{}",
-            browser.describe().await
-        );
+        browser.assert_no_error_shown().await;
     }
 }
 
@@ -317,11 +309,7 @@ async fn logging_out_in_one_tab_logs_out_the_other() {
 
     browser.switch_to(&first).await;
     browser
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(5),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(5))
         .await;
     browser
         .wait_for("#login-message", Is::Text("another tab"), WAIT)
@@ -458,13 +446,9 @@ async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
 
 #[actix_web::test]
 async fn ending_another_session_signs_that_browser_out_within_seconds() {
-    let Some((laptop, app)) = fixture(|_| {}).await else {
+    let Some((laptop, phone, _app)) = alice_on_two_browsers().await else {
         return;
     };
-    let phone = Browser::start().await.expect("a second browser");
-    app.add_user("alice", &[]);
-    laptop.log_in(&app, "alice").await;
-    phone.log_in(&app, "alice").await;
 
     laptop.open_view("#nav-sessions", "/sessions").await;
     laptop.wait_for_sessions(2).await;
@@ -500,11 +484,7 @@ async fn ending_another_session_signs_that_browser_out_within_seconds() {
     laptop.wait_for_sessions(1).await;
 
     phone
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     eprintln!(
         "the other browser was signed out after {:?}",
@@ -526,13 +506,9 @@ async fn ending_another_session_signs_that_browser_out_within_seconds() {
 
 #[actix_web::test]
 async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
-    let Some((laptop, app)) = fixture(|_| {}).await else {
+    let Some((laptop, phone, _app)) = alice_on_two_browsers().await else {
         return;
     };
-    let phone = Browser::start().await.expect("a second browser");
-    app.add_user("alice", &[]);
-    laptop.log_in(&app, "alice").await;
-    phone.log_in(&app, "alice").await;
 
     laptop.open_view("#nav-sessions", "/sessions").await;
     laptop.wait_for_sessions(2).await;
@@ -546,11 +522,7 @@ async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
         .wait_for("#login-message", Is::Text("every device"), WAIT)
         .await;
     phone
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     // nothing survives a reload in either browser
     for browser in [&laptop, &phone] {
@@ -561,13 +533,9 @@ async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
 
 #[actix_web::test]
 async fn a_password_change_signs_out_the_other_browser_and_says_so() {
-    let Some((laptop, app)) = fixture(|_| {}).await else {
+    let Some((laptop, phone, app)) = alice_on_two_browsers().await else {
         return;
     };
-    let phone = Browser::start().await.expect("a second browser");
-    app.add_user("alice", &[]);
-    laptop.log_in(&app, "alice").await;
-    phone.log_in(&app, "alice").await;
     laptop.open_view("#nav-password", "/password").await;
 
     // errors are shown beside the field they are about
@@ -611,11 +579,7 @@ async fn a_password_change_signs_out_the_other_browser_and_says_so() {
     );
 
     phone
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     phone
         .wait_for("#login-message", Is::Text("password change"), WAIT)
@@ -689,11 +653,7 @@ async fn an_admin_disables_a_user_signed_in_elsewhere_and_their_page_explains() 
         .wait_for(&format!("{row} .state"), Is::Text("Disabled"), WAIT)
         .await;
     other
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     other
         .wait_for("#login-message", Is::Text("by an administrator"), WAIT)
@@ -798,6 +758,17 @@ async fn a_screenshot_of_the_sessions_view_is_saved_for_the_docs() {
     browser
         .save_screenshot("sessions.png", "sessions.png")
         .await;
+}
+
+/// The [`fixture`] with a second browser: alice (a plain user) logged in
+/// on both, a laptop and a phone.
+async fn alice_on_two_browsers() -> Option<(Browser, Browser, TestApp)> {
+    let (laptop, app) = fixture(|_| {}).await?;
+    let phone = Browser::start().await.expect("a second browser");
+    app.add_user("alice", &[]);
+    laptop.log_in(&app, "alice").await;
+    phone.log_in(&app, "alice").await;
+    Some((laptop, phone, app))
 }
 
 /// Moves a session's login (and so its expiry) `hours` into the past, and

@@ -143,12 +143,7 @@ fn migrate_reports_what_it_applied_and_other_commands_say_when_they_migrate() {
 fn a_taken_name_or_an_unknown_user_is_refused_before_the_password_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db").display().to_string();
-    let out = cli(
-        &db,
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    cli_add_user(&db, "alice");
     // no password on stdin: had it been read first, it would be the error
     let out = cli(&db, &["user", "add", "ALICE", "--password-stdin"], "");
     assert_eq!(out.status.code(), Some(1));
@@ -166,12 +161,7 @@ fn database_files_are_created_owner_only() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.db");
-    let out = cli(
-        file.to_str().unwrap(),
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    cli_add_user(file.to_str().unwrap(), "alice");
     assert_eq!(mode(&file), 0o600, "the database file");
 
     // while a gateway has it open, its WAL and shared-memory files too

@@ -70,11 +70,7 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
         .arg(&cert)
         .output()
         .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "openssl req");
     (cert, key)
 }
 
@@ -151,11 +147,7 @@ fn curl(dir: &Path, port: u16, args: &[&str], path: &str) -> (u16, String) {
         .arg(format!("https://gateway.example.com:{port}{path}"))
         .output()
         .expect("curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "curl");
     let text = String::from_utf8(out.stdout).unwrap();
     let (body, status) = text.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), body.to_owned())
@@ -190,11 +182,7 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(
-        check.status.success(),
-        "nginx -t: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_success(&check, "nginx -t");
     let mut serving = Command::new(nginx);
     serving.arg("-p").arg(dir.path()).arg("-c").arg(&config);
     let _nginx = Process::spawn(serving, Stream::Stderr);

@@ -332,12 +332,7 @@ async fn a_separate_metrics_listener_serves_metrics_and_the_main_one_answers_404
 fn serve_for_carol(env: &[(&str, &str)]) -> (Process, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db").display().to_string();
-    let out = cli(
-        &db,
-        &["user", "add", "carol", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success());
+    cli_add_user(&db, "carol");
     let mut cmd = serve_command(&[
         ("DATABASE_URL", db.as_str()),
         ("PORTCULLIS_COOKIE_SECURE", "false"),

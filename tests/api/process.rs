@@ -86,11 +86,7 @@ fn users_are_administered_from_the_command_line() {
         ],
         "a fine password\n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "user add");
     let out = run(
         &["user", "add", "alice", "--password-stdin"],
         "a fine password\n",
@@ -135,12 +131,7 @@ async fn sessions_survive_a_restart() {
             ("PORTCULLIS_UPSTREAM", &upstream.url),
         ])
     };
-    let out = cli(
-        db.to_str().unwrap(),
-        &["user", "add", "carol", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success());
+    cli_add_user(&db_url, "carol");
 
     let (first, url) = start();
     let res = login_at(&url, "carol", PASSWORD).await;

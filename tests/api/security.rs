@@ -777,11 +777,7 @@ fn keygen_writes_a_pkcs8_v1_key_that_common_tools_load() {
             .arg(&path)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl cannot read it: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, "openssl cannot read it");
     }
     let python = std::process::Command::new("python3")
         .args([
@@ -796,11 +792,7 @@ fn keygen_writes_a_pkcs8_v1_key_that_common_tools_load() {
     if let Ok(out) = python
         && out.status.code() != Some(3)
     {
-        assert!(
-            out.status.success(),
-            "Python's cryptography cannot read it: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, "Python's cryptography cannot read it");
     }
 
     // and the gateway itself serves with it

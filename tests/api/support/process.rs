@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{NO_UPSTREAM, SECRET, test_log};
+use super::{NO_UPSTREAM, PASSWORD, SECRET, test_log};
 
 /// How long a process gets to print what a test waits for.
 const START: Duration = Duration::from_secs(60);
@@ -56,6 +56,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Adds the user `name` with [`PASSWORD`] through `portcullis user add`.
+pub fn cli_add_user(database_url: &str, name: &str) {
+    let out = cli(
+        database_url,
+        &["user", "add", name, "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_success(&out, "user add");
+}
+
 /// `portcullis keygen` writing a new Ed25519 key to `dir/name`; its path.
 pub fn keygen(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
@@ -64,12 +74,18 @@ pub fn keygen(dir: &Path, name: &str) -> PathBuf {
         .arg(&path)
         .output()
         .unwrap();
+    assert_success(&out, "keygen");
+    path
+}
+
+/// The command (`what`) exited 0; else fails showing its stderr.
+pub fn assert_success(out: &std::process::Output, what: &str) {
     assert!(
         out.status.success(),
-        "keygen: {}",
+        "{what}: {}\n{}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    path
 }
 
 /// `portcullis serve` on a free port of 127.0.0.1, logging at `info`, with

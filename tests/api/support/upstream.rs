@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -32,19 +33,11 @@ impl Upstream {
         let counter = hits.clone();
         let server = HttpServer::new(move || {
             let counter = counter.clone();
-            App::new()
+            let app = App::new()
                 .wrap_fn(move |req, srv| {
                     counter.fetch_add(1, Ordering::SeqCst);
                     actix_web::dev::Service::call(srv, req)
                 })
-                .route(
-                    "/redirect",
-                    web::get().to(|| async {
-                        HttpResponse::Found()
-                            .insert_header(("Location", "http://127.0.0.1:1/elsewhere"))
-                            .finish()
-                    }),
-                )
                 .route(
                     "/slow",
                     web::get().to(|| async {
@@ -65,39 +58,19 @@ impl Upstream {
                         );
                         HttpResponse::Ok().streaming(stream)
                     }),
-                )
-                .route(
-                    "/gzip",
-                    web::get().to(|| async {
-                        HttpResponse::Ok()
-                            .insert_header(("Content-Encoding", "gzip"))
-                            .insert_header(("Content-Type", "text/plain"))
-                            .body(GZIP_BYTES)
-                    }),
-                )
-                .route(
-                    "/teapot",
-                    web::get().to(|| async {
-                        HttpResponse::build(actix_web::http::StatusCode::IM_A_TEAPOT)
-                            .insert_header(("X-Upstream", "yes"))
-                            .insert_header(("X-Frame-Options", "SAMEORIGIN"))
-                            .insert_header(("Set-Cookie", "upstream=1; Path=/"))
-                            .json(json!({ "short": "and stout" }))
-                    }),
-                )
-                .route(
-                    "/owned-headers",
-                    web::get().to(|| async {
-                        // headers only the gateway may set on its responses
-                        HttpResponse::Ok()
-                            .insert_header(("Access-Control-Allow-Origin", "*"))
-                            .insert_header(("Access-Control-Allow-Methods", "DELETE"))
-                            .insert_header(("Access-Control-Max-Age", "86400"))
-                            .append_header(("Set-Cookie", format!("{COOKIE}=planted; Path=/auth")))
-                            .append_header(("Set-Cookie", "upstream=1; Path=/"))
-                            .finish()
-                    }),
-                )
+                );
+            canned()
+                .into_iter()
+                .fold(app, |app, answer| {
+                    let path = answer.path;
+                    app.route(
+                        path,
+                        web::get().to(move || {
+                            let answer = answer.clone();
+                            async move { answer.respond() }
+                        }),
+                    )
+                })
                 .default_service(web::to(echo))
         })
         .workers(1)
@@ -115,6 +88,69 @@ impl Upstream {
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+}
+
+/// A fixed answer of the upstream.
+#[derive(Clone)]
+struct Canned {
+    path: &'static str,
+    status: StatusCode,
+    /// Appended in this order, so a name may come more than once.
+    headers: Vec<(&'static str, String)>,
+    body: &'static [u8],
+}
+
+impl Canned {
+    fn new(path: &'static str, status: StatusCode) -> Self {
+        Self {
+            path,
+            status,
+            headers: Vec::new(),
+            body: b"",
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn body(self, body: &'static [u8]) -> Self {
+        Self { body, ..self }
+    }
+
+    fn respond(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            res.append_header((*name, value.as_str()));
+        }
+        res.body(self.body)
+    }
+}
+
+/// The upstream's fixed answers, by path.
+fn canned() -> Vec<Canned> {
+    vec![
+        Canned::new("/redirect", StatusCode::FOUND)
+            .header("Location", "http://127.0.0.1:1/elsewhere"),
+        Canned::new("/gzip", StatusCode::OK)
+            .header("Content-Encoding", "gzip")
+            .header("Content-Type", "text/plain")
+            .body(GZIP_BYTES),
+        Canned::new("/teapot", StatusCode::IM_A_TEAPOT)
+            .header("X-Upstream", "yes")
+            .header("X-Frame-Options", "SAMEORIGIN")
+            .header("Set-Cookie", "upstream=1; Path=/")
+            .header("Content-Type", "application/json")
+            .body(br#"{"short":"and stout"}"#),
+        // headers only the gateway may set on its responses
+        Canned::new("/owned-headers", StatusCode::OK)
+            .header("Access-Control-Allow-Origin", "*")
+            .header("Access-Control-Allow-Methods", "DELETE")
+            .header("Access-Control-Max-Age", "86400")
+            .header("Set-Cookie", format!("{COOKIE}=planted; Path=/auth"))
+            .header("Set-Cookie", "upstream=1; Path=/"),
+    ]
 }
 
 /// Echoes method, path, query, headers (all values per name) and the body's

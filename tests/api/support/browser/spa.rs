@@ -3,7 +3,7 @@
 //! two checks that a view the user may not use is neither offered nor
 //! answered.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -22,13 +22,14 @@ impl Browser {
         self.number("#last-refresh", "data-count").await
     }
 
-    /// List loads since the page loaded (`#employees[data-loaded]`).
-    pub async fn loaded_count(&self) -> u64 {
-        self.number("#employees", "data-loaded").await
+    /// Waits (up to [`WAIT`]) for the body's `data-state` to be `state`.
+    pub async fn wait_state(&self, state: &str) {
+        self.wait_state_within(state, WAIT).await;
     }
 
-    pub async fn wait_state(&self, state: &str) {
-        self.wait_for("body", Is::Attr("data-state", state), WAIT)
+    /// Waits up to `limit` for the body's `data-state` to be `state`.
+    pub async fn wait_state_within(&self, state: &str, limit: Duration) {
+        self.wait_for("body", Is::Attr("data-state", state), limit)
             .await;
     }
 
@@ -44,11 +45,7 @@ impl Browser {
         self.wait_for("#whoami", Is::Text(name), WAIT).await;
         self.wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
             .await;
-        assert!(
-            !self.has_class("#status", "error").await,
-            "{}",
-            self.describe().await
-        );
+        self.assert_no_error_shown().await;
     }
 
     pub async fn log_out(&self) {
@@ -70,14 +67,7 @@ impl Browser {
 
     /// Clicks Reload and waits until the employee list has loaded again.
     pub async fn reload_list(&self) {
-        let loaded = self.loaded_count().await;
-        self.click("#reload").await;
-        self.wait_for(
-            "#employees",
-            Is::AttrAtLeast("data-loaded", loaded + 1),
-            WAIT,
-        )
-        .await;
+        self.click_and_wait_for_load("#reload", "#employees").await;
     }
 
     /// Waits until the sessions list shows `n` sessions after a load.
@@ -94,14 +84,22 @@ impl Browser {
 
     /// Clicks the open view's Reload and checks it loads without an error.
     pub async fn reload_list_in_view(&self) {
-        let loaded = self.number("#session-list", "data-loaded").await;
-        self.click("#reload-sessions").await;
-        self.wait_for(
-            "#session-list",
-            Is::AttrAtLeast("data-loaded", loaded + 1),
-            WAIT,
-        )
-        .await;
+        self.click_and_wait_for_load("#reload-sessions", "#session-list")
+            .await;
+        self.assert_no_error_shown().await;
+    }
+
+    /// Clicks `button` and waits until `list` counts one more load
+    /// (`data-loaded`).
+    async fn click_and_wait_for_load(&self, button: &str, list: &str) {
+        let loaded = self.number(list, "data-loaded").await;
+        self.click(button).await;
+        self.wait_for(list, Is::AttrAtLeast("data-loaded", loaded + 1), WAIT)
+            .await;
+    }
+
+    /// The status line shows no error.
+    pub async fn assert_no_error_shown(&self) {
         assert!(
             !self.has_class("#status", "error").await,
             "{}",
