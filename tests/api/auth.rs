@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use portcullis::accounts;
 use portcullis::auth::Role;
-use portcullis::db::users::{self, UserRef};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -64,17 +62,8 @@ async fn unknown_user_wrong_password_and_disabled_user_get_the_same_401() {
     let app = spawn_app().await;
     app.add_user("alice", &[]);
     app.add_user("dave", &[]);
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_disabled(
-                c,
-                UserRef::Name("dave"),
-                true,
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.disable_user("dave");
+
     let mut bodies = Vec::new();
     for (name, pw) in [
         ("nobody", PASSWORD),
@@ -188,17 +177,8 @@ async fn spoofed_forwarded_for_does_not_dodge_the_address_throttle() {
 async fn refresh_rotates_the_token_and_reads_the_user_again() {
     let app = spawn_app().await;
     let session = app.logged_in("bob", &[]).await;
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_roles(
-                c,
-                UserRef::Name("bob"),
-                &portcullis::auth::Roles::new([Role::Editor]),
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.set_roles("bob", &[Role::Editor]);
+
     let mut res = app.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
@@ -249,8 +229,6 @@ async fn sixteen_concurrent_refreshes_all_succeed_with_exactly_one_successor() {
 
 #[actix_web::test]
 async fn many_sessions_rotating_at_once_lose_nothing_and_rotate_each_token_once() {
-    use diesel::prelude::*;
-    use portcullis::db::schema::refresh_tokens;
     const SESSIONS: usize = 24;
     const ROUNDS: usize = 4;
     let app = spawn_app().await;
@@ -278,19 +256,9 @@ async fn many_sessions_rotating_at_once_lose_nothing_and_rotate_each_token_once(
     }
     // each session holds its first token and one successor per round,
     // every one spent but the last
-    let (stored, unspent): (i64, i64) = app
-        .db()
-        .with_conn(|c| {
-            let stored = refresh_tokens::table.count().get_result(c)?;
-            let unspent = refresh_tokens::table
-                .filter(refresh_tokens::spent_at.is_null())
-                .count()
-                .get_result(c)?;
-            Ok((stored, unspent))
-        })
-        .unwrap();
-    assert_eq!(stored as usize, SESSIONS * (ROUNDS + 1));
-    assert_eq!(unspent as usize, SESSIONS);
+    let (stored, unspent) = refresh_token_counts(app.db());
+    assert_eq!(stored, SESSIONS * (ROUNDS + 1));
+    assert_eq!(unspent, SESSIONS);
 }
 
 #[actix_web::test]
@@ -602,19 +570,8 @@ async fn the_cli_can_disable_a_user_beside_a_live_server() {
 async fn a_password_change_revokes_sessions() {
     let app = spawn_app().await;
     let session = app.logged_in("carol", &[]).await;
-    let hash = portcullis::auth::password::hash("a brand new password").unwrap();
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_password(
-                c,
-                UserRef::Name("carol"),
-                &hash,
-                None,
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.set_password("carol", "a brand new password");
+
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.refresh(&session.refresh).await.status(), 401);
@@ -652,24 +609,10 @@ async fn a_weak_stored_hash_is_upgraded_at_login() {
     )
     .unwrap()
     .to_string();
-    app.db()
-        .with_conn(|c| {
-            users::create(
-                c,
-                "old",
-                &weak,
-                &portcullis::auth::Roles::new([]),
-                app.clock.now(),
-            )
-        })
-        .unwrap();
+    app.add_user_with_hash("old", &weak);
+
     assert_eq!(app.login_raw("old", PASSWORD).await.status(), 200);
-    let stored = app
-        .db()
-        .with_conn(|c| users::find_by_username(c, "old"))
-        .unwrap()
-        .unwrap()
-        .password_hash;
+    let stored = app.stored_hash("old");
     assert!(
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"

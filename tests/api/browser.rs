@@ -631,15 +631,15 @@ async fn an_admin_disables_a_user_signed_in_elsewhere_and_their_page_explains() 
     admin
         .click(&format!("{row} input.role[data-role=\"editor\"]"))
         .await;
-    admin.click(&format!("{row} .save-roles")).await;
+    // the status is said before the list reloads: wait for the new rows,
+    // or the next click may land on a row being replaced
+    admin
+        .click_and_wait_for_load(&format!("{row} .save-roles"), "#users")
+        .await;
     admin
         .wait_for("#status", Is::Text("now has the roles"), WAIT)
         .await;
-    let saved = app
-        .db()
-        .with_conn(|c| portcullis::db::users::find_by_id(c, &bob.id))
-        .unwrap()
-        .unwrap();
+    let saved = app.user(&bob.id);
     assert_eq!(saved.roles.names(), ["user", "editor"]);
 
     // disabling asks for a second press, then signs bob out everywhere
@@ -721,7 +721,8 @@ async fn a_screenshot_of_the_sessions_view_is_saved_for_the_docs() {
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         let token = body["access_token"].as_str().unwrap();
-        backdate_session(&app, &sid(token), hours);
+        // signed in a while ago: a screenshot that looks lived in
+        backdate_session(app.db(), &sid(token), app.clock.now(), hours);
     }
     browser.log_in(&app, "alice").await;
     browser.open_view("#nav-sessions", "/sessions").await;
@@ -769,25 +770,4 @@ async fn alice_on_two_browsers() -> Option<(Browser, Browser, TestApp)> {
     laptop.log_in(&app, "alice").await;
     phone.log_in(&app, "alice").await;
     Some((laptop, phone, app))
-}
-
-/// Moves a session's login (and so its expiry) `hours` into the past, and
-/// its last use half as far, for a screenshot that looks lived in.
-fn backdate_session(app: &TestApp, id: &str, hours: i64) {
-    use diesel::prelude::*;
-    use portcullis::db::schema::sessions;
-    let now = app.clock.now().naive_utc();
-    let created = now - chrono::Duration::hours(hours);
-    app.db()
-        .with_conn(|c| {
-            diesel::update(sessions::table.find(id))
-                .set((
-                    sessions::created_at.eq(created),
-                    sessions::expires_at.eq(created + chrono::Duration::days(30)),
-                    sessions::last_used_at.eq(now - chrono::Duration::hours(hours / 2)),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
-        .unwrap();
 }

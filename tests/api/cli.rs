@@ -167,8 +167,7 @@ fn database_files_are_created_owner_only() {
     // while a gateway has it open, its WAL and shared-memory files too
     let file = dir.path().join("live.db");
     let url = file.display().to_string();
-    let db = portcullis::db::Db::connect(&url).unwrap();
-    db.migrate().unwrap();
+    let _db = migrated_db(&url);
     for suffix in ["", "-wal", "-shm"] {
         let path = dir.path().join(format!("live.db{suffix}"));
         assert!(path.exists(), "{} missing", path.display());

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 use portcullis::auth::Role;
-use portcullis::db::Db;
 use serde_json::Value;
 
 use crate::support::*;
@@ -82,9 +81,9 @@ fn both_backends_migrate_to_the_same_schema() {
         return;
     };
     let sqlite = TestDatabase::sqlite();
-    Db::connect(&sqlite.url).unwrap().migrate().unwrap();
+    migrated_db(&sqlite.url);
     let postgres = TestDatabase::postgres(&admin);
-    Db::connect(&postgres.url).unwrap().migrate().unwrap();
+    migrated_db(&postgres.url);
 
     let mut lite = SqliteConnection::establish(&sqlite.url).unwrap();
     let mut pg = PgConnection::establish(&postgres.url).unwrap();
@@ -187,7 +186,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     let relay = Relay::to(postgres_addr(&admin));
     let through_relay = via_port(&database.url, relay.port);
     let upstream = Upstream::spawn();
-    let instance = |a: &mut portcullis::config::ServeArgs| {
+    let instance = |a: &mut ServeArgs| {
         a.db.database_url = through_relay.clone();
         a.db_connect_timeout = "1".into();
         a.upstream = Some(upstream.url.clone());
@@ -267,23 +266,10 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
         return;
     };
     let database = TestDatabase::postgres(&admin);
-    let db = Db::connect(&database.url).unwrap();
-    db.migrate().unwrap();
+    let db = migrated_db(&database.url);
     let mut listener = Listener::connect(&db).unwrap().expect("PostgreSQL listens");
     let now = portcullis::clock::now();
-    let hash = "x";
-    let user = db
-        .with_conn(|c| {
-            Ok(portcullis::accounts::create(
-                c,
-                "alice",
-                hash,
-                &portcullis::auth::Roles::new([]),
-                now,
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    let user = create_user_with_hash(&db, "alice", "x", &[], now);
     let policy = SessionPolicy {
         ttl: chrono::Duration::days(1),
         idle_ttl: chrono::Duration::days(1),

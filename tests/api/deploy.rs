@@ -7,9 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
 use portcullis::auth::Role;
-use portcullis::db::schema::sessions;
 use serde_json::Value;
 
 use crate::support::*;
@@ -162,7 +160,7 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
     let database = Arc::new(TestDatabase::postgres(&admin));
     let (up_a, up_b) = (Upstream::spawn(), Upstream::spawn());
     let instance = |upstream: String| {
-        move |a: &mut portcullis::config::ServeArgs| {
+        move |a: &mut ServeArgs| {
             a.upstream = Some(upstream);
             a.trusted_proxies = "127.0.0.2".into();
         }
@@ -218,10 +216,7 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
         .unwrap()
         .to_owned();
     // the session records the client nginx saw, not the forgery or nginx
-    let recorded: Option<String> = a
-        .db()
-        .with_conn(|c| Ok(sessions::table.select(sessions::client_addr).first(c)?))
-        .unwrap();
+    let recorded = first_session_client_addr(a.db());
     assert_eq!(recorded.as_deref(), Some("127.0.0.1"));
 
     // rotations alternate between the instances: one ledger

@@ -7,12 +7,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-use portcullis::auth::refresh::RefreshToken;
-use portcullis::auth::{Role, password};
+use portcullis::auth::Role;
 use portcullis::clock;
-use portcullis::db::Db;
-use portcullis::db::schema::{refresh_tokens, sessions};
 use serde_json::Value;
 
 use crate::support::*;
@@ -22,38 +18,13 @@ async fn three_instances(test: &str) -> Option<[TestApp; 3]> {
     three_instances_with(test, |_| {}).await
 }
 
-async fn three_instances_with(
-    test: &str,
-    adjust: impl Fn(&mut portcullis::config::ServeArgs),
-) -> Option<[TestApp; 3]> {
+async fn three_instances_with(test: &str, adjust: impl Fn(&mut ServeArgs)) -> Option<[TestApp; 3]> {
     let admin = postgres_or_skip(test)?;
     let database = Arc::new(TestDatabase::postgres(&admin));
     let a = spawn_on(&database, &adjust).await;
     let b = spawn_beside(&a, &adjust).await;
     let c = spawn_beside(&a, &adjust).await;
     Some([a, b, c])
-}
-
-/// Hashes of the session's refresh tokens, and how many are unspent.
-fn ledger_of(app: &TestApp, sid: &str) -> (HashSet<String>, usize) {
-    ledger_in(app.db(), sid)
-}
-
-fn ledger_in(db: &Db, sid: &str) -> (HashSet<String>, usize) {
-    let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = db
-        .with_conn(|c| {
-            Ok(refresh_tokens::table
-                .filter(refresh_tokens::session_id.eq(sid))
-                .select((refresh_tokens::token_hash, refresh_tokens::spent_at))
-                .load(c)?)
-        })
-        .unwrap();
-    let unspent = rows.iter().filter(|(_, spent)| spent.is_none()).count();
-    (rows.into_iter().map(|(hash, _)| hash).collect(), unspent)
-}
-
-fn hash_of(cookie: &str) -> String {
-    RefreshToken::parse(cookie).unwrap().hash()
 }
 
 #[actix_web::test]
@@ -74,11 +45,11 @@ async fn sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once()
     }
     assert_eq!(cookies.len(), 1, "all converge on one successor");
 
-    let (hashes, unspent) = ledger_of(&apps[0], &sid);
+    let (hashes, unspent) = tokens_of_session(apps[0].db(), &sid);
     assert_eq!(hashes.len(), 2, "the login token and exactly one successor");
     assert_eq!(unspent, 1);
     let successor = cookies.into_iter().next().unwrap();
-    assert!(hashes.contains(&hash_of(&successor)));
+    assert!(hashes.contains(&token_hash(&successor)));
     // and the successor rotates on any instance
     assert_eq!(apps[2].refresh(&successor).await.status(), 200);
 }
@@ -225,13 +196,12 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     let (_a, a) = serve(&on_database);
     let (_b, b) = serve(&on_database);
     let (mut victim, victim_url) = serve(&on_database);
-    let db = Db::connect(&database.url).unwrap();
-    let hash = password::hash(PASSWORD).unwrap();
+    let db = open_db(&database.url);
     let http = client();
     let mut clients = Vec::new();
     for i in 0..6 {
         let user = format!("user{i}");
-        create_user(&db, &user, &hash, &[], clock::now());
+        create_user(&db, &user, &[], clock::now());
         let mut res = login_at(&a, &user, PASSWORD).await;
         assert_eq!(res.status(), 200);
         let cookie = refresh_cookie(&res);
@@ -257,10 +227,10 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     let mut intact = 0;
     for client in &mut clients {
         // every cookie a client was answered with is in the ledger
-        let (hashes, unspent) = ledger_in(&db, &client.sid);
+        let (hashes, unspent) = tokens_of_session(&db, &client.sid);
         for cookie in &client.answered {
             assert!(
-                hashes.contains(&hash_of(cookie)),
+                hashes.contains(&token_hash(cookie)),
                 "a cookie the ledger does not know"
             );
         }
@@ -273,15 +243,10 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
         match client.ended.as_deref() {
             None => intact += 1,
             Some("refresh_token_reused" | "invalid_refresh_token") => {
-                let revoked: Option<chrono::NaiveDateTime> = db
-                    .with_conn(|c| {
-                        Ok(sessions::table
-                            .find(&client.sid)
-                            .select(sessions::revoked_at)
-                            .first(c)?)
-                    })
-                    .unwrap();
-                assert!(revoked.is_some(), "an ended session is revoked");
+                assert!(
+                    revoked_at(&db, &client.sid).is_some(),
+                    "an ended session is revoked"
+                );
             }
             Some(other) => panic!("a session ended with {other}"),
         }
@@ -293,10 +258,7 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
 
 /// Signs with `sign`, also accepting and publishing `verify`; access
 /// tokens live two minutes.
-fn keys(
-    sign: &std::path::Path,
-    verify: &[&std::path::Path],
-) -> impl Fn(&mut portcullis::config::ServeArgs) {
+fn keys(sign: &std::path::Path, verify: &[&std::path::Path]) -> impl Fn(&mut ServeArgs) {
     let sign = sign.to_owned();
     let verify = verify
         .iter()
@@ -418,8 +380,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     ];
     let (_a, a) = serve(&env);
     let (_b, b) = serve(&env);
-    let db = Db::connect(&database.url).unwrap();
-    let hash = password::hash(PASSWORD).unwrap();
+    let db = open_db(&database.url);
     let http = client();
     let login = |user: String| {
         let url = a.clone();
@@ -434,7 +395,7 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     let mut clients = Vec::new();
     for i in 0..32 {
         let user = format!("user{i}");
-        create_user(&db, &user, &hash, &[], clock::now());
+        create_user(&db, &user, &[], clock::now());
         let (cookie, access) = login(user).await;
         clients.push(StormClient {
             sid: sid(&access),

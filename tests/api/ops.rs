@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use portcullis::auth::Role;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
@@ -841,35 +841,10 @@ fn client_trusting_nothing() -> awc::Client {
         .finish()
 }
 
-/// An HTTPS upstream with `pki`'s certificate, echoing the path and the
-/// forwarding headers.
-fn https_upstream(pki: &Pki) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "https://127.0.0.1:{}",
-        listener.local_addr().unwrap().port()
-    );
-    let tls = portcullis::config::tls::server(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let server = HttpServer::new(|| {
-        App::new().default_service(web::to(|req: HttpRequest| async move {
-            HttpResponse::Ok().json(json!({
-                "path": req.uri().path(),
-                "user": req.headers().get("x-user-name").and_then(|v| v.to_str().ok()),
-            }))
-        }))
-    })
-    .workers(1)
-    .listen_rustls_0_23(listener, tls)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    url
-}
-
 #[actix_web::test]
 async fn an_https_upstream_is_verified_against_the_configured_ca() {
     let pki = Pki::new();
-    let upstream = https_upstream(&pki);
+    let upstream = https_upstream(&pki.path("cert.pem"), &pki.path("key.pem"));
     let app = spawn_with(|a| {
         a.upstream = Some(format!("{upstream}/base"));
         a.upstream_ca = Some(pki.path("ca.pem"));

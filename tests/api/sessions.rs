@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis::accounts;
 use portcullis::auth::Role;
-use portcullis::db::users::{self, UserRef};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -337,17 +335,7 @@ async fn an_admin_lists_users_with_roles_state_and_live_session_counts() {
     let ended = app.login("bob").await;
     app.logout(&ended.refresh).await;
     app.login("bob").await;
-    app.db()
-        .with_conn(|c| {
-            Ok(accounts::set_disabled(
-                c,
-                UserRef::Name("carol"),
-                true,
-                app.clock.now(),
-            ))
-        })
-        .unwrap()
-        .unwrap();
+    app.disable_user("carol");
 
     let mut res = app.call("GET", "/auth/admin/users", &root.access).await;
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
@@ -410,11 +398,7 @@ async fn a_non_admin_is_refused_every_admin_route() {
         };
         assert_error(res, 403, "forbidden").await;
     }
-    let user = app
-        .db()
-        .with_conn(|c| users::find_by_id(c, &carol.id))
-        .unwrap()
-        .unwrap();
+    let user = app.user(&carol.id);
     assert!(
         !user.disabled && user.roles.names() == ["user"],
         "nothing changed"
@@ -614,9 +598,7 @@ async fn a_disabled_admin_is_refused_at_once_even_before_revocation_reaches_the_
     let app = spawn_app().await;
     let dave = app.logged_in("dave", &[Role::Admin]).await;
     // only the flag, behind the gateway's back: no session is revoked
-    app.db()
-        .with_conn(|c| users::set_disabled(c, &dave.user_id(), true, app.clock.now()))
-        .unwrap();
+    app.set_disabled_flag(&dave.user_id());
     assert_eq!(
         app.me(&dave.access).await.status(),
         200,

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use portcullis::auth::{Role, User, password};
 use portcullis::clock::Clock;
-use portcullis::config::{Config, DbArgs, ServeArgs};
+pub use portcullis::config::ServeArgs;
+use portcullis::config::{Config, DbArgs};
 use portcullis::db::Db;
 use portcullis::logging::{self, LogFormat};
 use portcullis::startup::Application;
@@ -112,7 +112,7 @@ fn start_on(
         url: format!("http://127.0.0.1:{port}"),
         port,
         metrics_port,
-        db: Db::connect(&args.db.database_url).unwrap(),
+        db: open_db(&args.db.database_url),
         postgres: database.is_postgres(),
         database_url: args.db.database_url,
         upstream,
@@ -138,12 +138,6 @@ impl TestApp {
     /// Moves the app's clock forward: expiry without sleeping.
     pub fn advance(&self, secs: f64) {
         self.clock.advance(Duration::from_secs_f64(secs));
-    }
-
-    /// Creates a user directly in the database, with [`PASSWORD`].
-    pub fn add_user(&self, name: &str, roles: &[Role]) -> User {
-        let hash = password::hash(PASSWORD).unwrap();
-        create_user(&self.db, name, &hash, roles, self.clock.now())
     }
 }
 

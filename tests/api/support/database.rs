@@ -7,6 +7,8 @@
 //! skip, saying so, unless `PORTCULLIS_REQUIRE_POSTGRES=1` makes that a
 //! failure.
 
+use portcullis::db::Db;
+
 use super::TestApp;
 
 /// A test's database: a temp SQLite file, or a fresh PostgreSQL database
@@ -100,6 +102,18 @@ pub fn with_database(url: &str, name: &str) -> String {
         format!("?{query}")
     };
     format!("{server}/{name}{query}")
+}
+
+/// A pool on the database at `url`.
+pub fn open_db(url: &str) -> Db {
+    Db::connect(url).unwrap()
+}
+
+/// A pool on the database at `url`, migrated to the current schema.
+pub fn migrated_db(url: &str) -> Db {
+    let db = open_db(url);
+    db.migrate().unwrap();
+    db
 }
 
 /// The PostgreSQL server for tests that need one (`PORTCULLIS_TEST_POSTGRES`,

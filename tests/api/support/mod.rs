@@ -5,7 +5,8 @@
 //! - [`database`]: each app's own database, SQLite or PostgreSQL.
 //! - [`requests`]: requests by their contract names.
 //! - [`responses`]: what to read off a response, and the shared assertions.
-//! - [`users`]: users made behind the gateway's back.
+//! - [`users`]: users made and changed behind the gateway's back.
+//! - [`ledger`]: what the session ledger stored.
 //! - [`upstream`]: the echo upstream.
 //! - [`process`]: the real binary as a child process.
 //! - [`relay`]: a TCP relay that cuts or freezes a database connection.
@@ -24,6 +25,7 @@
 pub mod app;
 pub mod browser;
 pub mod database;
+pub mod ledger;
 pub mod process;
 pub mod raw;
 pub mod relay;
@@ -34,6 +36,7 @@ pub mod users;
 
 pub use app::*;
 pub use database::*;
+pub use ledger::*;
 pub use process::*;
 pub use relay::*;
 pub use requests::*;

@@ -1,9 +1,10 @@
 //! Upstreams on port 0 for a gateway to stand in front of: the echo
 //! upstream, a second actix server that answers with what it received
 //! (plus a few special routes: redirect, slow, big, gzip, teapot, owned
-//! headers), and the bundled employee service.
+//! headers), the bundled employee service, and an HTTPS echo.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -188,4 +189,29 @@ pub fn employee_service() -> String {
     let port = listener.local_addr().unwrap().port();
     actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
     format!("http://127.0.0.1:{port}")
+}
+
+/// An HTTPS upstream with the certificate `cert` (and its `key`), echoing
+/// the path and the user it was sent; its URL.
+pub fn https_upstream(cert: &Path, key: &Path) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let tls = portcullis::config::tls::server(cert, key).unwrap();
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|req: HttpRequest| async move {
+            HttpResponse::Ok().json(json!({
+                "path": req.uri().path(),
+                "user": req.headers().get("x-user-name").and_then(|v| v.to_str().ok()),
+            }))
+        }))
+    })
+    .workers(1)
+    .listen_rustls_0_23(listener, tls)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    url
 }

@@ -12,9 +12,7 @@ mod spa;
 
 use std::path::Path;
 
-use portcullis::config::ServeArgs;
-
-use crate::support::{TestApp, employee_service, spawn_with};
+use crate::support::{ServeArgs, TestApp, employee_service, spawn_with};
 
 pub use driver::Browser;
 pub use page::{Is, WAIT};

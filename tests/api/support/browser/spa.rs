@@ -90,8 +90,8 @@ impl Browser {
     }
 
     /// Clicks `button` and waits until `list` counts one more load
-    /// (`data-loaded`).
-    async fn click_and_wait_for_load(&self, button: &str, list: &str) {
+    /// (`data-loaded`): the rows a test finds next are the new ones.
+    pub async fn click_and_wait_for_load(&self, button: &str, list: &str) {
         let loaded = self.number(list, "data-loaded").await;
         self.click(button).await;
         self.wait_for(list, Is::AttrAtLeast("data-loaded", loaded + 1), WAIT)
