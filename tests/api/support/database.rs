@@ -19,8 +19,14 @@ pub struct TestDatabase {
 }
 
 enum DatabaseKind {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// The file's folder, removed when dropped.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
@@ -39,7 +45,7 @@ impl TestDatabase {
         let dir = tempfile::tempdir().unwrap();
         Self {
             url: dir.path().join("portcullis.db").display().to_string(),
-            kind: DatabaseKind::Sqlite(dir),
+            kind: DatabaseKind::Sqlite { _dir: dir },
         }
     }
 

@@ -1,16 +1,20 @@
-//! Test support: what the suites share, one job per file, and no test of
-//! its own. Suites `use crate::support::*`.
+//! Test support: what the suites share, one job per file. It holds no
+//! test, and no suite writes again by hand what is here: suites
+//! `use crate::support::*` (and `support::browser`, `support::raw` by name).
 //!
-//! - [`app`]: the gateway in-process on port 0 ([`TestApp`], `spawn_*`).
+//! - [`app`]: the gateway in-process on port 0 ([`TestApp`], `spawn_*`), the
+//!   one place that builds a `Config` and an `Application`.
 //! - [`database`]: each app's own database, SQLite or PostgreSQL.
-//! - [`requests`]: requests by their contract names.
+//! - [`requests`]: requests by their contract names, in-process or at a URL.
 //! - [`responses`]: what to read off a response, and the shared assertions.
-//! - [`users`]: users made and changed behind the gateway's back.
-//! - [`ledger`]: what the session ledger stored.
-//! - [`upstream`]: the echo upstream.
-//! - [`process`]: the real binary as a child process.
+//! - [`users`], [`ledger`]: rows written and read behind the gateway's
+//!   back; the only doors to the library's account and schema functions.
+//! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
+//! - [`binary`]: the real binary's commands, `serve` among them.
+//! - [`process`]: the one harness for a child process.
 //! - [`relay`]: a TCP relay that cuts or freezes a database connection.
 //! - [`raw`]: HTTP/1.1 over a plain socket.
+//! - [`browser`]: Chromium through chromedriver, and the SPA's vocabulary.
 //!
 //! `PORTCULLIS_TEST_LOG=1` shows what the gateways log, as zero2prod's
 //! `TEST_LOG` does: an in-process gateway installs the gateway's own logger
@@ -23,6 +27,7 @@
 //! `PORTCULLIS_REQUIRE_NGINX=1` (a missing one fails instead of skipping).
 
 pub mod app;
+pub mod binary;
 pub mod browser;
 pub mod database;
 pub mod ledger;
@@ -35,6 +40,7 @@ pub mod upstream;
 pub mod users;
 
 pub use app::*;
+pub use binary::*;
 pub use database::*;
 pub use ledger::*;
 pub use process::*;
