@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use portcullis::auth::Role;
-use portcullis::db::users;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[actix_web::test]
 async fn login_returns_the_token_response_and_a_strict_refresh_cookie() {
@@ -43,9 +42,7 @@ async fn login_returns_the_token_response_and_a_strict_refresh_cookie() {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
     assert!(header.kid.is_some());
-    let claims: Value = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
-        .unwrap()
-        .claims;
+    let claims = claims(token);
     for claim in [
         "sub", "name", "roles", "sid", "iat", "exp", "iss", "aud", "jti",
     ] {
@@ -65,7 +62,8 @@ async fn unknown_user_wrong_password_and_disabled_user_get_the_same_401() {
     let app = spawn_app().await;
     app.add_user("alice", &[]);
     app.add_user("dave", &[]);
-    app.disable("dave").await;
+    app.disable_user("dave").await;
+
     let mut bodies = Vec::new();
     for (name, pw) in [
         ("nobody", PASSWORD),
@@ -126,22 +124,7 @@ async fn repeated_failures_are_throttled_with_retry_after() {
     for _ in 0..5 {
         assert_eq!(app.login_raw("alice", "wrong password").await.status(), 401);
     }
-    let mut res = app.login_raw("alice", PASSWORD).await;
-    assert_eq!(
-        res.status(),
-        429,
-        "even the right password waits out the window"
-    );
-    let retry: u64 = res
-        .headers()
-        .get("retry-after")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=300).contains(&retry));
-    assert_eq!(error_code(&mut res).await, "too_many_attempts");
+    assert_throttled(app.login_raw("alice", PASSWORD).await).await;
 }
 
 #[actix_web::test]
@@ -195,6 +178,7 @@ async fn refresh_rotates_the_token_and_reads_the_user_again() {
     let app = spawn_app().await;
     let session = app.logged_in("bob", &[]).await;
     app.set_roles("bob", &[Role::Editor]).await;
+
     let mut res = app.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
@@ -234,7 +218,7 @@ async fn sixteen_concurrent_refreshes_all_succeed_with_exactly_one_successor() {
     let mut successors = std::collections::HashSet::new();
     for res in &responses {
         assert_eq!(res.status(), 200);
-        successors.insert(set_cookie(res, COOKIE).unwrap().value().to_owned());
+        successors.insert(refresh_cookie(res));
     }
     assert_eq!(successors.len(), 1, "all converge on one cookie");
     let successor = successors.into_iter().next().unwrap();
@@ -245,8 +229,6 @@ async fn sixteen_concurrent_refreshes_all_succeed_with_exactly_one_successor() {
 
 #[actix_web::test]
 async fn many_sessions_rotating_at_once_lose_nothing_and_rotate_each_token_once() {
-    use diesel::prelude::*;
-    use portcullis::db::schema::refresh_tokens;
     const SESSIONS: usize = 24;
     const ROUNDS: usize = 4;
     let app = spawn_app().await;
@@ -265,7 +247,7 @@ async fn many_sessions_rotating_at_once_lose_nothing_and_rotate_each_token_once(
             .iter()
             .map(|res| {
                 assert_eq!(res.status(), 200, "no rotation is lost");
-                set_cookie(res, COOKIE).unwrap().value().to_owned()
+                refresh_cookie(res)
             })
             .collect();
         for t in &tokens {
@@ -274,19 +256,9 @@ async fn many_sessions_rotating_at_once_lose_nothing_and_rotate_each_token_once(
     }
     // each session holds its first token and one successor per round,
     // every one spent but the last
-    let (stored, unspent): (i64, i64) = app
-        .db()
-        .with_conn(|c| {
-            let stored = refresh_tokens::table.count().get_result(c)?;
-            let unspent = refresh_tokens::table
-                .filter(refresh_tokens::spent_at.is_null())
-                .count()
-                .get_result(c)?;
-            Ok((stored, unspent))
-        })
-        .unwrap();
-    assert_eq!(stored as usize, SESSIONS * (ROUNDS + 1));
-    assert_eq!(unspent as usize, SESSIONS);
+    let (stored, unspent) = refresh_token_counts(app.db());
+    assert_eq!(stored, SESSIONS * (ROUNDS + 1));
+    assert_eq!(unspent, SESSIONS);
 }
 
 #[actix_web::test]
@@ -294,7 +266,7 @@ async fn a_lost_response_is_recovered_within_the_grace_period() {
     let app = spawn_app().await;
     let session = app.logged_in("bob", &[]).await;
     let first = app.refresh(&session.refresh).await;
-    let successor = set_cookie(&first, COOKIE).unwrap().value().to_owned();
+    let successor = refresh_cookie(&first);
     // the client never saw `first` and presents the old token again
     let mut again = app.refresh(&session.refresh).await;
     assert_eq!(again.status(), 200);
@@ -314,7 +286,7 @@ async fn reused_refresh_token_revokes_the_whole_session() {
     let app = spawn_with(|a| a.refresh_grace = "0".into()).await;
     let session = app.logged_in("bob", &[]).await;
     let mut first = app.refresh(&session.refresh).await;
-    let successor = set_cookie(&first, COOKIE).unwrap().value().to_owned();
+    let successor = refresh_cookie(&first);
     let body: Value = first.json().await.unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
     app.advance(0.05);
@@ -587,11 +559,7 @@ async fn the_cli_can_disable_a_user_beside_a_live_server() {
     let app = spawn_app().await;
     let session = app.logged_in("carol", &[]).await;
     let out = cli(&app.database_url, &["user", "disable", "carol"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "user disable");
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.refresh(&session.refresh).await.status(), 401);
@@ -603,6 +571,7 @@ async fn a_password_change_revokes_sessions() {
     let app = spawn_app().await;
     let session = app.logged_in("carol", &[]).await;
     app.set_password("carol", "a brand new password").await;
+
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.refresh(&session.refresh).await.status(), 401);
@@ -640,24 +609,10 @@ async fn a_weak_stored_hash_is_upgraded_at_login() {
     )
     .unwrap()
     .to_string();
-    app.db()
-        .with_conn(|c| {
-            users::create(
-                c,
-                "old",
-                &weak,
-                &portcullis::auth::Roles::new([]),
-                app.clock.now(),
-            )
-        })
-        .unwrap();
+    app.add_user_with_hash("old", &weak);
+
     assert_eq!(app.login_raw("old", PASSWORD).await.status(), 200);
-    let stored = app
-        .db()
-        .with_conn(|c| users::find_by_username(c, "old"))
-        .unwrap()
-        .unwrap()
-        .password_hash;
+    let stored = app.stored_hash("old");
     assert!(
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"
@@ -689,11 +644,7 @@ async fn the_cli_can_change_a_password_beside_a_live_server() {
         &["user", "passwd", "carol", "--password-stdin"],
         "  a new password with spaces  \n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "user passwd");
     app.wait_until_refused(&session.access, Duration::from_secs(2))
         .await;
     assert_eq!(app.login_raw("carol", PASSWORD).await.status(), 401);

@@ -1,33 +1,18 @@
 //! The SPA in a real browser: Debian's Chromium, headless, driven through
 //! chromedriver, against the real gateway in front of the employee service.
 //!
-//! Each test starts its own chromedriver and browser profile. When Chromium
-//! or chromedriver is missing the tests say so on stderr and pass, unless
-//! `PORTCULLIS_REQUIRE_BROWSER=1`, which turns the skip into a failure.
+//! Each test starts its own chromedriver and browser profile
+//! ([`crate::support::browser`]). When Chromium or chromedriver is missing
+//! the tests say so on stderr and pass, unless `PORTCULLIS_REQUIRE_BROWSER=1`,
+//! which turns the skip into a failure.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::elements::Element;
-use fantoccini::error::CmdError;
-use fantoccini::wd::{Capabilities, WindowHandle};
-use fantoccini::{Client, ClientBuilder, Locator};
 use portcullis::auth::Role;
-use portcullis::config::ServeArgs;
 use serde_json::{Value, json};
 
-use crate::helpers::{COOKIE, PASSWORD, TestApp, spawn_with};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "chromedriver";
-/// How long a page gets to reach an expected state.
-const WAIT: Duration = Duration::from_secs(10);
-const POLL: Duration = Duration::from_millis(100);
-
-// --- the tests -------------------------------------------------------------
+use crate::support::browser::{Browser, Is, WAIT, fixture};
+use crate::support::*;
 
 #[actix_web::test]
 async fn each_role_sees_only_the_controls_it_may_use() {
@@ -66,15 +51,8 @@ async fn each_role_sees_only_the_controls_it_may_use() {
 
     // carol asks for the create form by URL: it is not offered.
     browser.log_in(&app, "carol").await;
-    browser.goto(&format!("{}/employees/new", app.url)).await;
-    browser.wait_state("logged-in").await;
     browser
-        .wait_js(
-            "return location.pathname === '/'",
-            vec![],
-            WAIT,
-            "the /employees/new route to fall back to / for a user",
-        )
+        .assert_route_falls_back(&app, "/employees/new")
         .await;
     assert!(!browser.is_shown("#employee-form").await);
     assert!(!browser.is_shown("#new-employee").await);
@@ -82,33 +60,21 @@ async fn each_role_sees_only_the_controls_it_may_use() {
 
     // carol's own browser session, through the page's auth client, tries to
     // create an employee anyway: the gateway refuses.
-    let answer = browser
-        .js(
-            r#"return (async () => {
-                const { AuthClient } = await import('/js/auth-client.js');
-                const auth = new AuthClient();
-                try {
-                    await auth.init();
-                    const res = await auth.fetchApi('/api/employees', {
-                        method: 'POST',
-                        headers: { 'Content-Type': 'application/json' },
-                        body: JSON.stringify({ first_name: 'Mallory', last_name: 'M',
-                                               email: 'm@example.com', department: 'Sales' }),
-                    });
-                    return { status: res.status, body: await res.json() };
-                } finally {
-                    auth.destroy();
-                }
-            })()"#,
-            vec![],
+    let mallory = json!({ "first_name": "Mallory", "last_name": "M", "email": "m@example.com", "department": "Sales" });
+    browser
+        .assert_page_fetch_refused(
+            "/api/employees",
+            json!({
+                "method": "POST",
+                "headers": { "Content-Type": "application/json" },
+                "body": mallory.to_string(),
+            }),
         )
         .await;
-    assert_eq!(answer["status"], 403, "{answer}");
-    assert_eq!(answer["body"]["error"], "forbidden", "{answer}");
 
     // The same through the gateway with carol's token from a plain HTTP client.
     let carol = app.login("carol").await.access;
-    let res = app.api_json("POST", "/employees", &carol, &json!({ "first_name": "Mallory", "last_name": "M", "email": "m@example.com", "department": "Sales" })).await;
+    let res = app.api_json("POST", "/employees", &carol, &mallory).await;
     assert_eq!(res.status(), 403);
     let mut res = app.api("GET", "/employees", &carol).await;
     let all: Vec<Value> = res.json().await.unwrap();
@@ -119,15 +85,13 @@ async fn each_role_sees_only_the_controls_it_may_use() {
 #[actix_web::test]
 async fn the_controls_follow_a_custom_policy_not_the_default_roles() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("policy.toml");
     // editors may delete but not create or edit: the reverse of the default
-    std::fs::write(
-        &file,
+    let file = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"user\"]\n\n\
          [[rule]]\nmethods = [\"DELETE\"]\npath = \"/employees\"\nroles = [\"editor\"]\n\n\
          [[rule]]\nmethods = [\"*\"]\npath = \"/\"\nroles = [\"admin\"]\n",
-    )
-    .unwrap();
+    );
     let Some((browser, app)) = fixture(|a| a.policy = Some(file.clone())).await else {
         return;
     };
@@ -195,7 +159,7 @@ async fn an_editor_creates_and_edits_an_employee() {
     assert_eq!(row["department"], "Engineering");
     assert_eq!(row["updated_by"], "bob");
     assert!(!browser.text("#status").await.is_empty());
-    assert!(!browser.has_class("#status", "error").await);
+    browser.assert_no_error_shown().await;
 
     // The employee service agrees.
     let bob = app.login("bob").await.access;
@@ -257,11 +221,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
             start.elapsed(),
             browser.describe().await
         );
-        assert!(
-            !browser.has_class("#status", "error").await,
-            "{}",
-            browser.describe().await
-        );
+        browser.assert_no_error_shown().await;
     }
     let after = browser.refresh_count().await;
     assert!(
@@ -272,7 +232,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
 
     // The list still loads with the current token.
     browser.reload_list().await;
-    assert!(!browser.has_class("#status", "error").await);
+    browser.assert_no_error_shown().await;
     assert!(browser.count_shown("#employees tbody tr[data-id]").await >= 3);
 
     // A reload keeps the user logged in.
@@ -283,7 +243,7 @@ async fn silent_refreshes_keep_a_three_second_token_working() {
         .wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
         .await;
     assert!(browser.count_shown("#employees tbody tr[data-id]").await >= 3);
-    assert!(!browser.has_class("#status", "error").await);
+    browser.assert_no_error_shown().await;
 }
 
 #[actix_web::test]
@@ -326,11 +286,7 @@ async fn two_tabs_whose_tokens_expire_together_both_stay_logged_in() {
             "each tab renews or adopts every ~2.4 s: {before} -> {now}"
         );
         browser.reload_list().await;
-        assert!(
-            !browser.has_class("#status", "error").await,
-            "{}",
-            browser.describe().await
-        );
+        browser.assert_no_error_shown().await;
     }
 }
 
@@ -353,11 +309,7 @@ async fn logging_out_in_one_tab_logs_out_the_other() {
 
     browser.switch_to(&first).await;
     browser
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(5),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(5))
         .await;
     browser
         .wait_for("#login-message", Is::Text("another tab"), WAIT)
@@ -389,10 +341,7 @@ async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
         .to_owned();
     let res = app.refresh(&stolen).await;
     assert_eq!(res.status(), 200);
-    let thiefs = crate::helpers::set_cookie(&res, COOKIE)
-        .unwrap()
-        .value()
-        .to_owned();
+    let thiefs = refresh_cookie(&res);
 
     // The victim's page presents the same token again: reuse. The whole
     // session dies and the page says why.
@@ -460,15 +409,8 @@ async fn the_app_works_from_the_keyboard_on_a_phone_width_screen() {
 async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     // signed with an Ed25519 key, as `portcullis demo` does
     let keys = tempfile::tempdir().unwrap();
-    let key_file = keys.path().join("signing-key.pem");
-    let pem = portcullis::auth::tokens::generate_ed25519_pem().unwrap();
-    std::fs::write(&key_file, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
-    let Some((browser, app)) = fixture(|a| {
-        a.jwt_secret = None;
-        a.jwt_key_file = Some(key_file);
-    })
-    .await
-    else {
+    let key_file = ed25519_key_file(keys.path());
+    let Some((browser, app)) = fixture(|a| sign_with_key(a, &key_file)).await else {
         return;
     };
     app.add_user("alice", &[Role::Admin]);
@@ -499,28 +441,14 @@ async fn a_screenshot_of_the_logged_in_app_is_saved_for_the_docs() {
     // wide enough for the table and the session panel side by side
     browser.client.set_window_size(1480, 900).await.unwrap();
 
-    let png = browser.client.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    // Every run saves one under target/; the README's copy in docs/ is
-    // replaced only when asked, so a test run leaves the tree clean.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = root.join("target/screenshots");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("app.png"), &png).unwrap();
-    if std::env::var_os("PORTCULLIS_UPDATE_SCREENSHOT").is_some() {
-        std::fs::write(root.join("docs/screenshot.png"), &png).unwrap();
-    }
+    browser.save_screenshot("app.png", "screenshot.png").await;
 }
 
 #[actix_web::test]
 async fn ending_another_session_signs_that_browser_out_within_seconds() {
-    let Some((laptop, app)) = fixture(|_| {}).await else {
+    let Some((laptop, phone, _app)) = alice_on_two_browsers().await else {
         return;
     };
-    let phone = Browser::start().await.expect("a second browser");
-    app.add_user("alice", &[]);
-    laptop.log_in(&app, "alice").await;
-    phone.log_in(&app, "alice").await;
 
     laptop.open_view("#nav-sessions", "/sessions").await;
     laptop.wait_for_sessions(2).await;
@@ -556,11 +484,7 @@ async fn ending_another_session_signs_that_browser_out_within_seconds() {
     laptop.wait_for_sessions(1).await;
 
     phone
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     eprintln!(
         "the other browser was signed out after {:?}",
@@ -582,13 +506,9 @@ async fn ending_another_session_signs_that_browser_out_within_seconds() {
 
 #[actix_web::test]
 async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
-    let Some((laptop, app)) = fixture(|_| {}).await else {
+    let Some((laptop, phone, _app)) = alice_on_two_browsers().await else {
         return;
     };
-    let phone = Browser::start().await.expect("a second browser");
-    app.add_user("alice", &[]);
-    laptop.log_in(&app, "alice").await;
-    phone.log_in(&app, "alice").await;
 
     laptop.open_view("#nav-sessions", "/sessions").await;
     laptop.wait_for_sessions(2).await;
@@ -602,11 +522,7 @@ async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
         .wait_for("#login-message", Is::Text("every device"), WAIT)
         .await;
     phone
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     // nothing survives a reload in either browser
     for browser in [&laptop, &phone] {
@@ -617,13 +533,9 @@ async fn signing_out_everywhere_signs_out_every_browser_including_this_one() {
 
 #[actix_web::test]
 async fn a_password_change_signs_out_the_other_browser_and_says_so() {
-    let Some((laptop, app)) = fixture(|_| {}).await else {
+    let Some((laptop, phone, app)) = alice_on_two_browsers().await else {
         return;
     };
-    let phone = Browser::start().await.expect("a second browser");
-    app.add_user("alice", &[]);
-    laptop.log_in(&app, "alice").await;
-    phone.log_in(&app, "alice").await;
     laptop.open_view("#nav-password", "/password").await;
 
     // errors are shown beside the field they are about
@@ -667,11 +579,7 @@ async fn a_password_change_signs_out_the_other_browser_and_says_so() {
     );
 
     phone
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     phone
         .wait_for("#login-message", Is::Text("password change"), WAIT)
@@ -723,15 +631,15 @@ async fn an_admin_disables_a_user_signed_in_elsewhere_and_their_page_explains() 
     admin
         .click(&format!("{row} input.role[data-role=\"editor\"]"))
         .await;
-    admin.click(&format!("{row} .save-roles")).await;
+    // the status is said before the list reloads: wait for the new rows,
+    // or the next click may land on a row being replaced
+    admin
+        .click_and_wait_for_load(&format!("{row} .save-roles"), "#users")
+        .await;
     admin
         .wait_for("#status", Is::Text("now has the roles"), WAIT)
         .await;
-    let saved = app
-        .db()
-        .with_conn(|c| portcullis::db::users::find_by_id(c, &bob.id))
-        .unwrap()
-        .unwrap();
+    let saved = app.user(&bob.id);
     assert_eq!(saved.roles.names(), ["user", "editor"]);
 
     // disabling asks for a second press, then signs bob out everywhere
@@ -745,11 +653,7 @@ async fn an_admin_disables_a_user_signed_in_elsewhere_and_their_page_explains() 
         .wait_for(&format!("{row} .state"), Is::Text("Disabled"), WAIT)
         .await;
     other
-        .wait_for(
-            "body",
-            Is::Attr("data-state", "logged-out"),
-            Duration::from_secs(8),
-        )
+        .wait_state_within("logged-out", Duration::from_secs(8))
         .await;
     other
         .wait_for("#login-message", Is::Text("by an administrator"), WAIT)
@@ -775,38 +679,14 @@ async fn a_non_admin_never_sees_the_users_view_and_the_api_refuses_them_anyway()
     assert!(browser.is_shown("#nav-sessions").await);
 
     // asking for it by URL falls back to the employee list
-    browser.goto(&format!("{}/admin/users", app.url)).await;
-    browser.wait_state("logged-in").await;
-    browser
-        .wait_js(
-            "return location.pathname === '/'",
-            vec![],
-            WAIT,
-            "/admin/users to fall back to / for a non-admin",
-        )
-        .await;
+    browser.assert_route_falls_back(&app, "/admin/users").await;
     assert!(!browser.is_shown("#users-view").await);
     assert!(!browser.is_shown("#nav-users").await);
 
     // carol's own page calls the admin route anyway: refused
-    let answer = browser
-        .js(
-            r#"return (async () => {
-                const { AuthClient } = await import('/js/auth-client.js');
-                const auth = new AuthClient({ watchInterval: 0 });
-                try {
-                    await auth.init();
-                    const res = await auth.fetchApi('/auth/admin/users');
-                    return { status: res.status, body: await res.json() };
-                } finally {
-                    auth.destroy();
-                }
-            })()"#,
-            vec![],
-        )
+    browser
+        .assert_page_fetch_refused("/auth/admin/users", Value::Null)
         .await;
-    assert_eq!(answer["status"], 403, "{answer}");
-    assert_eq!(answer["body"]["error"], "forbidden", "{answer}");
 }
 
 #[actix_web::test]
@@ -841,10 +721,8 @@ async fn a_screenshot_of_the_sessions_view_is_saved_for_the_docs() {
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         let token = body["access_token"].as_str().unwrap();
-        let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
-            .unwrap()
-            .claims;
-        backdate_session(&app, claims["sid"].as_str().unwrap(), hours);
+        // signed in a while ago: a screenshot that looks lived in
+        backdate_session(app.db(), &sid(token), app.clock.now(), hours);
     }
     browser.log_in(&app, "alice").await;
     browser.open_view("#nav-sessions", "/sessions").await;
@@ -878,628 +756,18 @@ async fn a_screenshot_of_the_sessions_view_is_saved_for_the_docs() {
         )
         .await;
     browser.client.set_window_size(1100, 760).await.unwrap();
-    browser.save_screenshot("sessions.png").await;
-}
-
-/// Moves a session's login (and so its expiry) `hours` into the past, and
-/// its last use half as far, for a screenshot that looks lived in.
-fn backdate_session(app: &TestApp, id: &str, hours: i64) {
-    use diesel::prelude::*;
-    use portcullis::db::schema::sessions;
-    let now = app.clock.now().naive_utc();
-    let created = now - chrono::Duration::hours(hours);
-    app.db()
-        .with_conn(|c| {
-            diesel::update(sessions::table.find(id))
-                .set((
-                    sessions::created_at.eq(created),
-                    sessions::expires_at.eq(created + chrono::Duration::days(30)),
-                    sessions::last_used_at.eq(now - chrono::Duration::hours(hours / 2)),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
-        .unwrap();
-}
-
-// --- the gateway -------------------------------------------------------------
-
-/// The one fixture: a headless browser and the gateway (in front of the
-/// bundled employee service, serving the SPA) with `adjust` applied; `None`
-/// when the browser is missing and not required (the skip is reported).
-async fn fixture(adjust: impl FnOnce(&mut ServeArgs)) -> Option<(Browser, TestApp)> {
-    let browser = Browser::start().await?;
-    Some((browser, spawn_gateway(adjust).await))
-}
-
-/// The gateway in front of the bundled employee service, serving the SPA.
-async fn spawn_gateway(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
-    spawn_with(|a| {
-        a.upstream = Some(format!("http://127.0.0.1:{port}"));
-        a.static_dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
-        adjust(a);
-    })
-    .await
-}
-
-// --- the browser -------------------------------------------------------------
-
-/// What `Browser::wait_for` waits for, on the first element matching a selector.
-#[derive(Debug, Clone, Copy)]
-enum Is<'a> {
-    /// Present and rendered.
-    Shown,
-    /// No matching element is rendered (absent or hidden).
-    Hidden,
-    /// Its rendered text contains this.
-    Text(&'a str),
-    /// The attribute has exactly this value.
-    Attr(&'a str, &'a str),
-    /// The attribute is an integer of at least this.
-    AttrAtLeast(&'a str, u64),
-}
-
-/// A chromedriver process with one headless Chromium session. Dropping it
-/// ends the session (which quits the browser) and kills the driver, also
-/// when a test panics.
-struct Browser {
-    client: Client,
-    session: String,
-    browser_pid: Option<u32>,
-    driver: Driver,
-}
-
-struct Driver {
-    child: Child,
-    port: u16,
-    profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Synchronous on purpose: this runs while a failed test unwinds, when
-        // no more awaiting will happen. Quits Chromium; the driver follows.
-        let _ = delete_session(self.driver.port, &self.session);
-        // Should the driver not have managed, end the browser by its own id
-        // rather than leave it running without a driver.
-        if let Some(pid) = self.browser_pid
-            && is_running(pid)
-        {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
-}
-
-impl Browser {
-    /// Starts chromedriver and a session, or returns None (after saying why
-    /// on stderr) when Chromium or chromedriver is not installed.
-    async fn start() -> Option<Browser> {
-        let chromedriver = match find_browser() {
-            Ok(path) => path,
-            Err(reason) => {
-                if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
-                    panic!(
-                        "browser tests are required (PORTCULLIS_REQUIRE_BROWSER=1), but {reason}"
-                    );
-                }
-                // libtest names each test's thread after the test
-                let test = std::thread::current()
-                    .name()
-                    .unwrap_or("a browser test")
-                    .to_owned();
-                eprintln!("skipped {test}: {reason}");
-                return None;
-            }
-        };
-        let profile = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                profile.path().join("chromedriver.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let driver = Driver {
-            child,
-            port,
-            profile,
-        };
-        wait_for_port(port).await;
-
-        let user_data = driver.profile.path().join("chromium");
-        let capabilities: Capabilities = match json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--no-first-run",
-                    "--disable-sync",
-                    "--disable-quic",
-                    format!("--user-data-dir={}", user_data.display()),
-                    "--window-size=1280,900",
-                ],
-            },
-        }) {
-            Value::Object(map) => map,
-            _ => unreachable!(),
-        };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|e| panic!("could not start Chromium through chromedriver: {e}"));
-        let created = client
-            .session_creation_response()
-            .expect("a new session's response");
-        let session = created.session_id().to_owned();
-        let browser_pid = created
-            .capabilities()
-            .and_then(|c| c.get("goog:processID"))
-            .and_then(Value::as_u64)
-            .and_then(|pid| u32::try_from(pid).ok());
-        Some(Browser {
-            client,
-            session,
-            browser_pid,
-            driver,
-        })
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
-    }
-
-    async fn reload(&self) {
-        self.client.refresh().await.unwrap();
-    }
-
-    /// Opens a new tab, switches to it and loads `url` there.
-    async fn open_tab(&self, url: &str) -> WindowHandle {
-        let tab = self.client.new_window(true).await.unwrap().handle;
-        self.switch_to(&tab).await;
-        self.goto(url).await;
-        tab
-    }
-
-    async fn switch_to(&self, tab: &WindowHandle) {
-        self.client.switch_to_window(tab.clone()).await.unwrap();
-    }
-
-    /// Runs `script` (a function body) in the page; awaits a returned promise.
-    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
-        self.client
-            .execute(script, args)
-            .await
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-    }
-
-    async fn find(&self, css: &str) -> Element {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-    }
-
-    async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
-    }
-
-    /// Replaces an input's value by typing, as a user would.
-    async fn fill(&self, css: &str, text: &str) {
-        let input = self.find(css).await;
-        input.clear().await.unwrap();
-        input.send_keys(text).await.unwrap();
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
-    }
-
-    async fn value(&self, css: &str) -> String {
-        self.find(css)
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .unwrap_or_default()
-    }
-
-    async fn attr(&self, css: &str, name: &str) -> Option<String> {
-        self.find(css).await.attr(name).await.unwrap()
-    }
-
-    async fn has_class(&self, css: &str, class: &str) -> bool {
-        self.attr(css, "class")
-            .await
-            .is_some_and(|c| c.split_whitespace().any(|c| c == class))
-    }
-
-    async fn is_shown(&self, css: &str) -> bool {
-        self.count_shown(css).await > 0
-    }
-
-    /// How many elements match `css` and are rendered.
-    async fn count_shown(&self, css: &str) -> usize {
-        let mut shown = 0;
-        for el in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            if el.is_displayed().await.unwrap() {
-                shown += 1;
-            }
-        }
-        shown
-    }
-
-    async fn path(&self) -> String {
-        self.client.current_url().await.unwrap().path().to_owned()
-    }
-
-    /// `document.body.dataset.state`: loading, logged-in or logged-out.
-    async fn state(&self) -> String {
-        self.attr("body", "data-state").await.unwrap_or_default()
-    }
-
-    /// Refreshes done or adopted by this tab (`#last-refresh[data-count]`).
-    async fn refresh_count(&self) -> u64 {
-        self.number("#last-refresh", "data-count").await
-    }
-
-    /// List loads since the page loaded (`#employees[data-loaded]`).
-    async fn loaded_count(&self) -> u64 {
-        self.number("#employees", "data-loaded").await
-    }
-
-    async fn number(&self, css: &str, attr: &str) -> u64 {
-        self.attr(css, attr)
-            .await
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-
-    async fn wait_state(&self, state: &str) {
-        self.wait_for("body", Is::Attr("data-state", state), WAIT)
-            .await;
-    }
-
-    /// Polls until `cond` holds for `css`; panics after `timeout`, saying
-    /// what the page looked like.
-    async fn wait_for(&self, css: &str, cond: Is<'_>, timeout: Duration) {
-        let start = Instant::now();
-        let mut last_error = None;
-        loop {
-            match self.holds(css, cond).await {
-                Ok(true) => return,
-                Ok(false) => {}
-                Err(e) => last_error = Some(e.to_string()), // e.g. a stale element
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "{css} not {cond:?} after {timeout:?} (last error: {last_error:?}); {}",
-                    self.describe().await
-                );
-            }
-            actix_web::rt::time::sleep(POLL).await;
-        }
-    }
-
-    async fn holds(&self, css: &str, cond: Is<'_>) -> Result<bool, CmdError> {
-        let found = self.client.find_all(Locator::Css(css)).await?;
-        if let Is::Hidden = cond {
-            for el in found {
-                if el.is_displayed().await? {
-                    return Ok(false);
-                }
-            }
-            return Ok(true);
-        }
-        let Some(el) = found.into_iter().next() else {
-            return Ok(false);
-        };
-        Ok(match cond {
-            Is::Shown => el.is_displayed().await?,
-            Is::Hidden => unreachable!(),
-            Is::Text(text) => el.text().await?.contains(text),
-            Is::Attr(name, value) => el.attr(name).await?.as_deref() == Some(value),
-            Is::AttrAtLeast(name, min) => el
-                .attr(name)
-                .await?
-                .and_then(|v| v.parse::<u64>().ok())
-                .is_some_and(|v| v >= min),
-        })
-    }
-
-    /// Polls until `script` returns true.
-    async fn wait_js(&self, script: &str, args: Vec<Value>, timeout: Duration, what: &str) {
-        let start = Instant::now();
-        loop {
-            if self.js(script, args.clone()).await == Value::Bool(true) {
-                return;
-            }
-            if start.elapsed() > timeout {
-                panic!("waited {timeout:?} for {what}; {}", self.describe().await);
-            }
-            actix_web::rt::time::sleep(POLL).await;
-        }
-    }
-
-    /// The cells of the employee row with this email, or null.
-    async fn row(&self, email: &str) -> Value {
-        self.js(
-            r#"const rows = [...document.querySelectorAll('#employees tbody tr[data-id]')]
-                   .filter((tr) => tr.querySelector('td.email')?.textContent === arguments[0]);
-               if (rows.length > 1) throw new Error(`${rows.length} rows for ${arguments[0]}`);
-               const tr = rows[0];
-               if (!tr) return null;
-               const cell = (c) => tr.querySelector(`td.${c}`).textContent;
-               return { id: tr.dataset.id, first: cell('first-name'), last: cell('last-name'),
-                        email: cell('email'), department: cell('department'),
-                        updated_by: cell('updated-by') };"#,
-            vec![json!(email)],
-        )
-        .await
-    }
-
-    /// Waits for the employee row with this email; returns its cells.
-    async fn wait_for_row(&self, email: &str) -> Value {
-        let start = Instant::now();
-        loop {
-            let row = self.row(email).await;
-            if !row.is_null() {
-                return row;
-            }
-            if start.elapsed() > WAIT {
-                panic!(
-                    "no row for {email} after {WAIT:?}; {}",
-                    self.describe().await
-                );
-            }
-            actix_web::rt::time::sleep(POLL).await;
-        }
-    }
-
-    /// Logs `name` in through the form on a freshly loaded page and waits
-    /// for the employee list.
-    /// Clicks Reload and waits until the employee list has loaded again.
-    async fn reload_list(&self) {
-        let loaded = self.loaded_count().await;
-        self.click("#reload").await;
-        self.wait_for(
-            "#employees",
-            Is::AttrAtLeast("data-loaded", loaded + 1),
-            WAIT,
-        )
+    browser
+        .save_screenshot("sessions.png", "sessions.png")
         .await;
-    }
-
-    async fn log_in(&self, app: &TestApp, name: &str) {
-        self.goto(&app.url).await;
-        self.wait_state("logged-out").await;
-        self.fill("#username", name).await;
-        self.fill("#password", PASSWORD).await;
-        self.click("#login-submit").await;
-        self.wait_state("logged-in").await;
-        self.wait_for("#whoami", Is::Text(name), WAIT).await;
-        self.wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
-            .await;
-        assert!(
-            !self.has_class("#status", "error").await,
-            "{}",
-            self.describe().await
-        );
-    }
-
-    /** Opens a view from the navigation and waits for its path. */
-    async fn open_view(&self, link: &str, path: &str) {
-        self.click(link).await;
-        self.wait_js(
-            "return location.pathname === arguments[0]",
-            vec![json!(path)],
-            WAIT,
-            &format!("the path {path}"),
-        )
-        .await;
-    }
-
-    /// Waits until the sessions list shows `n` sessions after a load.
-    async fn wait_for_sessions(&self, n: usize) {
-        self.wait_js(
-            "return Number(document.querySelector('#session-list').dataset.loaded) > 0
-                 && document.querySelectorAll('#session-list .session-item').length === arguments[0]",
-            vec![json!(n)],
-            WAIT,
-            &format!("{n} sessions listed"),
-        )
-        .await;
-    }
-
-    /// Clicks the open view's Reload and checks it loads without an error.
-    async fn reload_list_in_view(&self) {
-        let loaded = self.number("#session-list", "data-loaded").await;
-        self.click("#reload-sessions").await;
-        self.wait_for(
-            "#session-list",
-            Is::AttrAtLeast("data-loaded", loaded + 1),
-            WAIT,
-        )
-        .await;
-        assert!(
-            !self.has_class("#status", "error").await,
-            "{}",
-            self.describe().await
-        );
-    }
-
-    /// Saves a PNG of the page under target/screenshots; also in docs/
-    /// with `PORTCULLIS_UPDATE_SCREENSHOT` set.
-    async fn save_screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-        // Every run saves one under target/; the README's copy in docs/ is
-        // replaced only when asked, so a test run leaves the tree clean.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = root.join("target/screenshots");
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join(name), &png).unwrap();
-        if std::env::var_os("PORTCULLIS_UPDATE_SCREENSHOT").is_some() {
-            std::fs::write(root.join("docs").join(name), &png).unwrap();
-        }
-    }
-
-    async fn log_out(&self) {
-        self.click("#logout").await;
-        self.wait_state("logged-out").await;
-    }
-
-    /// Fails unless local and session storage, IndexedDB, the Cache API and
-    /// `document.cookie` are empty of tokens, and no raw JWT is in the page.
-    async fn assert_no_token_stored(&self) {
-        let found = self
-            .js(
-                r#"return (async () => {
-                    const dump = (s) => Object.fromEntries(
-                        Array.from({ length: s.length }, (_, i) => [s.key(i), s.getItem(s.key(i))]));
-                    return {
-                        local: dump(localStorage),
-                        session: dump(sessionStorage),
-                        cookie: document.cookie,
-                        indexedDb: (await indexedDB.databases()).map((d) => d.name),
-                        caches: await caches.keys(),
-                        html: document.documentElement.outerHTML,
-                        claims: document.querySelector('#token-claims').textContent,
-                    };
-                })()"#,
-                vec![],
-            )
-            .await;
-        // The page knows a token: its decoded claims are on show.
-        assert!(
-            found["claims"].as_str().unwrap().contains("\"jti\""),
-            "{found}"
-        );
-        assert_eq!(found["local"], json!({}), "localStorage");
-        assert_eq!(found["session"], json!({}), "sessionStorage");
-        assert_eq!(found["indexedDb"], json!([]), "IndexedDB");
-        assert_eq!(found["caches"], json!([]), "Cache API");
-        let cookie = found["cookie"].as_str().unwrap();
-        assert!(!cookie.contains(COOKIE), "document.cookie: {cookie}");
-        // A JWT's first segment is base64url of `{"`, i.e. starts with eyJ.
-        assert!(!cookie.contains("eyJ"), "document.cookie: {cookie}");
-        assert!(
-            !found["html"].as_str().unwrap().contains("eyJ"),
-            "a raw token is in the page"
-        );
-    }
-
-    /// Where the page is, for failure messages.
-    async fn describe(&self) -> String {
-        let script = r#"
-            const text = (css) => document.querySelector(css)?.textContent ?? null;
-            return { url: location.href, state: document.body.dataset.state,
-                     status: text('#status'), loginError: text('#login-error'),
-                     loginMessage: text('#login-message'), formError: text('#form-error'),
-                     refreshes: document.querySelector('#last-refresh')?.dataset.count ?? null };
-        "#;
-        match self.client.execute(script, vec![]).await {
-            Ok(page) => format!("page: {page}"),
-            Err(e) => format!("page unreadable: {e}"),
-        }
-    }
 }
 
-/// chromedriver's path, or why the browser tests cannot run.
-fn find_browser() -> Result<PathBuf, String> {
-    if !Path::new(CHROMIUM).is_file() {
-        return Err(format!("{CHROMIUM} is not installed"));
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(CHROMEDRIVER));
-    std::iter::once(PathBuf::from("/usr/bin").join(CHROMEDRIVER))
-        .chain(on_path)
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("{CHROMEDRIVER} is not installed (nor on PATH)"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_for_port(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < WAIT,
-            "chromedriver did not listen on {port}"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// `DELETE /session/{id}`, blocking, so it can run in `Drop`. Returns once
-/// the answer is complete (chromedriver keeps the connection open).
-fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
-    write!(
-        stream,
-        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        answer.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&answer);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
-            if length.is_none_or(|length| body.len() >= length) {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// True while `pid` is a live (not zombie) process.
-fn is_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-    })
+/// The [`fixture`] with a second browser: alice (a plain user) logged in
+/// on both, a laptop and a phone.
+async fn alice_on_two_browsers() -> Option<(Browser, Browser, TestApp)> {
+    let (laptop, app) = fixture(|_| {}).await?;
+    let phone = Browser::start().await.expect("a second browser");
+    app.add_user("alice", &[]);
+    laptop.log_in(&app, "alice").await;
+    phone.log_in(&app, "alice").await;
+    Some((laptop, phone, app))
 }

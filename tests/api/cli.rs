@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::helpers::*;
+use crate::support::*;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -244,12 +244,7 @@ fn a_value_clap_refuses_names_the_variable_it_came_from() {
 fn a_taken_name_or_an_unknown_user_is_refused_before_the_password_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db").display().to_string();
-    let out = cli(
-        &db,
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    cli_add_user(&db, "alice");
     // no password on stdin: had it been read first, it would be the error
     let out = cli(&db, &["user", "add", "ALICE", "--password-stdin"], "");
     assert_eq!(out.status.code(), Some(1));
@@ -267,19 +262,13 @@ fn database_files_are_created_owner_only() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.db");
-    let out = cli(
-        file.to_str().unwrap(),
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    cli_add_user(file.to_str().unwrap(), "alice");
     assert_eq!(mode(&file), 0o600, "the database file");
 
     // while a gateway has it open, its WAL and shared-memory files too
     let file = dir.path().join("live.db");
     let url = file.display().to_string();
-    let db = portcullis::db::Db::connect(&url).unwrap();
-    db.migrate().unwrap();
+    let _db = migrated_db(&url);
     for suffix in ["", "-wal", "-shm"] {
         let path = dir.path().join(format!("live.db{suffix}"));
         assert!(path.exists(), "{} missing", path.display());
@@ -290,13 +279,7 @@ fn database_files_are_created_owner_only() {
 #[test]
 fn a_value_from_dotenv_is_named_as_such_and_an_empty_one_counts_as_unset() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("key.pem");
-    let out = portcullis()
-        .args(["keygen", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let key = keygen(dir.path(), "key.pem");
     let dotenv = dir.path().join(".env");
     let serve = || {
         portcullis()

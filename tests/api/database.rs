@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 use portcullis::auth::Role;
-use portcullis::db::Db;
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Column {
@@ -82,9 +81,9 @@ fn both_backends_migrate_to_the_same_schema() {
         return;
     };
     let sqlite = TestDatabase::sqlite();
-    Db::connect(&sqlite.url).unwrap().migrate().unwrap();
+    migrated_db(&sqlite.url);
     let postgres = TestDatabase::postgres(&admin);
-    Db::connect(&postgres.url).unwrap().migrate().unwrap();
+    migrated_db(&postgres.url);
 
     let mut lite = SqliteConnection::establish(&sqlite.url).unwrap();
     let mut pg = PgConnection::establish(&postgres.url).unwrap();
@@ -122,7 +121,7 @@ fn three_at_once(database_url: &str) {
     let starts: Vec<_> = (0..3)
         .map(|_| {
             let url = database_url.to_owned();
-            std::thread::spawn(move || ServeProcess::start(&url, &[]))
+            std::thread::spawn(move || try_serve(serve_command(&[("DATABASE_URL", &url)])))
         })
         .collect();
     for start in starts {
@@ -187,7 +186,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     let relay = Relay::to(postgres_addr(&admin));
     let through_relay = via_port(&database.url, relay.port);
     let upstream = Upstream::spawn();
-    let instance = |a: &mut portcullis::config::ServeArgs| {
+    let instance = |a: &mut ServeArgs| {
         a.db.database_url = through_relay.clone();
         a.db_connect_timeout = "1".into();
         a.upstream = Some(upstream.url.clone());
@@ -244,7 +243,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
     // full service, no restart: the ledger, the throttle, and the listeners
     let mut res = other.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200, "{:?}", res.body().await);
-    let rotated = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let rotated = refresh_cookie(&res);
     assert_eq!(app.login_raw("bob", PASSWORD).await.status(), 200);
     let mut direct = PgConnection::establish(&database.url).unwrap();
     eventually(Duration::from_secs(10), "both listeners are back", || {
@@ -267,12 +266,10 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
         return;
     };
     let database = TestDatabase::postgres(&admin);
-    let db = Db::connect(&database.url).unwrap();
-    db.migrate().unwrap();
+    let db = migrated_db(&database.url);
     let mut listener = Listener::connect(&db).unwrap().expect("PostgreSQL listens");
     let now = portcullis::clock::now();
-    let hash = "x";
-    let user = create_user(&db, "alice", hash, &[], now);
+    let user = create_user_with_hash(&db, "alice", "x", &[], now);
     let policy = SessionPolicy {
         ttl: chrono::Duration::days(1),
         idle_ttl: chrono::Duration::days(1),

@@ -3,16 +3,14 @@
 //! database serve a session through it, over TLS, as one gateway.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
 use portcullis::auth::Role;
-use portcullis::db::schema::sessions;
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -50,25 +48,6 @@ fn swap(config: &str, from: &str, to: &str) -> String {
     config.replace(from, to)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Nginx {
-    child: Child,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A self-signed certificate for gateway.example.com: (cert, key).
 fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("fullchain.pem"), dir.join("privkey.pem"));
@@ -89,11 +68,7 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
         .arg(&cert)
         .output()
         .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "openssl req");
     (cert, key)
 }
 
@@ -170,11 +145,7 @@ fn curl(dir: &Path, port: u16, args: &[&str], path: &str) -> (u16, String) {
         .arg(format!("https://gateway.example.com:{port}{path}"))
         .output()
         .expect("curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "curl");
     let text = String::from_utf8(out.stdout).unwrap();
     let (body, status) = text.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), body.to_owned())
@@ -189,7 +160,7 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
     let database = Arc::new(TestDatabase::postgres(&admin));
     let (up_a, up_b) = (Upstream::spawn(), Upstream::spawn());
     let instance = |upstream: String| {
-        move |a: &mut portcullis::config::ServeArgs| {
+        move |a: &mut ServeArgs| {
             a.upstream = Some(upstream);
             a.trusted_proxies = "127.0.0.2".into();
         }
@@ -209,22 +180,10 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(
-        check.status.success(),
-        "nginx -t: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let _nginx = Nginx {
-        child: Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    };
+    assert_success(&check, "nginx -t");
+    let mut serving = Command::new(nginx);
+    serving.arg("-p").arg(dir.path()).arg("-c").arg(&config);
+    let _nginx = Process::spawn(serving, Stream::Stderr);
     let d = dir.path();
     let mut up = false;
     for _ in 0..50 {
@@ -257,10 +216,7 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
         .unwrap()
         .to_owned();
     // the session records the client nginx saw, not the forgery or nginx
-    let recorded: Option<String> = a
-        .db()
-        .with_conn(|c| Ok(sessions::table.select(sessions::client_addr).first(c)?))
-        .unwrap();
+    let recorded = first_session_client_addr(a.db());
     assert_eq!(recorded.as_deref(), Some("127.0.0.1"));
 
     // rotations alternate between the instances: one ledger

@@ -4,7 +4,7 @@
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[actix_web::test]
 async fn bad_bodies_get_json_errors_not_resets() {
@@ -291,13 +291,11 @@ async fn cors_allows_only_configured_origins_never_a_wildcard() {
 #[actix_web::test]
 async fn the_policy_view_tells_the_spa_what_a_custom_policy_allows() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("policy.toml");
-    std::fs::write(
-        &file,
+    let file = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/employees\"\nroles = [\"user\"]\n\n\
          [[rule]]\nmethods = [\"*\"]\npath = \"/\"\nroles = [\"admin\"]\n",
-    )
-    .unwrap();
+    );
     let app = spawn_with(|a| a.policy = Some(file.clone())).await;
     let bob = app.logged_in("bob", &[Role::Editor]).await;
     let mut res = app

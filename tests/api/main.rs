@@ -1,5 +1,5 @@
 //! The one integration-test binary: real servers on port 0, each with its
-//! own database (SQLite, or PostgreSQL: see helpers.rs), real upstreams,
+//! own database (SQLite, or PostgreSQL: see support/database.rs), real upstreams,
 //! real HTTP.
 
 #![expect(
@@ -13,13 +13,12 @@ mod browser;
 mod cli;
 mod database;
 mod deploy;
-mod helpers;
 mod http;
 mod multi;
 mod ops;
 mod process;
 mod proxy;
-mod raw;
 mod security;
 mod sessions;
+mod support;
 mod tokens;

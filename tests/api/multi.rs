@@ -7,70 +7,24 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-use portcullis::auth::refresh::RefreshToken;
-use portcullis::auth::{Role, password};
+use portcullis::auth::Role;
 use portcullis::clock;
-use portcullis::db::Db;
-use portcullis::db::schema::{refresh_tokens, sessions};
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Three instances on one fresh PostgreSQL database, or `None` (skipped).
 async fn three_instances(test: &str) -> Option<[TestApp; 3]> {
     three_instances_with(test, |_| {}).await
 }
 
-async fn three_instances_with(
-    test: &str,
-    adjust: impl Fn(&mut portcullis::config::ServeArgs),
-) -> Option<[TestApp; 3]> {
+async fn three_instances_with(test: &str, adjust: impl Fn(&mut ServeArgs)) -> Option<[TestApp; 3]> {
     let admin = postgres_or_skip(test)?;
     let database = Arc::new(TestDatabase::postgres(&admin));
     let a = spawn_on(&database, &adjust).await;
     let b = spawn_beside(&a, &adjust).await;
     let c = spawn_beside(&a, &adjust).await;
     Some([a, b, c])
-}
-
-fn sid_of(access: &str) -> String {
-    jsonwebtoken::dangerous::insecure_decode::<Value>(access)
-        .unwrap()
-        .claims["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// The refresh cookie a response set.
-fn cookie_of(res: &Response) -> String {
-    set_cookie(res, COOKIE)
-        .expect("a refresh cookie")
-        .value()
-        .to_owned()
-}
-
-/// Hashes of the session's refresh tokens, and how many are unspent.
-fn ledger_of(app: &TestApp, sid: &str) -> (HashSet<String>, usize) {
-    ledger_in(app.db(), sid)
-}
-
-fn ledger_in(db: &Db, sid: &str) -> (HashSet<String>, usize) {
-    let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = db
-        .with_conn(|c| {
-            Ok(refresh_tokens::table
-                .filter(refresh_tokens::session_id.eq(sid))
-                .select((refresh_tokens::token_hash, refresh_tokens::spent_at))
-                .load(c)?)
-        })
-        .unwrap();
-    let unspent = rows.iter().filter(|(_, spent)| spent.is_none()).count();
-    (rows.into_iter().map(|(hash, _)| hash).collect(), unspent)
-}
-
-fn hash_of(cookie: &str) -> String {
-    RefreshToken::parse(cookie).unwrap().hash()
 }
 
 #[actix_web::test]
@@ -80,22 +34,22 @@ async fn sixteen_concurrent_refreshes_over_three_instances_rotate_exactly_once()
         return;
     };
     let session = apps[0].logged_in("alice", &[Role::User]).await;
-    let sid = sid_of(&session.access);
+    let sid = sid(&session.access);
 
     let calls = (0..16).map(|i| apps[i % 3].refresh(&session.refresh));
     let responses = futures_util::future::join_all(calls).await;
     let mut cookies = HashSet::new();
     for res in &responses {
         assert_eq!(res.status(), 200, "every concurrent refresh succeeds");
-        cookies.insert(cookie_of(res));
+        cookies.insert(refresh_cookie(res));
     }
     assert_eq!(cookies.len(), 1, "all converge on one successor");
 
-    let (hashes, unspent) = ledger_of(&apps[0], &sid);
+    let (hashes, unspent) = tokens_of_session(apps[0].db(), &sid);
     assert_eq!(hashes.len(), 2, "the login token and exactly one successor");
     assert_eq!(unspent, 1);
     let successor = cookies.into_iter().next().unwrap();
-    assert!(hashes.contains(&hash_of(&successor)));
+    assert!(hashes.contains(&token_hash(&successor)));
     // and the successor rotates on any instance
     assert_eq!(apps[2].refresh(&successor).await.status(), 200);
 }
@@ -109,7 +63,7 @@ async fn a_token_rotated_on_one_instance_and_replayed_on_another_after_grace_is_
     let session = a.logged_in("alice", &[Role::User]).await;
     let mut res = a.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
-    let successor = cookie_of(&res);
+    let successor = refresh_cookie(&res);
     let body: Value = res.json().await.unwrap();
     let fresh_access = body["access_token"].as_str().unwrap().to_owned();
 
@@ -162,15 +116,7 @@ async fn brute_force_spread_over_instances_hits_one_shared_throttle() {
         assert_eq!(error_code(&mut res).await, "invalid_credentials");
     }
     for app in &apps {
-        let mut res = app.login_raw("alice", PASSWORD).await;
-        assert_eq!(res.status(), 429, "even the right password waits");
-        let retry: u64 = res
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .expect("Retry-After");
-        assert!((1..=300).contains(&retry), "{retry}");
-        assert_eq!(error_code(&mut res).await, "too_many_attempts");
+        assert_throttled(app.login_raw("alice", PASSWORD).await).await;
     }
     // the window ends for every instance at once
     apps[0].advance(301.0);
@@ -192,12 +138,12 @@ async fn a_grace_replay_on_an_instance_signing_with_another_key_gets_the_same_su
     let session = a.logged_in("alice", &[Role::User]).await;
     let res = a.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200);
-    let successor = cookie_of(&res);
+    let successor = refresh_cookie(&res);
 
     // the first response was "lost"; the retry lands on B within the grace
     let mut res = b.refresh(&session.refresh).await;
     assert_eq!(res.status(), 200, "{:?}", res.body().await);
-    assert_eq!(cookie_of(&res), successor, "the same successor");
+    assert_eq!(refresh_cookie(&res), successor, "the same successor");
     assert_eq!(b.refresh(&successor).await.status(), 200);
 }
 
@@ -227,7 +173,7 @@ async fn storm(client: &mut StormClient, urls: &[String], until: Instant, http: 
         let Ok(mut res) = sent else { continue };
         match res.status().as_u16() {
             200 => {
-                client.cookie = cookie_of(&res);
+                client.cookie = refresh_cookie(&res);
                 client.answered.push(client.cookie.clone());
             }
             401 => {
@@ -246,33 +192,29 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
         return;
     };
     let database = TestDatabase::postgres(&admin);
-    let a = ServeProcess::start(&database.url, &[]).unwrap();
-    let b = ServeProcess::start(&database.url, &[]).unwrap();
-    let mut victim = ServeProcess::start(&database.url, &[]).unwrap();
-    let db = Db::connect(&database.url).unwrap();
-    let hash = password::hash(PASSWORD).unwrap();
+    let on_database = [("DATABASE_URL", database.url.as_str())];
+    let (_a, a) = serve(&on_database);
+    let (_b, b) = serve(&on_database);
+    let (mut victim, victim_url) = serve(&on_database);
+    let db = open_db(&database.url);
     let http = client();
     let mut clients = Vec::new();
     for i in 0..6 {
         let user = format!("user{i}");
-        create_user(&db, &user, &hash, &[], clock::now());
-        let mut res = http
-            .post(format!("{}/auth/login", a.url))
-            .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
-            .await
-            .unwrap();
+        create_user(&db, &user, &[], clock::now());
+        let mut res = login_at(&a, &user, PASSWORD).await;
         assert_eq!(res.status(), 200);
-        let cookie = cookie_of(&res);
+        let cookie = refresh_cookie(&res);
         let body: Value = res.json().await.unwrap();
         clients.push(StormClient {
-            sid: sid_of(body["access_token"].as_str().unwrap()),
+            sid: sid(body["access_token"].as_str().unwrap()),
             answered: vec![cookie.clone()],
             cookie,
             ended: None,
         });
     }
 
-    let all = [a.url.clone(), b.url.clone(), victim.url.clone()];
+    let all = [a.clone(), b.clone(), victim_url];
     let until = Instant::now() + Duration::from_millis(1500);
     let storms = clients.iter_mut().map(|c| storm(c, &all, until, &http));
     let kill = async {
@@ -281,14 +223,14 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
     };
     futures_util::future::join(futures_util::future::join_all(storms), kill).await;
 
-    let survivors = [a.url.clone(), b.url.clone()];
+    let survivors = [a, b];
     let mut intact = 0;
     for client in &mut clients {
         // every cookie a client was answered with is in the ledger
-        let (hashes, unspent) = ledger_in(&db, &client.sid);
+        let (hashes, unspent) = tokens_of_session(&db, &client.sid);
         for cookie in &client.answered {
             assert!(
-                hashes.contains(&hash_of(cookie)),
+                hashes.contains(&token_hash(cookie)),
                 "a cookie the ledger does not know"
             );
         }
@@ -301,15 +243,10 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
         match client.ended.as_deref() {
             None => intact += 1,
             Some("refresh_token_reused" | "invalid_refresh_token") => {
-                let revoked: Option<chrono::NaiveDateTime> = db
-                    .with_conn(|c| {
-                        Ok(sessions::table
-                            .find(&client.sid)
-                            .select(sessions::revoked_at)
-                            .first(c)?)
-                    })
-                    .unwrap();
-                assert!(revoked.is_some(), "an ended session is revoked");
+                assert!(
+                    revoked_at(&db, &client.sid).is_some(),
+                    "an ended session is revoked"
+                );
             }
             Some(other) => panic!("a session ended with {other}"),
         }
@@ -321,10 +258,7 @@ async fn an_instance_killed_in_a_refresh_storm_loses_no_session_and_no_cookie() 
 
 /// Signs with `sign`, also accepting and publishing `verify`; access
 /// tokens live two minutes.
-fn keys(
-    sign: &std::path::Path,
-    verify: &[&std::path::Path],
-) -> impl Fn(&mut portcullis::config::ServeArgs) {
+fn keys(sign: &std::path::Path, verify: &[&std::path::Path]) -> impl Fn(&mut ServeArgs) {
     let sign = sign.to_owned();
     let verify = verify
         .iter()
@@ -332,15 +266,10 @@ fn keys(
         .collect::<Vec<_>>()
         .join(",");
     move |args| {
-        args.jwt_secret = None;
-        args.jwt_key_file = Some(sign.clone());
+        sign_with_key(args, &sign);
         args.jwt_verify_keys = verify.clone();
         args.access_ttl = "120".into();
     }
-}
-
-fn kid_of(access: &str) -> String {
-    jsonwebtoken::decode_header(access).unwrap().kid.unwrap()
 }
 
 async fn refreshed(app: &TestApp, cookie: &str) -> Session {
@@ -351,13 +280,7 @@ async fn refreshed(app: &TestApp, cookie: &str) -> Session {
         "the session survives: {:?}",
         res.body().await
     );
-    let refresh = cookie_of(&res);
-    let body: Value = res.json().await.unwrap();
-    Session {
-        access: body["access_token"].as_str().unwrap().to_owned(),
-        refresh,
-        body,
-    }
+    Session::read(&mut res).await
 }
 
 #[actix_web::test]
@@ -367,17 +290,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let keygen = |file: &str| {
-        let path = dir.path().join(file);
-        let out = portcullis()
-            .args(["keygen", "--out"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        path
-    };
-    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
+    let (old, new) = (keygen(dir.path(), "old.pem"), keygen(dir.path(), "new.pem"));
     let database = Arc::new(TestDatabase::postgres(&admin));
 
     // before: both instances sign with the old key
@@ -386,7 +299,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
     let mut alice = a0.logged_in("alice", &[Role::User]).await;
     b0.add_user("bob", &[]);
     let mut bob = b0.login("bob").await;
-    let old_kid = kid_of(&alice.access);
+    let old_kid = kid(&alice.access);
 
     // step 1: the new key is published everywhere, still verify-only
     let a1 = spawn_beside(&a0, keys(&old, &[&new])).await;
@@ -418,11 +331,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
         assert_eq!(app.me(&alice.access).await.status(), 200);
     }
     alice = refreshed(&a1, &alice.refresh).await;
-    assert_eq!(
-        kid_of(&alice.access),
-        old_kid,
-        "still signed with the old key"
-    );
+    assert_eq!(kid(&alice.access), old_kid, "still signed with the old key");
 
     // step 2: signing switches to the new key; the old one stays verify-only
     let a2 = spawn_beside(&a0, keys(&new, &[&old])).await;
@@ -432,11 +341,7 @@ async fn rotating_the_signing_key_across_two_instances_logs_nobody_out() {
     }
     alice = refreshed(&a2, &alice.refresh).await;
     bob = refreshed(&b2, &bob.refresh).await;
-    assert_ne!(
-        kid_of(&alice.access),
-        old_kid,
-        "now signed with the new key"
-    );
+    assert_ne!(kid(&alice.access), old_kid, "now signed with the new key");
     // instances still at step 1 already accept what step 2 signs
     for app in [&a1, &b1, &b2] {
         assert_eq!(app.me(&alice.access).await.status(), 200);
@@ -469,23 +374,20 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
         return;
     };
     let database = TestDatabase::postgres(&admin);
-    let env = [("PORTCULLIS_DB_POOL_SIZE", "16")];
-    let a = ServeProcess::start(&database.url, &env).unwrap();
-    let b = ServeProcess::start(&database.url, &env).unwrap();
-    let db = Db::connect(&database.url).unwrap();
-    let hash = password::hash(PASSWORD).unwrap();
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("PORTCULLIS_DB_POOL_SIZE", "16"),
+    ];
+    let (_a, a) = serve(&env);
+    let (_b, b) = serve(&env);
+    let db = open_db(&database.url);
     let http = client();
     let login = |user: String| {
-        let http = http.clone();
-        let url = a.url.clone();
+        let url = a.clone();
         async move {
-            let mut res = http
-                .post(format!("{url}/auth/login"))
-                .send_json(&serde_json::json!({ "username": user, "password": PASSWORD }))
-                .await
-                .unwrap();
+            let mut res = login_at(&url, &user, PASSWORD).await;
             assert_eq!(res.status(), 200);
-            let cookie = cookie_of(&res);
+            let cookie = refresh_cookie(&res);
             let body: Value = res.json().await.unwrap();
             (cookie, body["access_token"].as_str().unwrap().to_owned())
         }
@@ -493,16 +395,16 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     let mut clients = Vec::new();
     for i in 0..32 {
         let user = format!("user{i}");
-        create_user(&db, &user, &hash, &[], clock::now());
+        create_user(&db, &user, &[], clock::now());
         let (cookie, access) = login(user).await;
         clients.push(StormClient {
-            sid: sid_of(&access),
+            sid: sid(&access),
             answered: Vec::new(),
             cookie,
             ended: None,
         });
     }
-    let both = [a.url.clone(), b.url.clone()];
+    let both = [a.clone(), b.clone()];
     let started = Instant::now();
     let until = started + Duration::from_secs(5);
     futures_util::future::join_all(clients.iter_mut().map(|c| storm(c, &both, until, &http))).await;
@@ -513,18 +415,12 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
     let mut delays = Vec::new();
     for _ in 0..20 {
         let (cookie, access) = login("user0".into()).await;
-        let res = http
-            .post(format!("{}/auth/logout", a.url))
-            .insert_header(("X-CSRF", "1"))
-            .insert_header(("Cookie", format!("{COOKIE}={cookie}")))
-            .send()
-            .await
-            .unwrap();
+        let res = logout_at(&a, &cookie).await;
         assert_eq!(res.status(), 204);
         let at = Instant::now();
         loop {
             let res = http
-                .get(format!("{}/auth/me", b.url))
+                .get(format!("{b}/auth/me"))
                 .bearer_auth(&access)
                 .send()
                 .await

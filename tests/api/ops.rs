@@ -3,19 +3,17 @@
 //! process in both formats, graceful shutdown by signal, HTTPS on the
 //! listener and towards the upstream.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use portcullis::auth::Role;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 // ---------------------------------------------------------------- metrics
 
@@ -135,7 +133,7 @@ async fn each_login_refresh_and_upstream_outcome_moves_its_counter_by_exactly_on
     moves_exactly(&app, &[ROTATED], &[REPLAYED, REUSED], async {
         let res = app.refresh(&session.refresh).await;
         assert_eq!(res.status(), 200);
-        successor = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+        successor = refresh_cookie(&res);
     })
     .await;
 
@@ -328,124 +326,30 @@ async fn a_separate_metrics_listener_serves_metrics_and_the_main_one_answers_404
 
 // ------------------------------------------------------- a real process
 
-/// `portcullis serve` as a child process, its stderr collected line by
-/// line; killed when dropped.
-struct Served {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    url: String,
+/// `portcullis serve` as a child process on a fresh database holding the
+/// user carol (plain-http cookies, no SPA), `env` on top: it, its URL, and
+/// the database's folder, which must outlive it.
+fn serve_for_carol(env: &[(&str, &str)]) -> (Process, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    cli_add_user(&db, "carol");
+    let mut cmd = serve_command(&[
+        ("DATABASE_URL", db.as_str()),
+        ("PORTCULLIS_COOKIE_SECURE", "false"),
+        ("PORTCULLIS_STATIC_DIR", &dir.path().display().to_string()),
+    ]);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let (served, url) = try_serve(cmd).unwrap();
+    (served, url, dir)
 }
 
-impl Served {
-    /// Starts `serve` with `env` (a fresh database in `dir`) and waits for
-    /// the line saying which port it listens on.
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = portcullis();
-        cmd.arg("serve")
-            .env("DATABASE_URL", dir.join("p.db"))
-            .env("PORTCULLIS_BIND", "127.0.0.1:0")
-            .env("PORTCULLIS_JWT_SECRET", SECRET)
-            .env("PORTCULLIS_COOKIE_SECURE", "false")
-            .env("PORTCULLIS_STATIC_DIR", dir)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Self::spawn(cmd)
-    }
-
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on port ").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = tx.send(port);
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve says where it listens");
-        Self {
-            child,
-            lines,
-            reader: Some(reader),
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    /// Sends `signal` (TERM, INT) with the `kill` command.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits (up to `limit`) for the process to exit; its status and every
-    /// line it wrote.
-    fn wait(mut self, limit: Duration) -> (ExitStatus, Duration, Vec<String>) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(start.elapsed() < limit, "still running after {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let took = start.elapsed();
-        self.reader.take().unwrap().join().unwrap();
-        let lines = self.lines.lock().unwrap().clone();
-        (status, took, lines)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn add_user(dir: &Path, name: &str) {
-    let out = cli(
-        dir.join("p.db").to_str().unwrap(),
-        &["user", "add", name, "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success());
-}
-
-async fn login_at(url: &str, name: &str, password: &str) -> Response {
-    client()
-        .post(format!("{url}/auth/login"))
-        .send_json(&json!({ "username": name, "password": password }))
-        .await
-        .unwrap()
-}
-
-async fn refresh_at(url: &str, refresh: &str) -> Response {
-    client()
-        .post(format!("{url}/auth/refresh"))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
-        .send()
-        .await
-        .unwrap()
+/// carol's access token on the gateway at `url`.
+async fn carols_token(url: &str) -> String {
+    let mut res = login_at(url, "carol", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    Session::read(&mut res).await.access
 }
 
 const EVIL_NAME: &str = "ev\u{1b}[31mil\n[2099-01-01T00:00:00Z INFO  forged] admin logged in";
@@ -459,7 +363,7 @@ async fn full_session(url: &str) -> Vec<String> {
 
     let mut res = login_at(url, "carol", PASSWORD).await;
     assert_eq!(res.status(), 200);
-    let first = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let first = refresh_cookie(&res);
     let body: Value = res.json().await.unwrap();
     let access = body["access_token"].as_str().unwrap().to_owned();
     secrets.extend([first.clone(), access.clone()]);
@@ -497,23 +401,17 @@ async fn full_session(url: &str) -> Vec<String> {
 
     let res = refresh_at(url, &first).await;
     assert_eq!(res.status(), 200);
-    let second = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let second = refresh_cookie(&res);
     secrets.push(second.clone());
     // the grace period is 0 here: presenting the spent token is reuse
     let res = refresh_at(url, &first).await;
     assert_eq!(res.status(), 401);
 
     let mut res = login_at(url, "carol", PASSWORD).await;
-    let third = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let third = refresh_cookie(&res);
     let body: Value = res.json().await.unwrap();
     secrets.extend([third.clone(), body["access_token"].as_str().unwrap().into()]);
-    let res = client
-        .post(format!("{url}/auth/logout"))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={third}")))
-        .send()
-        .await
-        .unwrap();
+    let res = logout_at(url, &third).await;
     assert_eq!(res.status(), 204);
     secrets.push(QUERY_SECRET.to_owned());
     secrets
@@ -534,23 +432,27 @@ fn assert_no_secrets(lines: &[String], secrets: &[String]) {
     assert!(!all.contains("refresh=") && !all.contains("Bearer "));
 }
 
-#[actix_web::test]
-async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "carol");
+/// Every line a real process logged for a [`full_session`], stopped by
+/// `signal`, with `env` on top; checked to hold no secret.
+async fn log_of_a_full_session(env: &[(&str, &str)], signal: &str) -> Vec<String> {
     let upstream = Upstream::spawn();
-    let served = Served::start(
-        dir.path(),
-        &[
-            ("PORTCULLIS_UPSTREAM", &upstream.url),
-            ("PORTCULLIS_REFRESH_GRACE", "0"),
-        ],
-    );
-    let secrets = full_session(&served.url).await;
-    served.signal("TERM");
-    let (status, _, lines) = served.wait(Duration::from_secs(30));
+    let mut all = vec![
+        ("PORTCULLIS_UPSTREAM", upstream.url.as_str()),
+        ("PORTCULLIS_REFRESH_GRACE", "0"),
+    ];
+    all.extend_from_slice(env);
+    let (served, url, _dir) = serve_for_carol(&all);
+    let secrets = full_session(&url).await;
+    served.signal(signal);
+    let Exit { status, lines, .. } = served.wait(Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     assert_no_secrets(&lines, &secrets);
+    lines
+}
+
+#[actix_web::test]
+async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and_no_secret() {
+    let lines = log_of_a_full_session(&[], "TERM").await;
 
     for line in &lines {
         assert!(
@@ -599,22 +501,7 @@ async fn the_text_log_of_a_full_session_has_one_line_per_request_with_its_id_and
 
 #[actix_web::test]
 async fn the_json_log_is_one_object_per_line_with_the_same_fields_and_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "carol");
-    let upstream = Upstream::spawn();
-    let served = Served::start(
-        dir.path(),
-        &[
-            ("PORTCULLIS_UPSTREAM", &upstream.url),
-            ("PORTCULLIS_REFRESH_GRACE", "0"),
-            ("PORTCULLIS_LOG_FORMAT", "json"),
-        ],
-    );
-    let secrets = full_session(&served.url).await;
-    served.signal("INT");
-    let (status, _, lines) = served.wait(Duration::from_secs(30));
-    assert!(status.success(), "{status:?}");
-    assert_no_secrets(&lines, &secrets);
+    let lines = log_of_a_full_session(&[("PORTCULLIS_LOG_FORMAT", "json")], "INT").await;
 
     let records: Vec<Value> = lines
         .iter()
@@ -687,19 +574,11 @@ fn slow_upstream(delay: Duration) -> (String, Arc<AtomicUsize>) {
 async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() {
     let (upstream, arrived) = slow_upstream(Duration::from_secs(2));
     for signal in ["TERM", "INT"] {
-        let dir = tempfile::tempdir().unwrap();
-        add_user(dir.path(), "carol");
-        let served = Served::start(
-            dir.path(),
-            &[
-                ("PORTCULLIS_UPSTREAM", &upstream),
-                ("PORTCULLIS_SHUTDOWN_TIMEOUT", "10"),
-            ],
-        );
-        let url = served.url.clone();
-        let mut res = login_at(&url, "carol", PASSWORD).await;
-        let body: Value = res.json().await.unwrap();
-        let access = body["access_token"].as_str().unwrap().to_owned();
+        let (served, url, _dir) = serve_for_carol(&[
+            ("PORTCULLIS_UPSTREAM", &upstream),
+            ("PORTCULLIS_SHUTDOWN_TIMEOUT", "10"),
+        ]);
+        let access = carols_token(&url).await;
 
         let seen = arrived.load(Ordering::SeqCst);
         let in_flight = actix_web::rt::spawn({
@@ -730,10 +609,13 @@ async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() 
         let (status, body) = in_flight.await.unwrap();
         assert_eq!(status, 200, "SIG{signal}: the in-flight request finished");
         assert_eq!(body, "finished");
-        let (exit, took, lines) =
-            actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
-                .await
-                .unwrap();
+        let Exit {
+            status: exit,
+            took,
+            lines,
+        } = actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
+            .await
+            .unwrap();
         assert!(exit.success(), "SIG{signal}: exit {exit:?}");
         assert!(took < Duration::from_secs(5), "SIG{signal}: took {took:?}");
         assert!(
@@ -749,19 +631,11 @@ async fn sigterm_and_sigint_let_in_flight_proxied_requests_finish_then_exit_0() 
 #[actix_web::test]
 async fn a_request_outlasting_the_shutdown_timeout_does_not_hold_the_exit() {
     let (upstream, arrived) = slow_upstream(Duration::from_secs(30));
-    let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "carol");
-    let served = Served::start(
-        dir.path(),
-        &[
-            ("PORTCULLIS_UPSTREAM", &upstream),
-            ("PORTCULLIS_SHUTDOWN_TIMEOUT", "1"),
-        ],
-    );
-    let mut res = login_at(&served.url, "carol", PASSWORD).await;
-    let body: Value = res.json().await.unwrap();
-    let access = body["access_token"].as_str().unwrap().to_owned();
-    let url = served.url.clone();
+    let (served, url, _dir) = serve_for_carol(&[
+        ("PORTCULLIS_UPSTREAM", &upstream),
+        ("PORTCULLIS_SHUTDOWN_TIMEOUT", "1"),
+    ]);
+    let access = carols_token(&url).await;
     let _stuck = actix_web::rt::spawn(async move {
         let _ = client()
             .get(format!("{url}/api/slow"))
@@ -773,10 +647,11 @@ async fn a_request_outlasting_the_shutdown_timeout_does_not_hold_the_exit() {
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
     served.signal("TERM");
-    let (exit, took, _) =
-        actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
-            .await
-            .unwrap();
+    let Exit {
+        status: exit, took, ..
+    } = actix_web::rt::task::spawn_blocking(move || served.wait(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert!(exit.success(), "{exit:?}");
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
@@ -966,35 +841,10 @@ fn client_trusting_nothing() -> awc::Client {
         .finish()
 }
 
-/// An HTTPS upstream with `pki`'s certificate, echoing the path and the
-/// forwarding headers.
-fn https_upstream(pki: &Pki) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "https://127.0.0.1:{}",
-        listener.local_addr().unwrap().port()
-    );
-    let tls = portcullis::config::tls::server(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let server = HttpServer::new(|| {
-        App::new().default_service(web::to(|req: HttpRequest| async move {
-            HttpResponse::Ok().json(json!({
-                "path": req.uri().path(),
-                "user": req.headers().get("x-user-name").and_then(|v| v.to_str().ok()),
-            }))
-        }))
-    })
-    .workers(1)
-    .listen_rustls_0_23(listener, tls)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    url
-}
-
 #[actix_web::test]
 async fn an_https_upstream_is_verified_against_the_configured_ca() {
     let pki = Pki::new();
-    let upstream = https_upstream(&pki);
+    let upstream = https_upstream(&pki.path("cert.pem"), &pki.path("key.pem"));
     let app = spawn_with(|a| {
         a.upstream = Some(format!("{upstream}/base"));
         a.upstream_ca = Some(pki.path("ca.pem"));

@@ -1,90 +1,12 @@
 //! §1 as a user runs it: the binary's commands, exit codes, the demo, and
 //! sessions surviving a restart.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-
-/// A child process killed when dropped.
-pub struct Running(Child);
-
-impl Running {
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `cmd` and returns it with the lines it prints, until `until`
-/// matches one (within 60 s).
-fn start_until(
-    mut cmd: Command,
-    stderr: bool,
-    until: impl Fn(&str) -> bool,
-) -> (Running, Vec<String>) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out: Box<dyn std::io::Read + Send> = if stderr {
-        Box::new(child.stderr.take().unwrap())
-    } else {
-        Box::new(child.stdout.take().unwrap())
-    };
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let running = Running(child);
-    let mut lines = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("process printed what was expected");
-        let done = until(&line);
-        lines.push(line);
-        if done {
-            return (running, lines);
-        }
-    }
-}
-
-/// `portcullis serve` on a free port with `env` (and the bundled SPA),
-/// started and listening; its URL.
-pub fn serve_child(env: &[(&str, &str)]) -> (Running, String) {
-    let mut cmd = portcullis();
-    cmd.arg("serve")
-        .env("PORTCULLIS_BIND", "127.0.0.1:0")
-        .env(
-            "PORTCULLIS_STATIC_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
-        )
-        .env("RUST_LOG", "info");
-    for (name, value) in env {
-        cmd.env(name, value);
-    }
-    let (child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
-    let port: u16 = lines
-        .last()
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("the port in the last line");
-    (child, format!("http://127.0.0.1:{port}"))
-}
+use crate::support::*;
 
 #[test]
 fn bad_configuration_exits_2_naming_every_variable() {
@@ -126,12 +48,10 @@ fn bad_configuration_exits_2_naming_every_variable() {
 #[test]
 fn a_bad_policy_file_exits_2_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let policy = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\nroles = [\"root\"]\n",
-    )
-    .unwrap();
+    );
     let out = portcullis()
         .arg("serve")
         .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
@@ -166,11 +86,7 @@ fn users_are_administered_from_the_command_line() {
         ],
         "a fine password\n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "user add");
     let out = run(
         &["user", "add", "alice", "--password-stdin"],
         "a fine password\n",
@@ -208,55 +124,23 @@ async fn sessions_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
     let upstream = Upstream::spawn();
-    let serve = || {
-        let mut cmd = portcullis();
-        cmd.arg("serve")
-            .env("DATABASE_URL", &db)
-            .env("PORTCULLIS_BIND", "127.0.0.1:0")
-            .env("PORTCULLIS_UPSTREAM", &upstream.url)
-            .env("PORTCULLIS_JWT_SECRET", SECRET)
-            .env(
-                "PORTCULLIS_STATIC_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
-            )
-            .env("RUST_LOG", "info");
-        let (child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
-        let port: u16 = lines
-            .last()
-            .unwrap()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        (child, format!("http://127.0.0.1:{port}"))
+    let db_url = db.display().to_string();
+    let start = || {
+        serve(&[
+            ("DATABASE_URL", &db_url),
+            ("PORTCULLIS_UPSTREAM", &upstream.url),
+        ])
     };
-    let out = cli(
-        db.to_str().unwrap(),
-        &["user", "add", "carol", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success());
+    cli_add_user(&db_url, "carol");
 
-    let client = client();
-    let (first, url) = serve();
-    let res = client
-        .post(format!("{url}/auth/login"))
-        .send_json(&json!({ "username": "carol", "password": PASSWORD }))
-        .await
-        .unwrap();
+    let (first, url) = start();
+    let res = login_at(&url, "carol", PASSWORD).await;
     assert_eq!(res.status(), 200);
-    let refresh = set_cookie(&res, COOKIE).unwrap().value().to_owned();
+    let refresh = refresh_cookie(&res);
     drop(first); // SIGKILL: no graceful shutdown
 
-    let (_second, url) = serve();
-    let mut res = client
-        .post(format!("{url}/auth/refresh"))
-        .insert_header(("X-CSRF", "1"))
-        .insert_header(("Cookie", format!("{COOKIE}={refresh}")))
-        .send()
-        .await
-        .unwrap();
+    let (_second, url) = start();
+    let mut res = refresh_at(&url, &refresh).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["user"]["username"], "carol");
@@ -264,10 +148,11 @@ async fn sessions_survive_a_restart() {
 
 /// Starts `portcullis demo` on a free port; returns it, the lines it
 /// printed and its throwaway data directory.
-fn start_demo() -> (Running, Vec<String>, PathBuf) {
+fn start_demo() -> (Process, Vec<String>, PathBuf) {
     let mut cmd = portcullis();
     cmd.args(["demo", "--bind", "127.0.0.1:0"]);
-    let (demo, lines) = start_until(cmd, false, |l| l.contains("throwaway data in"));
+    let mut demo = Process::spawn(cmd, Stream::Stdout);
+    let lines = demo.wait_for_line(|l| l.contains("throwaway data in"));
     let dir = lines
         .last()
         .and_then(|l| l.split_once("throwaway data in ")?.1.split_once(';'))
@@ -283,24 +168,12 @@ fn start_demo() -> (Running, Vec<String>, PathBuf) {
 
 /// Sends `signal` (INT or TERM) to the demo, waits for it to exit, and
 /// checks that it exited cleanly and took its data directory with it.
-fn stop_demo(mut demo: Running, signal: &str, dir: &Path) {
-    let pid = demo.0.id().to_string();
-    let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = demo.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the demo is still running 30 s after SIG{signal}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+fn stop_demo(mut demo: Process, signal: &str, dir: &Path) {
+    demo.signal(signal);
+    let status = demo
+        .exit_within(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the demo is still running 30 s after SIG{signal}"))
+        .status;
     assert!(status.success(), "SIG{signal}: {status:?}");
     assert!(
         !dir.exists(),
@@ -333,11 +206,7 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
 
     let client = client();
     let (_, carol_pw, _) = &creds[2];
-    let mut res = client
-        .post(format!("{url}/auth/login"))
-        .send_json(&json!({ "username": "carol", "password": carol_pw }))
-        .await
-        .unwrap();
+    let mut res = login_at(url, "carol", carol_pw).await;
     assert_eq!(res.status(), 200);
     let cookie = set_cookie(&res, COOKIE).unwrap();
     assert_eq!(cookie.secure(), None, "the demo is plain http");
@@ -402,14 +271,12 @@ fn a_dotenv_file_is_read_and_the_real_environment_wins() {
 
 #[actix_web::test]
 async fn upstream_demo_serves_the_employee_api_on_its_own() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut cmd = portcullis();
     cmd.args(["upstream-demo", "--bind", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "info");
-    let (_child, _) = start_until(cmd, true, |l| l.contains("/employees"));
+    let mut child = Process::spawn(cmd, Stream::Stderr);
+    child.wait_for_line(|l| l.contains("/employees"));
     let mut res = client()
         .get(format!("http://127.0.0.1:{port}/employees"))
         .send()
@@ -434,36 +301,28 @@ async fn upstream_demo_serves_the_employee_api_on_its_own() {
 #[actix_web::test]
 async fn serve_without_a_static_folder_is_an_api_only_gateway() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = portcullis();
+    let db = dir.path().join("p.db").display().to_string();
+    let mut cmd = serve_command(&[("DATABASE_URL", &db)]);
     // run where there is no ./static and name none
     cmd.current_dir(dir.path())
-        .arg("serve")
-        .env("DATABASE_URL", dir.path().join("p.db"))
-        .env("PORTCULLIS_BIND", "127.0.0.1:0")
-        .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
-        .env("PORTCULLIS_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "info");
-    let (_child, lines) = start_until(cmd, true, |l| l.contains("listening on port"));
+        .env_remove("PORTCULLIS_STATIC_DIR");
+    let (child, url) = try_serve(cmd).unwrap();
+    let lines = child.lines();
     assert!(
         lines.iter().any(|l| l.contains("no SPA")),
         "the missing SPA is said once in the log:\n{}",
         lines.join("\n")
     );
-    let port = lines.last().unwrap().rsplit(' ').next().unwrap();
     let client = client();
     let mut res = client
-        .get(format!("http://127.0.0.1:{port}/"))
+        .get(format!("{url}/"))
         .insert_header(("Accept", "text/html"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(error_code(&mut res).await, "not_found");
-    let res = client
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let res = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 
     // a folder named explicitly that does not exist stays exit 2, naming

@@ -5,7 +5,7 @@ use std::time::Duration;
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 async fn echo(app: &TestApp, req: awc::ClientRequest) -> Value {
     let _ = app;
@@ -414,10 +414,8 @@ async fn idle_pooled_connections_never_surface_as_errors() {
 
 #[actix_web::test]
 async fn the_employee_service_works_through_the_gateway() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    actix_web::rt::spawn(portcullis::demo::employees::server(listener).unwrap());
-    let app = spawn_proxied_with(|a| a.upstream = Some(format!("http://127.0.0.1:{port}"))).await;
+    let employees = employee_service();
+    let app = spawn_proxied_with(|a| a.upstream = Some(employees)).await;
     app.add_user("bob", &[Role::Editor]);
     app.add_user("alice", &[Role::Admin]);
     let bob = app.login("bob").await.access;

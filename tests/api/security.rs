@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-use crate::raw;
+use crate::support::raw;
+use crate::support::*;
 
 /// What the echo upstream received for a `GET /api/x` as `session`, with
 /// `extra` headers.
@@ -209,12 +209,10 @@ async fn two_authorization_headers_are_refused_before_anything_is_forwarded() {
 async fn two_authorization_headers_are_refused_on_public_routes_too() {
     // nothing verifies a token there, so the upstream would read whichever
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let policy = policy_file(
+        dir.path(),
         "[[rule]]\nmethods = [\"GET\"]\npath = \"/public\"\npublic = true\n",
-    )
-    .unwrap();
+    );
     let app = spawn_proxied_with(|a| a.policy = Some(policy)).await;
     let ok = app
         .client
@@ -736,26 +734,15 @@ fn the_example_secret_and_predictable_secrets_are_refused_with_exit_2() {
         "abababababababababababababababab".into(),
     ];
     for secret in example_secrets().into_iter().chain(predictable) {
-        let mut child = portcullis()
-            .arg("serve")
+        let mut cmd = portcullis();
+        cmd.arg("serve")
             .env("PORTCULLIS_BIND", "127.0.0.1:0")
             .env("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9")
-            .env("PORTCULLIS_JWT_SECRET", &secret)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(20) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("serve started with the secret {secret:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+            .env("PORTCULLIS_JWT_SECRET", &secret);
+        let out = Process::spawn(cmd, Stream::Stderr)
+            .exit_within(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("serve started with the secret {secret:?}"));
+        let stderr = out.lines.join("\n");
         assert_eq!(out.status.code(), Some(2), "{secret:?} accepted: {stderr}");
         assert!(
             stderr.contains("PORTCULLIS_JWT_SECRET") && stderr.contains("openssl rand -base64 48"),
@@ -769,13 +756,7 @@ fn the_example_secret_and_predictable_secrets_are_refused_with_exit_2() {
 fn keygen_writes_a_pkcs8_v1_key_that_common_tools_load() {
     use base64::Engine;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("key.pem");
-    let out = portcullis()
-        .args(["keygen", "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let path = keygen(dir.path(), "key.pem");
     let pem = std::fs::read_to_string(&path).unwrap();
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD
@@ -796,11 +777,7 @@ fn keygen_writes_a_pkcs8_v1_key_that_common_tools_load() {
             .arg(&path)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl cannot read it: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, "openssl cannot read it");
     }
     let python = std::process::Command::new("python3")
         .args([
@@ -815,19 +792,16 @@ fn keygen_writes_a_pkcs8_v1_key_that_common_tools_load() {
     if let Ok(out) = python
         && out.status.code() != Some(3)
     {
-        assert!(
-            out.status.success(),
-            "Python's cryptography cannot read it: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, "Python's cryptography cannot read it");
     }
 
     // and the gateway itself serves with it
-    let (_child, _) = crate::process::serve_child(&[
-        ("PORTCULLIS_UPSTREAM", "http://127.0.0.1:9"),
+    let mut cmd = serve_command(&[
         ("PORTCULLIS_JWT_KEY_FILE", path.to_str().unwrap()),
         ("DATABASE_URL", dir.path().join("p.db").to_str().unwrap()),
     ]);
+    cmd.env_remove("PORTCULLIS_JWT_SECRET");
+    let (_child, _) = try_serve(cmd).unwrap();
 }
 
 // --- memory under a login flood -------------------------------------------
@@ -853,9 +827,8 @@ async fn memory_stays_bounded_after_a_flood_of_failed_logins() {
 
     let dir = tempfile::tempdir().unwrap();
     let upstream = Upstream::spawn();
-    let (child, url) = crate::process::serve_child(&[
+    let (child, url) = serve(&[
         ("PORTCULLIS_UPSTREAM", upstream.url.as_str()),
-        ("PORTCULLIS_JWT_SECRET", SECRET),
         ("DATABASE_URL", dir.path().join("p.db").to_str().unwrap()),
         // each failure from its own address, so none is throttled
         ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),

@@ -6,21 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-
-/// Claims of `session`'s token, for re-signing variations of it.
-fn claims_of(session: &Session) -> Value {
-    jsonwebtoken::dangerous::insecure_decode::<Value>(&session.access)
-        .unwrap()
-        .claims
-}
-
-fn kid_of(session: &Session) -> String {
-    jsonwebtoken::decode_header(&session.access)
-        .unwrap()
-        .kid
-        .unwrap()
-}
+use crate::support::*;
 
 fn sign(header: &Header, claims: &Value, secret: &str) -> String {
     jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
@@ -46,9 +32,9 @@ async fn assert_refused(app: &TestApp, token: &str, what: &str) {
 async fn forged_tokens_are_refused() {
     let app = spawn_app().await;
     let session = app.logged_in("carol", &[]).await;
-    let claims = claims_of(&session);
+    let claims = claims(&session.access);
     let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(kid_of(&session));
+    header.kid = Some(kid(&session.access));
 
     // control: our own re-signing is accepted, so each refusal below is
     // about the one thing changed
@@ -73,7 +59,7 @@ async fn forged_tokens_are_refused() {
     assert_refused(&app, &tampered.join("."), "tampered claims").await;
 
     let alg_none = raw_token(
-        &json!({ "alg": "none", "typ": "JWT", "kid": kid_of(&session) }),
+        &json!({ "alg": "none", "typ": "JWT", "kid": kid(&session.access) }),
         &claims,
         "",
     );
@@ -110,7 +96,7 @@ async fn forged_tokens_are_refused() {
     let mut h = header.clone();
     h.crit = Some(vec!["exp".into()]);
     assert_refused(&app, &sign(&h, &claims, SECRET), "crit header").await;
-    let jwk_header = json!({ "alg": "HS256", "kid": kid_of(&session), "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET) } });
+    let jwk_header = json!({ "alg": "HS256", "kid": kid(&session.access), "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(SECRET) } });
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(jwk_header.to_string()),
@@ -128,7 +114,7 @@ async fn forged_tokens_are_refused() {
     h.kid = Some("some-other-key".into());
     assert_refused(&app, &sign(&h, &claims, SECRET), "unknown kid").await;
     let mut h = Header::new(Algorithm::HS512);
-    h.kid = Some(kid_of(&session));
+    h.kid = Some(kid(&session.access));
     assert_refused(&app, &sign(&h, &claims, SECRET), "another algorithm").await;
     assert_refused(&app, "not.a.token", "garbage").await;
 }
@@ -136,13 +122,7 @@ async fn forged_tokens_are_refused() {
 #[actix_web::test]
 async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key.pem");
-    let out = portcullis()
-        .args(["keygen", "--out"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let key_file = keygen(dir.path(), "key.pem");
     let pem = std::fs::read_to_string(&key_file).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
     #[cfg(unix)]
@@ -154,11 +134,7 @@ async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
         );
     }
 
-    let app = spawn_with(|a| {
-        a.jwt_secret = None;
-        a.jwt_key_file = Some(key_file.clone());
-    })
-    .await;
+    let app = spawn_with(|a| sign_with_key(a, &key_file)).await;
     let session = app.logged_in("carol", &[Role::User]).await;
     let header = jsonwebtoken::decode_header(&session.access).unwrap();
     assert_eq!(header.alg, Algorithm::EdDSA);
@@ -183,7 +159,7 @@ async fn eddsa_mode_publishes_the_jwks_and_refuses_hs256_confusion() {
     let mut h = Header::new(Algorithm::HS256);
     h.kid = header.kid.clone();
     let forged =
-        jsonwebtoken::encode(&h, &claims_of(&session), &EncodingKey::from_secret(&x)).unwrap();
+        jsonwebtoken::encode(&h, &claims(&session.access), &EncodingKey::from_secret(&x)).unwrap();
     assert_refused(&app, &forged, "HS256 with the public key").await;
 }
 
@@ -199,30 +175,14 @@ async fn the_jwks_is_empty_in_hs256_mode() {
 #[actix_web::test]
 async fn rotated_keys_keep_verifying_old_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let keygen = |name: &str| {
-        let path = dir.path().join(name);
-        let status = portcullis()
-            .args(["keygen", "--out"])
-            .arg(&path)
-            .output()
-            .unwrap()
-            .status;
-        assert!(status.success());
-        path
-    };
-    let (old, new) = (keygen("old.pem"), keygen("new.pem"));
-    let before = spawn_with(|a| {
-        a.jwt_secret = None;
-        a.jwt_key_file = Some(old.clone());
-    })
-    .await;
+    let (old, new) = (keygen(dir.path(), "old.pem"), keygen(dir.path(), "new.pem"));
+    let before = spawn_with(|a| sign_with_key(a, &old)).await;
     before.add_user("carol", &[]);
     let session = before.login("carol").await;
 
     let database_url = before.database_url.clone();
     let after = spawn_with(|a| {
-        a.jwt_secret = None;
-        a.jwt_key_file = Some(new.clone());
+        sign_with_key(a, &new);
         a.jwt_verify_keys = old.display().to_string();
         a.db.database_url = database_url;
     })
@@ -267,8 +227,8 @@ async fn assert_cached_tokens_are_still_checked(app: &TestApp) {
     );
 
     // expiry: the cached token dies at exp + leeway on the app's clock
-    let ttl =
-        claims_of(&session)["exp"].as_i64().unwrap() - claims_of(&session)["iat"].as_i64().unwrap();
+    let ttl = claims(&session.access)["exp"].as_i64().unwrap()
+        - claims(&session.access)["iat"].as_i64().unwrap();
     app.advance(ttl as f64 + 6.0);
     assert_refused(app, &session.access, "an expired cached token").await;
 
@@ -291,13 +251,7 @@ async fn cached_hs256_tokens_still_expire_die_with_their_session_and_refuse_forg
 #[actix_web::test]
 async fn cached_eddsa_tokens_still_expire_die_with_their_session_and_refuse_forgeries() {
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key.pem");
-    let pem = portcullis::auth::tokens::generate_ed25519_pem().unwrap();
-    std::fs::write(&key_file, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
-    let app = spawn_proxied_with(|a| {
-        a.jwt_secret = None;
-        a.jwt_key_file = Some(key_file.clone());
-    })
-    .await;
+    let key_file = ed25519_key_file(dir.path());
+    let app = spawn_proxied_with(|a| sign_with_key(a, &key_file)).await;
     assert_cached_tokens_are_still_checked(&app).await;
 }

@@ -1,0 +1,237 @@
+//! The SPA's own vocabulary on a [`Browser`]: its states, logging in and
+//! out, its views, the employee rows, where tokens must never be, and the
+//! two checks that a view the user may not use is neither offered nor
+//! answered.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::page::POLL;
+use super::{Browser, Is, WAIT};
+use crate::support::{COOKIE, PASSWORD, TestApp};
+
+impl Browser {
+    /// `document.body.dataset.state`: loading, logged-in or logged-out.
+    pub async fn state(&self) -> String {
+        self.attr("body", "data-state").await.unwrap_or_default()
+    }
+
+    /// Refreshes done or adopted by this tab (`#last-refresh[data-count]`).
+    pub async fn refresh_count(&self) -> u64 {
+        self.number("#last-refresh", "data-count").await
+    }
+
+    /// Waits (up to [`WAIT`]) for the body's `data-state` to be `state`.
+    pub async fn wait_state(&self, state: &str) {
+        self.wait_state_within(state, WAIT).await;
+    }
+
+    /// Waits up to `limit` for the body's `data-state` to be `state`.
+    pub async fn wait_state_within(&self, state: &str, limit: Duration) {
+        self.wait_for("body", Is::Attr("data-state", state), limit)
+            .await;
+    }
+
+    /// Logs `name` in through the form on a freshly loaded page and waits
+    /// for the employee list.
+    pub async fn log_in(&self, app: &TestApp, name: &str) {
+        self.goto(&app.url).await;
+        self.wait_state("logged-out").await;
+        self.fill("#username", name).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("#login-submit").await;
+        self.wait_state("logged-in").await;
+        self.wait_for("#whoami", Is::Text(name), WAIT).await;
+        self.wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
+            .await;
+        self.assert_no_error_shown().await;
+    }
+
+    pub async fn log_out(&self) {
+        self.click("#logout").await;
+        self.wait_state("logged-out").await;
+    }
+
+    /// Opens a view from the navigation and waits for its path.
+    pub async fn open_view(&self, link: &str, path: &str) {
+        self.click(link).await;
+        self.wait_js(
+            "return location.pathname === arguments[0]",
+            vec![json!(path)],
+            WAIT,
+            &format!("the path {path}"),
+        )
+        .await;
+    }
+
+    /// Clicks Reload and waits until the employee list has loaded again.
+    pub async fn reload_list(&self) {
+        self.click_and_wait_for_load("#reload", "#employees").await;
+    }
+
+    /// Waits until the sessions list shows `n` sessions after a load.
+    pub async fn wait_for_sessions(&self, n: usize) {
+        self.wait_js(
+            "return Number(document.querySelector('#session-list').dataset.loaded) > 0
+                 && document.querySelectorAll('#session-list .session-item').length === arguments[0]",
+            vec![json!(n)],
+            WAIT,
+            &format!("{n} sessions listed"),
+        )
+        .await;
+    }
+
+    /// Clicks the open view's Reload and checks it loads without an error.
+    pub async fn reload_list_in_view(&self) {
+        self.click_and_wait_for_load("#reload-sessions", "#session-list")
+            .await;
+        self.assert_no_error_shown().await;
+    }
+
+    /// Clicks `button` and waits until `list` counts one more load
+    /// (`data-loaded`): the rows a test finds next are the new ones.
+    pub async fn click_and_wait_for_load(&self, button: &str, list: &str) {
+        let loaded = self.number(list, "data-loaded").await;
+        self.click(button).await;
+        self.wait_for(list, Is::AttrAtLeast("data-loaded", loaded + 1), WAIT)
+            .await;
+    }
+
+    /// The status line shows no error.
+    pub async fn assert_no_error_shown(&self) {
+        assert!(
+            !self.has_class("#status", "error").await,
+            "{}",
+            self.describe().await
+        );
+    }
+
+    /// The cells of the employee row with this email, or null.
+    pub async fn row(&self, email: &str) -> Value {
+        self.js(
+            r#"const rows = [...document.querySelectorAll('#employees tbody tr[data-id]')]
+                   .filter((tr) => tr.querySelector('td.email')?.textContent === arguments[0]);
+               if (rows.length > 1) throw new Error(`${rows.length} rows for ${arguments[0]}`);
+               const tr = rows[0];
+               if (!tr) return null;
+               const cell = (c) => tr.querySelector(`td.${c}`).textContent;
+               return { id: tr.dataset.id, first: cell('first-name'), last: cell('last-name'),
+                        email: cell('email'), department: cell('department'),
+                        updated_by: cell('updated-by') };"#,
+            vec![json!(email)],
+        )
+        .await
+    }
+
+    /// Waits for the employee row with this email; returns its cells.
+    pub async fn wait_for_row(&self, email: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let row = self.row(email).await;
+            if !row.is_null() {
+                return row;
+            }
+            if start.elapsed() > WAIT {
+                panic!(
+                    "no row for {email} after {WAIT:?}; {}",
+                    self.describe().await
+                );
+            }
+            actix_web::rt::time::sleep(POLL).await;
+        }
+    }
+
+    /// Fails unless local and session storage, IndexedDB, the Cache API and
+    /// `document.cookie` are empty of tokens, and no raw JWT is in the page.
+    pub async fn assert_no_token_stored(&self) {
+        let found = self
+            .js(
+                r#"return (async () => {
+                    const dump = (s) => Object.fromEntries(
+                        Array.from({ length: s.length }, (_, i) => [s.key(i), s.getItem(s.key(i))]));
+                    return {
+                        local: dump(localStorage),
+                        session: dump(sessionStorage),
+                        cookie: document.cookie,
+                        indexedDb: (await indexedDB.databases()).map((d) => d.name),
+                        caches: await caches.keys(),
+                        html: document.documentElement.outerHTML,
+                        claims: document.querySelector('#token-claims').textContent,
+                    };
+                })()"#,
+                vec![],
+            )
+            .await;
+        // The page knows a token: its decoded claims are on show.
+        assert!(
+            found["claims"].as_str().unwrap().contains("\"jti\""),
+            "{found}"
+        );
+        assert_eq!(found["local"], json!({}), "localStorage");
+        assert_eq!(found["session"], json!({}), "sessionStorage");
+        assert_eq!(found["indexedDb"], json!([]), "IndexedDB");
+        assert_eq!(found["caches"], json!([]), "Cache API");
+        let cookie = found["cookie"].as_str().unwrap();
+        assert!(!cookie.contains(COOKIE), "document.cookie: {cookie}");
+        // A JWT's first segment is base64url of `{"`, i.e. starts with eyJ.
+        assert!(!cookie.contains("eyJ"), "document.cookie: {cookie}");
+        assert!(
+            !found["html"].as_str().unwrap().contains("eyJ"),
+            "a raw token is in the page"
+        );
+    }
+
+    /// Where the page is, for failure messages.
+    pub async fn describe(&self) -> String {
+        let script = r#"
+            const text = (css) => document.querySelector(css)?.textContent ?? null;
+            return { url: location.href, state: document.body.dataset.state,
+                     status: text('#status'), loginError: text('#login-error'),
+                     loginMessage: text('#login-message'), formError: text('#form-error'),
+                     refreshes: document.querySelector('#last-refresh')?.dataset.count ?? null };
+        "#;
+        match self.client.execute(script, vec![]).await {
+            Ok(page) => format!("page: {page}"),
+            Err(e) => format!("page unreadable: {e}"),
+        }
+    }
+
+    /// Asks for `path` by URL as the logged-in user and waits for the SPA
+    /// to fall back to `/`: a view the user may not use is not offered.
+    pub async fn assert_route_falls_back(&self, app: &TestApp, path: &str) {
+        self.goto(&format!("{}{path}", app.url)).await;
+        self.wait_state("logged-in").await;
+        self.wait_js(
+            "return location.pathname === '/'",
+            vec![],
+            WAIT,
+            &format!("{path} to fall back to / for this user"),
+        )
+        .await;
+    }
+
+    /// Calls `route` from the page anyway, through the SPA's own auth
+    /// client with the logged-in session (`init`: fetch's options, or
+    /// null), and checks that the gateway refuses it: 403 `forbidden`.
+    pub async fn assert_page_fetch_refused(&self, route: &str, init: Value) {
+        let answer = self
+            .js(
+                r#"return (async () => {
+                    const { AuthClient } = await import('/js/auth-client.js');
+                    const auth = new AuthClient({ watchInterval: 0 });
+                    try {
+                        await auth.init();
+                        const res = await auth.fetchApi(arguments[0], arguments[1] ?? undefined);
+                        return { status: res.status, body: await res.json() };
+                    } finally {
+                        auth.destroy();
+                    }
+                })()"#,
+                vec![json!(route), init],
+            )
+            .await;
+        assert_eq!(answer["status"], 403, "{route}: {answer}");
+        assert_eq!(answer["body"]["error"], "forbidden", "{route}: {answer}");
+    }
+}
