@@ -19,7 +19,7 @@ use crate::db::ledger::{self, EndReason, Ended, Which};
 use crate::db::users::{self, UserRef};
 use crate::db::{self, Conn, Db, DbError};
 use crate::events::{Caller, Event, Kind};
-use crate::login::{Login, LoginError};
+use crate::login::{Login, LoginError, Reauth, Signed};
 use crate::sessions::Sessions;
 
 /// Why an account operation failed.
@@ -152,10 +152,13 @@ impl Accounts {
         now: DateTime<Utc>,
     ) -> Result<(), AccountError> {
         validate_password(new.expose())?;
-        let user = self
-            .login
-            .reauthenticate(user_id, username, current, caller, now)
-            .await?;
+        let who = Signed {
+            user_id,
+            username,
+            session_id: keep,
+        };
+        let reauth = Reauth::Password(current);
+        let (user, _) = self.login.reauthenticate(who, reauth, caller, now).await?;
         let hash = self.hash_new(new).await?;
         let keep = Some(keep.to_owned());
         self.store_password(UserRef::Id(user.id), hash, keep, caller, now)
@@ -345,6 +348,7 @@ fn end_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::authn::{Authentication, Method};
     use crate::services::Services;
 
     /// The caller of the unit tests: no address, no agent.
@@ -363,7 +367,7 @@ mod tests {
     fn fixture() -> Fixture {
         let (db, dir) = crate::db::temp_db();
         Fixture {
-            services: Services::standalone(&db, t0()).unwrap(),
+            services: Services::standalone(&db, None, t0()).unwrap(),
             db,
             _dir: dir,
         }
@@ -381,15 +385,18 @@ mod tests {
         }
 
         async fn session(&self, user: &User) -> String {
-            let user = user.clone();
-            let grant = self.services.login.open_session(user, None, &NOBODY, t0());
+            let (user, auth) = (user.clone(), Authentication::by(&[Method::Pwd], t0()));
+            let grant = self
+                .services
+                .login
+                .open_session(user, auth, None, &NOBODY, t0());
             grant.await.unwrap().session.id
         }
 
         fn live(&self, id: &str) -> bool {
             let id = id.to_owned();
             let session = self.db.with_conn(|c| ledger::find_session(c, &id));
-            session.unwrap().revoked_at.is_none()
+            session.unwrap().unwrap().revoked_at.is_none()
         }
     }
 
@@ -415,11 +422,22 @@ mod tests {
         let disabled = accounts.set_disabled(by_name, true, None, &NOBODY, t0());
         assert!(disabled.await.unwrap().disabled);
         assert!(!f.live(&a) && !f.live(&b));
-        let c = f.session(&user).await;
+        let (user, auth) = (user.clone(), Authentication::by(&[Method::Pwd], t0()));
+        let refused = f
+            .services
+            .login
+            .open_session(user.clone(), auth, None, &NOBODY, t0());
+        assert!(
+            matches!(refused.await, Err(LoginError::InvalidCredentials)),
+            "no session opens for a disabled user"
+        );
         let by_id = UserRef::Id(user.id.clone());
-        let enabled = accounts.set_disabled(by_id, false, None, &NOBODY, t0());
+        let enabled = accounts.set_disabled(by_id.clone(), false, None, &NOBODY, t0());
         assert!(!enabled.await.unwrap().disabled);
-        assert!(f.live(&c));
+        let c = f.session(&user).await;
+        let again = accounts.set_disabled(by_id, false, None, &NOBODY, t0());
+        again.await.unwrap();
+        assert!(f.live(&c), "enabling ends no session");
     }
 
     #[actix_web::test]

@@ -42,12 +42,18 @@ pub(crate) enum Kind {
     LoginOk,
     LoginFailed,
     LoginThrottled,
+    /// A wrong code at the second step of a login.
+    SecondFactorFailed,
+    /// A session re-authenticated (a step-up).
+    SteppedUp,
     /// A spent refresh token within the grace period got its successor again.
     RefreshReplayed,
     /// A spent refresh token after the grace period: its session ended.
     ReuseDetected,
     SessionEnded,
     PasswordChanged,
+    /// A second factor was added, replaced or removed.
+    FactorsChanged,
     RolesChanged,
     UserCreated,
     UserDisabled,
@@ -61,10 +67,13 @@ impl Kind {
             Kind::LoginOk => "login ok",
             Kind::LoginFailed => "login failed",
             Kind::LoginThrottled => "login throttled",
+            Kind::SecondFactorFailed => "second factor failed",
+            Kind::SteppedUp => "stepped up",
             Kind::RefreshReplayed => "refresh token replayed within the grace period",
             Kind::ReuseDetected => "refresh token reuse detected: session revoked",
             Kind::SessionEnded => "session revoked",
             Kind::PasswordChanged => "password changed",
+            Kind::FactorsChanged => "second factors changed",
             Kind::RolesChanged => "roles changed",
             Kind::UserCreated => "user created",
             Kind::UserDisabled => "user disabled",
@@ -74,7 +83,10 @@ impl Kind {
 
     fn level(self) -> Level {
         match self {
-            Kind::LoginFailed | Kind::LoginThrottled | Kind::ReuseDetected => Level::Warn,
+            Kind::LoginFailed
+            | Kind::LoginThrottled
+            | Kind::SecondFactorFailed
+            | Kind::ReuseDetected => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -93,6 +105,7 @@ pub(crate) struct Event<'a> {
     /// The admin who acted on someone else's account.
     actor: Option<&'a str>,
     roles: Option<&'a str>,
+    factor: Option<&'a str>,
 }
 
 impl<'a> Event<'a> {
@@ -106,6 +119,7 @@ impl<'a> Event<'a> {
             reason: None,
             actor: None,
             roles: None,
+            factor: None,
         }
     }
 
@@ -156,6 +170,13 @@ impl<'a> Event<'a> {
         }
     }
 
+    pub fn factor(self, factor: &'a str) -> Self {
+        Self {
+            factor: Some(factor),
+            ..self
+        }
+    }
+
     /// Writes the event's log record (when the filter lets it through).
     pub(crate) fn record(&self) {
         let level = self.kind.level();
@@ -171,6 +192,7 @@ impl<'a> Event<'a> {
             ("reason", self.reason.map(EndReason::as_str)),
             ("by", self.actor),
             ("roles", self.roles),
+            ("factor", self.factor),
             ("client_addr", addr.as_deref()),
         ]
         .into_iter()

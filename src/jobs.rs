@@ -52,8 +52,8 @@ pub async fn maintain_ledger(services: Services, clock: Clock) {
                 Ok(_) => {}
                 Err(e) => log::warn!("purging ended sessions failed: {e}"),
             }
-            if let Err(e) = services.login.forget_stale_attempts(now).await {
-                log::warn!("purging login attempts failed: {e}");
+            if let Err(e) = services.login.purge(now).await {
+                log::warn!("purging login attempts and pending logins failed: {e}");
             }
         }
     }

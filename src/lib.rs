@@ -48,6 +48,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod events;
+pub mod factors;
 pub(crate) mod files;
 pub(crate) mod http;
 pub(crate) mod jobs;

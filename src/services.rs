@@ -1,6 +1,6 @@
 //! The services the HTTP routes and the command line share, assembled once
-//! from their parts: the sessions service, the login flow on top of it,
-//! and the account use cases on top of both. `serve` builds them with its
+//! from their parts: the sessions service, the second factors on top of
+//! it, the login flow on top of both, and the account use cases on top. `serve` builds them with its
 //! configuration ([`Services::new`]); the command line and the demo's
 //! seeding with defaults and one hashing thread ([`Services::standalone`]).
 
@@ -12,9 +12,11 @@ use crate::accounts::Accounts;
 use crate::auth::hash_pool::HashGate;
 use crate::auth::password::HashError;
 use crate::auth::revocation::RevocationList;
+use crate::auth::seal::SealKey;
 use crate::db::ledger::SessionPolicy;
 use crate::db::throttle::{Limits, Throttle};
 use crate::db::{Db, DbError, secrets};
+use crate::factors::Factors;
 use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::sessions::Sessions;
@@ -37,12 +39,20 @@ pub struct Parts {
     pub revoked: Arc<RevocationList>,
     pub session: SessionPolicy,
     pub metrics: Arc<Metrics>,
+    /// What seals TOTP seeds; without it TOTP is not offered.
+    pub seal: Option<SealKey>,
+    /// The name authenticator apps show for this gateway.
+    pub issuer: String,
 }
+
+/// The name authenticator apps show when none is configured.
+pub const DEFAULT_ISSUER: &str = "portcullis";
 
 /// The services; cloning any of them shares it.
 #[derive(Clone)]
 pub struct Services {
     pub sessions: Sessions,
+    pub factors: Factors,
     pub login: Login,
     pub accounts: Accounts,
 }
@@ -58,20 +68,25 @@ impl Services {
             revoked,
             session,
             metrics,
+            seal,
+            issuer,
         } = parts;
         let successor = db.with_conn(|c| secrets::successor_key(c, now))?;
         let sessions = Sessions::new(db.clone(), revoked, session, successor, metrics.clone());
+        let factors = Factors::new(db.clone(), seal, issuer, sessions.clone());
         let throttle = Arc::new(Throttle::new(throttle));
         let login = Login::new(
             db.clone(),
             hashing.clone(),
             throttle,
             sessions.clone(),
+            factors.clone(),
             metrics,
         );
         let accounts = Accounts::new(db, hashing, login.clone(), sessions.clone());
         Ok(Self {
             sessions,
+            factors,
             login,
             accounts,
         })
@@ -80,8 +95,13 @@ impl Services {
     /// The services for work outside a running gateway (the command line,
     /// the demo's seeding): one hashing thread, the default limits, and a
     /// revocation list of this process alone (the gateways find what ends
-    /// here by their poll and, on PostgreSQL, by `NOTIFY`).
-    pub fn standalone(db: &Db, now: DateTime<Utc>) -> Result<Self, ServicesError> {
+    /// here by their poll and, on PostgreSQL, by `NOTIFY`). `seal` is the
+    /// gateway's, for work on TOTP seeds.
+    pub fn standalone(
+        db: &Db,
+        seal: Option<SealKey>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ServicesError> {
         let parts = Parts {
             db: db.clone(),
             hashing: HashGate::single()?,
@@ -89,6 +109,8 @@ impl Services {
             revoked: Arc::new(RevocationList::new(Duration::zero())),
             session: SessionPolicy::default(),
             metrics: Arc::new(Metrics::new()),
+            seal,
+            issuer: DEFAULT_ISSUER.to_owned(),
         };
         Self::new(parts, now)
     }

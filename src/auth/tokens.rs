@@ -25,6 +25,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::authn::{ACR_PWD, Authentication};
 use super::token_cache::{self, TokenCache};
 use super::{Roles, User};
 
@@ -84,6 +85,20 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: String,
+    /// When the session last authenticated (Unix seconds). A token that
+    /// does not say is as old as can be: no `max_age` rule passes it.
+    #[serde(default)]
+    pub auth_time: i64,
+    /// How (RFC 8176 values).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// `"mfa"` or `"pwd"`; a token that does not say is `"pwd"`.
+    #[serde(default = "acr_pwd")]
+    pub acr: String,
+}
+
+fn acr_pwd() -> String {
+    ACR_PWD.to_owned()
 }
 
 impl Claims {
@@ -170,12 +185,13 @@ impl Tokens {
         })
     }
 
-    /// Signs an access token for `user` in session `sid`; it never outlives
-    /// the session (`session_ends`).
+    /// Signs an access token for `user` in session `sid`, authenticated as
+    /// `auth` says; it never outlives the session (`session_ends`).
     pub fn sign(
         &self,
         user: &User,
         sid: &str,
+        auth: &Authentication,
         now: DateTime<Utc>,
         session_ends: DateTime<Utc>,
     ) -> Result<Issued, TokenError> {
@@ -194,6 +210,9 @@ impl Tokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
+            auth_time: auth.auth_time.timestamp(),
+            amr: auth.amr.clone(),
+            acr: auth.acr.to_owned(),
         };
         let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|_| TokenError::Signing)?;
@@ -420,6 +439,27 @@ mod tests {
         }
     }
 
+    fn pwd_auth() -> Authentication {
+        Authentication::by(&[crate::auth::authn::Method::Pwd], now())
+    }
+
+    #[test]
+    fn tokens_say_how_and_when_the_session_authenticated() {
+        let tokens = hs("0123456789abcdef0123456789abcdef");
+        let two = Authentication::by(
+            &[
+                crate::auth::authn::Method::Pwd,
+                crate::auth::authn::Method::Otp,
+            ],
+            now() - Duration::seconds(40),
+        );
+        let issued = tokens.sign(&user(), "s1", &two, now(), far()).unwrap();
+        let claims = tokens.verify(&issued.token, now()).unwrap();
+        assert_eq!(claims.acr, "mfa");
+        assert_eq!(claims.amr, ["pwd", "otp", "mfa"]);
+        assert_eq!(claims.auth_time, now().timestamp() - 40);
+    }
+
     fn hs(secret: &str) -> Tokens {
         Tokens::new(
             &SigningKey::Hs256(SecretString::from(secret)),
@@ -454,7 +494,13 @@ mod tests {
     fn a_token_never_outlives_its_session() {
         let tokens = hs("0123456789abcdef0123456789abcdef");
         let issued = tokens
-            .sign(&user(), "s1", now(), now() + Duration::seconds(60))
+            .sign(
+                &user(),
+                "s1",
+                &pwd_auth(),
+                now(),
+                now() + Duration::seconds(60),
+            )
             .unwrap();
         assert_eq!(issued.expires_in, 60);
         let claims = tokens.verify(&issued.token, now()).unwrap();
@@ -464,7 +510,9 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_with_every_claim() {
         let tokens = hs("0123456789abcdef0123456789abcdef");
-        let issued = tokens.sign(&user(), "s1", now(), far()).unwrap();
+        let issued = tokens
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
+            .unwrap();
         let claims = tokens.verify(&issued.token, now()).unwrap();
         assert_eq!(claims.sub, "u1");
         assert_eq!(claims.roles, ["user", "admin"]);
@@ -475,7 +523,9 @@ mod tests {
     #[test]
     fn expiry_allows_five_seconds_of_leeway_and_no_more() {
         let tokens = hs("0123456789abcdef0123456789abcdef");
-        let issued = tokens.sign(&user(), "s1", now(), far()).unwrap();
+        let issued = tokens
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
+            .unwrap();
         let exp = now() + Duration::seconds(900);
         assert!(
             tokens
@@ -500,7 +550,7 @@ mod tests {
     #[test]
     fn a_token_from_another_secret_is_refused() {
         let issued = hs("another-secret-another-secret-xx")
-            .sign(&user(), "s1", now(), far())
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
             .unwrap();
         assert!(
             hs("0123456789abcdef0123456789abcdef")
@@ -513,7 +563,9 @@ mod tests {
     fn eddsa_tokens_verify_and_publish_a_thumbprint_kid() {
         let pem = generate_ed25519_pem().unwrap();
         let tokens = ed(&pem);
-        let issued = tokens.sign(&user(), "s1", now(), far()).unwrap();
+        let issued = tokens
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
+            .unwrap();
         assert!(tokens.verify(&issued.token, now()).is_ok());
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         let keys = tokens.jwks()["keys"].as_array().unwrap();
@@ -535,7 +587,9 @@ mod tests {
         // the v2 form, public key embedded, as earlier versions wrote it
         let v2 = SecretString::from(key.to_pkcs8_pem(LineEnding::LF).unwrap().as_str());
         assert_ne!(v1.expose_secret(), v2.expose_secret());
-        let issued = ed(&v1).sign(&user(), "s1", now(), far()).unwrap();
+        let issued = ed(&v1)
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
+            .unwrap();
         assert!(
             ed(&v2).verify(&issued.token, now()).is_ok(),
             "same key either way"
@@ -546,7 +600,9 @@ mod tests {
     #[test]
     fn extra_verify_keys_are_accepted_and_published() {
         let old = generate_ed25519_pem().unwrap();
-        let issued = ed(&old).sign(&user(), "s1", now(), far()).unwrap();
+        let issued = ed(&old)
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
+            .unwrap();
         let new = Tokens::new(
             &SigningKey::EdDsa(generate_ed25519_pem().unwrap()),
             &[old.expose_secret().to_owned()],
@@ -562,7 +618,7 @@ mod tests {
     #[test]
     fn an_hs256_token_is_refused_by_an_eddsa_verifier() {
         let hs_token = hs("0123456789abcdef0123456789abcdef")
-            .sign(&user(), "s1", now(), far())
+            .sign(&user(), "s1", &pwd_auth(), now(), far())
             .unwrap();
         let tokens = ed(&generate_ed25519_pem().unwrap());
         assert_eq!(

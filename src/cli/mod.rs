@@ -149,6 +149,12 @@ enum UserCommand {
         #[arg(help = NAME_HELP)]
         name: String,
     },
+    /// Remove every second factor of a user (a lost phone) and end their
+    /// sessions; they log in with their password and may enrol again.
+    MfaReset {
+        #[arg(help = NAME_HELP)]
+        name: String,
+    },
 }
 
 /// A role, with the possible values listed in `--help` and in errors.
@@ -304,7 +310,7 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    let services = Services::standalone(db, now)?;
+    let services = Services::standalone(db, None, now)?;
     let accounts = &services.accounts;
     let caller = Caller::default();
     match command {
@@ -357,6 +363,14 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
             block_on(accounts.set_disabled(who, false, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
             println!("{name} enabled");
+        }
+        UserCommand::MfaReset { name } => {
+            let who = UserRef::Name(name.clone());
+            let Some(found) = db.with_conn(|c| users::find(c, &who))? else {
+                return Err(account_failure(AccountError::UnknownUser, &name));
+            };
+            block_on(services.factors.reset(&found.user.id, None, &caller, now))?;
+            println!("{name} has no second factor now; their sessions are revoked");
         }
     }
     Ok(())

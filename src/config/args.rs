@@ -30,6 +30,7 @@ pub mod defaults {
     pub(crate) const SHUTDOWN_TIMEOUT: &str = "30";
     pub(crate) const BODY_IDLE_TIMEOUT: &str = "30";
     pub(crate) const MAX_CLIENT_CONNECTIONS: &str = "100";
+    pub(crate) const ADMIN_REQUIRE_MFA: &str = "false";
 
     pub(crate) fn db_pool_size() -> String {
         DbSettings::DEFAULT_POOL_SIZE.to_string()
@@ -179,6 +180,20 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", default_value = defaults::SHUTDOWN_TIMEOUT)]
     pub shutdown_timeout: String,
+    /// The origin users open (https://app.example.com): the WebAuthn RP ID
+    /// and the OIDC redirect URIs are built on it; TOTP apps show its host.
+    #[arg(long, env = "PORTCULLIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A file of 32 random bytes in base64 that seals TOTP secrets at rest
+    /// [default: none; TOTP is not offered].
+    #[arg(long, env = "PORTCULLIS_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+    /// Roles whose holders must use a second factor (comma-separated).
+    #[arg(long, env = "PORTCULLIS_MFA_REQUIRED_ROLES", default_value = "")]
+    pub mfa_required_roles: String,
+    /// Whether /auth/admin/* needs a second factor (acr "mfa").
+    #[arg(long, env = "PORTCULLIS_ADMIN_REQUIRE_MFA", default_value = defaults::ADMIN_REQUIRE_MFA)]
+    pub admin_require_mfa: String,
 }
 
 impl Default for ServeArgs {
@@ -216,6 +231,10 @@ impl Default for ServeArgs {
             tls_key: None,
             upstream_ca: None,
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT.into(),
+            public_url: None,
+            encryption_key_file: None,
+            mfa_required_roles: String::new(),
+            admin_require_mfa: defaults::ADMIN_REQUIRE_MFA.into(),
         }
     }
 }

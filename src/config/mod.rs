@@ -20,6 +20,8 @@ use ipnet::IpNet;
 
 pub use args::{DbArgs, ServeArgs, defaults};
 
+use crate::auth::Role;
+use crate::auth::seal::SealKey;
 use crate::auth::tokens::Tokens;
 use crate::db::DbSettings;
 use crate::db::ledger::SessionPolicy;
@@ -65,6 +67,21 @@ pub struct Config {
     pub upstream_tls: Option<Arc<rustls::ClientConfig>>,
     /// Seconds in-flight requests get after SIGTERM/SIGINT.
     pub shutdown_timeout: u64,
+    /// The origin users open, without a trailing slash.
+    pub public_url: Option<String>,
+    /// Seals TOTP seeds at rest; `None`: TOTP is not offered.
+    pub seal: Option<SealKey>,
+    /// Who must use a second factor.
+    pub mfa: MfaPolicy,
+}
+
+/// Who must use a second factor (contract §9).
+#[derive(Debug, Clone, Default)]
+pub struct MfaPolicy {
+    /// Holders of these roles with a password-only token are refused.
+    pub required_roles: Vec<Role>,
+    /// `/auth/admin/*` needs `acr` `"mfa"`.
+    pub admin_require_mfa: bool,
 }
 
 /// Collects problems, one line each, naming the variable.
@@ -104,6 +121,7 @@ impl Config {
             sections::cookie(args, &mut p),
             sections::browsers(args, &mut p),
             sections::http_limits(args, &mut p),
+            sections::second_factors(args, &mut p),
         );
         let (
             Some(database),
@@ -115,6 +133,7 @@ impl Config {
             Some(cookie),
             Some(browsers),
             Some(limits),
+            Some(factors),
         ) = sections
         else {
             return Err(p.0);
@@ -144,6 +163,12 @@ impl Config {
             tls,
             upstream_tls: proxy.tls,
             shutdown_timeout: listener.shutdown_timeout,
+            public_url: factors.public_url,
+            seal: factors.seal,
+            mfa: MfaPolicy {
+                required_roles: factors.required_roles,
+                admin_require_mfa: factors.admin_require_mfa,
+            },
         })
     }
 }
@@ -303,6 +328,10 @@ mod tests {
             workers: Some("0".into()),
             tls_cert: Some("cert.pem".into()),
             shutdown_timeout: "soon".into(),
+            public_url: Some("ftp://example.com".into()),
+            encryption_key_file: Some("no-such-key".into()),
+            mfa_required_roles: "boss".into(),
+            admin_require_mfa: "maybe".into(),
             ..args()
         };
         // what the first cannot say at the same time

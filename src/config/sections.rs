@@ -18,6 +18,8 @@ use super::parse::{
     parse_lifetime, parse_net, parse_origin, parse_secs, read_file, secret_ok, split_list,
 };
 use super::{CookieSettings, Problems, tls};
+use crate::auth::Role;
+use crate::auth::seal::SealKey;
 use crate::auth::tokens::{KeyError, SigningKey, Tokens};
 use crate::db::DbSettings;
 use crate::db::ledger::SessionPolicy;
@@ -304,6 +306,55 @@ fn static_dir(named: Option<&Path>) -> Result<Option<PathBuf>, String> {
             Ok(default.is_dir().then_some(default))
         }
     }
+}
+
+/// Second factors (contract §9): the public origin, the key that seals
+/// TOTP seeds, and who must use a second factor.
+pub(super) struct SecondFactors {
+    pub public_url: Option<String>,
+    pub seal: Option<SealKey>,
+    pub required_roles: Vec<Role>,
+    pub admin_require_mfa: bool,
+}
+
+pub(super) fn second_factors(args: &ServeArgs, p: &mut Problems) -> Option<SecondFactors> {
+    let public_url = match &args.public_url {
+        None => Some(None),
+        Some(url) => p.take(
+            "PORTCULLIS_PUBLIC_URL",
+            parse_origin(url.trim().trim_end_matches('/')).map(Some),
+        ),
+    };
+    let seal = match &args.encryption_key_file {
+        None => Some(None),
+        Some(path) => p.take(
+            "PORTCULLIS_ENCRYPTION_KEY_FILE",
+            read_file(path).and_then(|text| {
+                SealKey::from_base64(&text)
+                    .map(Some)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }),
+        ),
+    };
+    let required_roles = p.take(
+        "PORTCULLIS_MFA_REQUIRED_ROLES",
+        split_list(&args.mfa_required_roles)
+            .map(|name| {
+                name.parse::<Role>()
+                    .map_err(|_| format!("{name:?} is no role (user, editor, admin)"))
+            })
+            .collect::<Result<Vec<_>, _>>(),
+    );
+    let admin_require_mfa = p.take(
+        "PORTCULLIS_ADMIN_REQUIRE_MFA",
+        parse_bool(&args.admin_require_mfa),
+    );
+    Some(SecondFactors {
+        public_url: public_url?,
+        seal: seal?,
+        required_roles: required_roles?,
+        admin_require_mfa: admin_require_mfa?,
+    })
 }
 
 /// What one client may cost: body size, body pace, open connections.

@@ -25,6 +25,7 @@ use super::schema::{refresh_tokens, sessions};
 use super::users;
 use super::{Conn, DbError};
 use crate::auth::User;
+use crate::auth::authn::Authentication;
 use crate::auth::refresh::{RefreshToken, SuccessorKey};
 
 /// How long sessions live and how long a rotated token may be replayed.
@@ -63,6 +64,8 @@ pub enum EndReason {
     /// An admin ended the user's sessions.
     Admin,
     PasswordChanged,
+    /// A second factor was added or removed.
+    FactorsChanged,
     UserDisabled,
     /// A spent refresh token was presented after the grace period.
     ReuseDetected,
@@ -73,12 +76,13 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    const ALL: [EndReason; 9] = [
+    const ALL: [EndReason; 10] = [
         EndReason::Logout,
         EndReason::LogoutAll,
         EndReason::EndedElsewhere,
         EndReason::Admin,
         EndReason::PasswordChanged,
+        EndReason::FactorsChanged,
         EndReason::UserDisabled,
         EndReason::ReuseDetected,
         EndReason::Expired,
@@ -93,6 +97,7 @@ impl EndReason {
             EndReason::EndedElsewhere => "ended_elsewhere",
             EndReason::Admin => "admin",
             EndReason::PasswordChanged => "password_changed",
+            EndReason::FactorsChanged => "factors_changed",
             EndReason::UserDisabled => "user_disabled",
             EndReason::ReuseDetected => "reuse_detected",
             EndReason::Expired => "expired",
@@ -151,9 +156,19 @@ pub struct Session {
     pub last_used_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoked_reason: Option<String>,
+    /// When the session last authenticated (login or step-up).
+    pub auth_time: NaiveDateTime,
+    /// How: RFC 8176 values, comma-separated.
+    pub amr: String,
+    pub acr: String,
 }
 
 impl Session {
+    /// How the session last authenticated, as its tokens say it.
+    pub fn authentication(&self) -> Authentication {
+        Authentication::from_stored(&self.amr, &self.acr, self.auth_time.and_utc())
+    }
+
     /// Seconds until the absolute expiry (never negative).
     pub(crate) fn remaining(&self, now: DateTime<Utc>) -> Duration {
         (self.expires_at.and_utc() - now).max(Duration::zero())
@@ -219,10 +234,12 @@ pub(crate) enum RotateOutcome {
 /// How far a grace replay follows a chain of quick rotations to its head.
 const MAX_REPLAY_HOPS: usize = 8;
 
-/// Opens a session for `user` and stores its first refresh token.
+/// Opens a session for `user`, authenticated as `auth` says, and stores
+/// its first refresh token.
 pub fn issue(
     conn: &mut Conn,
     user: &User,
+    auth: &Authentication,
     client: &ClientInfo,
     policy: &SessionPolicy,
     now: DateTime<Utc>,
@@ -237,6 +254,9 @@ pub fn issue(
         last_used_at: naive,
         revoked_at: None,
         revoked_reason: None,
+        auth_time: auth.auth_time.naive_utc(),
+        amr: auth.stored_amr(),
+        acr: auth.acr.to_owned(),
     };
     super::write_tx(conn, |conn| {
         diesel::insert_into(sessions::table)
@@ -248,6 +268,9 @@ pub fn issue(
                 sessions::last_used_at.eq(session.last_used_at),
                 sessions::user_agent.eq(&client.user_agent),
                 sessions::client_addr.eq(&client.client_addr),
+                sessions::auth_time.eq(session.auth_time),
+                sessions::amr.eq(&session.amr),
+                sessions::acr.eq(&session.acr),
             ))
             .execute(conn)?;
         insert_token(conn, &refresh, &session.id, None, naive)
@@ -284,7 +307,9 @@ pub(crate) fn rotate(
                 _ => return Ok(RotateOutcome::Invalid),
             },
         };
-        let session = find_session(conn, &session_id)?;
+        let session = find_session(conn, &session_id)?.ok_or_else(|| {
+            DbError::Inconsistent(format!("a refresh token of no session ({session_id})"))
+        })?;
         if session.revoked_at.is_some() {
             return Ok(RotateOutcome::Invalid);
         }
@@ -337,6 +362,36 @@ fn ended(
             user_id: session.user_id,
         },
         reason,
+    })
+}
+
+/// Records a new authentication of a live session (a step-up): its
+/// `auth_time`, `amr` and `acr` become `auth`'s. `None` when the session
+/// is no longer live.
+pub fn reauthenticate(
+    conn: &mut Conn,
+    session_id: &str,
+    auth: &Authentication,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, DbError> {
+    let naive = now.naive_utc();
+    super::write_tx(conn, |conn| {
+        let changed = diesel::update(
+            sessions::table
+                .find(session_id)
+                .filter(is_live(naive, naive - policy.idle_ttl)),
+        )
+        .set((
+            sessions::auth_time.eq(auth.auth_time.naive_utc()),
+            sessions::amr.eq(auth.stored_amr()),
+            sessions::acr.eq(auth.acr),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        find_session(conn, session_id)
     })
 }
 
@@ -539,11 +594,12 @@ pub(crate) fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usiz
     .execute(conn)?)
 }
 
-pub(crate) fn find_session(conn: &mut Conn, id: &str) -> Result<Session, DbError> {
+pub fn find_session(conn: &mut Conn, id: &str) -> Result<Option<Session>, DbError> {
     Ok(sessions::table
         .find(id)
         .select(Session::as_select())
-        .first(conn)?)
+        .first(conn)
+        .optional()?)
 }
 
 fn find_token(conn: &mut Conn, token: &RefreshToken) -> Result<Option<TokenRow>, DbError> {
@@ -584,6 +640,7 @@ fn touch(conn: &mut Conn, mut session: Session, now: DateTime<Utc>) -> Result<Se
 mod tests {
     use super::*;
     use crate::auth::Roles;
+    use crate::auth::authn::Method;
     use crate::db::Db;
 
     struct Fixture {
@@ -620,7 +677,17 @@ mod tests {
     impl Fixture {
         fn issue(&self) -> Grant {
             self.db
-                .with_conn(|c| issue(c, &self.user, &ClientInfo::default(), &self.policy, self.t0))
+                .with_conn(|c| {
+                    let auth = Authentication::by(&[Method::Pwd], self.t0);
+                    issue(
+                        c,
+                        &self.user,
+                        &auth,
+                        &ClientInfo::default(),
+                        &self.policy,
+                        self.t0,
+                    )
+                })
                 .unwrap()
         }
 
@@ -631,7 +698,7 @@ mod tests {
         }
 
         fn session(&self, id: &str) -> Session {
-            self.db.with_conn(|c| find_session(c, id)).unwrap()
+            self.db.with_conn(|c| find_session(c, id)).unwrap().unwrap()
         }
 
         fn end(&self, which: Which, reason: EndReason) -> Vec<String> {
@@ -849,6 +916,7 @@ mod tests {
                 issue(
                     c,
                     &f.user,
+                    &Authentication::by(&[Method::Pwd], f.t0),
                     &ClientInfo {
                         user_agent: Some("UA".into()),
                         client_addr: Some("192.0.2.1".into()),

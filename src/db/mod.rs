@@ -16,8 +16,10 @@
 //! other's lock; `read` takes a pooled connection, WAL letting readers run
 //! beside the writer.
 
+pub mod factors;
 pub mod ledger;
 pub mod listen;
+pub mod pending;
 pub mod schema;
 pub mod secrets;
 pub mod throttle;

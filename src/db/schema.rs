@@ -17,6 +17,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    pending_logins (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        amr -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        failures -> Integer,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     refresh_tokens (token_hash) {
         token_hash -> Text,
         session_id -> Text,
@@ -37,6 +58,20 @@ diesel::table! {
         client_addr -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
         revoked_reason -> Nullable<Text>,
+        auth_time -> Timestamp,
+        amr -> Text,
+        acr -> Text,
+    }
+}
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Text,
+        secret -> Nullable<Text>,
+        pending_secret -> Nullable<Text>,
+        last_step -> Nullable<Integer>,
+        enabled_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }
 
@@ -53,13 +88,19 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(pending_logins -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(totp_factors -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     ledger_secrets,
     login_attempts,
+    pending_logins,
+    recovery_codes,
     refresh_tokens,
     sessions,
+    totp_factors,
     users,
 );

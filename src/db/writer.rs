@@ -230,6 +230,7 @@ fn reusable(conn: &mut Conn) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::auth::authn::{Authentication, Method};
     use std::time::Duration as StdDuration;
 
     use chrono::{DateTime, Duration, Utc};
@@ -286,7 +287,8 @@ mod tests {
         let grant = db
             .with_conn(|c| {
                 let user = users::create(c, "alice", "x", &Roles::new([]), t0())?;
-                ledger::issue(c, &user, &ClientInfo::default(), &policy, t0())
+                let auth = Authentication::by(&[Method::Pwd], t0());
+                ledger::issue(c, &user, &auth, &ClientInfo::default(), &policy, t0())
             })
             .unwrap();
         let release = hold_writer(&db).await;

@@ -17,12 +17,15 @@ use secrecy::ExposeSecret;
 
 use crate::accounts::AccountError;
 use crate::auth::password::Password;
+use crate::auth::seal::SealKey;
 use crate::auth::tokens::{KeyError, generate_ed25519_pem};
+use crate::auth::totp::TotpSecret;
 use crate::auth::{Role, Roles};
 use crate::clock::{self, Clock};
 use crate::config::{Config, DbArgs, ServeArgs};
 use crate::db::{Db, DbError};
 use crate::events::Caller;
+use crate::factors::{FactorError, Factors};
 use crate::files::write_private_file;
 use crate::services::{Services, ServicesError};
 use crate::startup::{Application, StartupError};
@@ -44,34 +47,67 @@ pub enum DemoError {
     #[error(transparent)]
     Services(#[from] ServicesError),
     #[error(transparent)]
+    Factor(#[from] FactorError),
+    #[error(transparent)]
     Startup(#[from] StartupError),
 }
 
-const USERS: [(&str, Role); 3] = [
+const USERS: [(&str, Role); 4] = [
     ("alice", Role::Admin),
     ("bob", Role::Editor),
     ("carol", Role::User),
+    ("dave", Role::User),
 ];
 
-/// Creates the demo's users with generated passwords; their
-/// `name / password (role)` lines.
-fn seed(db: &Db) -> Result<Vec<String>, DemoError> {
+/// The demo user who signs in with a second factor.
+const WITH_TOTP: &str = "dave";
+
+/// Creates the demo's users with generated passwords, and enrols TOTP for
+/// [`WITH_TOTP`]; their `name / password (role)` lines.
+fn seed(db: &Db, seal: SealKey) -> Result<Vec<String>, DemoError> {
     let now = clock::now();
-    let services = Services::standalone(db, now)?;
+    let services = Services::standalone(db, Some(seal), now)?;
+    let caller = Caller::default();
     actix_web::rt::System::new().block_on(async {
         let mut credentials = Vec::new();
         for (name, role) in USERS {
             let pw = generate_password();
             let password = Password::new(pw.clone());
             let roles = Roles::new([role]);
-            let caller = Caller::default();
-            (services.accounts)
+            let user = (services.accounts)
                 .register(name, password, roles, &caller, now)
                 .await?;
-            credentials.push(format!("{name} / {pw} ({role})"));
+            let mut line = format!("{name} / {pw} ({role})");
+            if name == WITH_TOTP {
+                let secret = enrol_totp(&services.factors, &user.id, name, now).await?;
+                line.push_str(&format!(
+                    " with TOTP: add {secret} to an authenticator app, or run `oathtool --totp -b {secret}`"
+                ));
+            }
+            credentials.push(line);
         }
         Ok(credentials)
     })
+}
+
+/// Sets up and confirms TOTP for a demo user, as the SPA would with a code
+/// the app shows; the seed in base32.
+async fn enrol_totp(
+    factors: &Factors,
+    user_id: &str,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, DemoError> {
+    let setup = factors.set_up_totp(user_id, name, now).await?;
+    let code = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &setup.secret)
+        .map(TotpSecret::from_bytes)
+        .and_then(|s| s.code_at(u64::try_from(now.timestamp()).ok()?))
+        .ok_or(FactorError::WrongCode)?;
+    // no session of the user is open yet: none to keep
+    factors
+        .confirm_totp(user_id, &code, "", &Caller::default(), now)
+        .await?;
+    Ok(setup.secret)
 }
 
 pub fn run(bind: &str) -> Result<(), DemoError> {
@@ -90,9 +126,14 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
     )?;
     let database_url = dir.join("portcullis.db").display().to_string();
 
+    let encryption_key = dir.join("encryption-key");
+    let key_text = SealKey::generate_base64();
+    write_private_file(&encryption_key, key_text.as_bytes())?;
+    let seal = SealKey::from_base64(&key_text).map_err(|e| DemoError::Config(vec![e]))?;
+
     let db = Db::connect(&database_url)?;
     db.migrate()?;
-    let credentials = seed(&db)?;
+    let credentials = seed(&db, seal)?;
 
     let upstream = TcpListener::bind("127.0.0.1:0")?;
     let upstream_addr = upstream.local_addr()?;
@@ -101,6 +142,7 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
         bind: bind.to_owned(),
         upstream: Some(format!("http://{upstream_addr}")),
         jwt_key_file: Some(key_file),
+        encryption_key_file: Some(encryption_key),
         // the demo is plain http on loopback
         cookie_secure: "false".into(),
         static_dir: static_dir(),

@@ -14,7 +14,9 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::accounts::AccountError;
+use crate::auth::authn::{ACR_MFA, Requirement};
 use crate::db::DbError;
+use crate::factors::FactorError;
 use crate::login::LoginError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,16 @@ pub enum ApiError {
     RequestTimeout,
     #[error("Unknown user or wrong password.")]
     InvalidCredentials,
+    /// The password was right; a second factor is due with `mfa_token`.
+    #[error("A second factor is required to finish signing in.")]
+    MfaRequired {
+        mfa_token: String,
+        methods: Vec<&'static str>,
+    },
+    /// The token's authentication is too weak or too old for the route
+    /// (RFC 9470): what is unmet.
+    #[error("{}", challenge_sentence(.0))]
+    InsufficientUserAuthentication(Requirement),
     #[error("The access token is missing, invalid, expired or revoked.")]
     InvalidToken,
     #[error("No refresh token was sent.")]
@@ -71,6 +83,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::MfaRequired { .. } => "mfa_required",
+            ApiError::InsufficientUserAuthentication(_) => "insufficient_user_authentication",
             ApiError::InvalidToken => "invalid_token",
             ApiError::MissingRefreshToken => "missing_refresh_token",
             ApiError::InvalidRefreshToken => "invalid_refresh_token",
@@ -129,7 +143,19 @@ impl ApiError {
     }
 
     fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.code(), "message": self.to_string() })
+        let mut body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        match self {
+            ApiError::MfaRequired { mfa_token, methods } => {
+                body["mfa_token"] = mfa_token.as_str().into();
+                body["methods"] = methods.clone().into();
+            }
+            ApiError::InsufficientUserAuthentication(unmet) => {
+                body["acr_values"] = unmet.mfa.then_some(ACR_MFA).into();
+                body["max_age"] = unmet.max_age.into();
+            }
+            _ => {}
+        }
+        body
     }
 }
 
@@ -157,6 +183,26 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<FactorError> for ApiError {
+    fn from(e: FactorError) -> Self {
+        match e {
+            FactorError::NotOffered | FactorError::NotEnabled | FactorError::UnknownUser => {
+                ApiError::NotFound
+            }
+            FactorError::NothingPending => {
+                ApiError::InvalidInput("Set up TOTP first, then confirm it with a code.".into())
+            }
+            FactorError::NoFactor => ApiError::InvalidInput(
+                "Recovery codes back up a second factor: add one first.".into(),
+            ),
+            FactorError::WrongCode => ApiError::InvalidInput(
+                "That code is not the one the authenticator app shows now.".into(),
+            ),
+            FactorError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
@@ -177,6 +223,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => 413,
             ApiError::RequestTimeout => 408,
             ApiError::InvalidCredentials
+            | ApiError::MfaRequired { .. }
+            | ApiError::InsufficientUserAuthentication(_)
             | ApiError::InvalidToken
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
@@ -207,9 +255,38 @@ impl ResponseError for ApiError {
             ApiError::TooManyAttempts { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
+            ApiError::InsufficientUserAuthentication(unmet) => {
+                res.insert_header((header::WWW_AUTHENTICATE, challenge(unmet)));
+            }
             _ => {}
         }
         res.json(self.body())
+    }
+}
+
+/// The RFC 9470 challenge for what is unmet, only the parameters that
+/// apply: `Bearer error="insufficient_user_authentication",
+/// error_description="…", acr_values="mfa", max_age=300`.
+pub fn challenge(unmet: &Requirement) -> String {
+    let mut value = format!(
+        r#"Bearer error="insufficient_user_authentication", error_description="{}""#,
+        challenge_sentence(unmet)
+    );
+    if unmet.mfa {
+        value.push_str(&format!(r#", acr_values="{ACR_MFA}""#));
+    }
+    if let Some(max_age) = unmet.max_age {
+        value.push_str(&format!(", max_age={max_age}"));
+    }
+    value
+}
+
+/// What the client must do, in words (no `"` or `\`: it is quoted as is).
+fn challenge_sentence(unmet: &Requirement) -> &'static str {
+    match (unmet.mfa, unmet.max_age.is_some()) {
+        (true, true) => "A second factor and a more recent authentication are required.",
+        (true, false) => "A second factor is required.",
+        _ => "A more recent authentication is required.",
     }
 }
 
@@ -273,6 +350,29 @@ fn rewrite<B>(old: &HttpResponse<B>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_step_up_challenge_is_rfc_9470_with_only_what_applies() {
+        let both = Requirement {
+            mfa: true,
+            max_age: Some(300),
+        };
+        assert_eq!(
+            challenge(&both),
+            r#"Bearer error="insufficient_user_authentication", error_description="A second factor and a more recent authentication are required.", acr_values="mfa", max_age=300"#
+        );
+        assert_eq!(
+            challenge(&Requirement::MFA),
+            r#"Bearer error="insufficient_user_authentication", error_description="A second factor is required.", acr_values="mfa""#
+        );
+        assert_eq!(
+            challenge(&Requirement::recent(5)),
+            r#"Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required.", max_age=5"#
+        );
+        let body = ApiError::InsufficientUserAuthentication(Requirement::MFA).body();
+        assert_eq!(body["acr_values"], "mfa");
+        assert!(body["max_age"].is_null());
+    }
 
     #[test]
     fn body_errors_say_whose_fault_and_what_kind() {

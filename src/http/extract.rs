@@ -17,9 +17,11 @@ use serde::de::DeserializeOwned;
 use super::access_log;
 use super::error::ApiError;
 use super::state::AppState;
+use crate::auth::authn::{ACR_MFA, Requirement};
 use crate::auth::tokens::Claims;
 use crate::auth::{Role, User};
 use crate::client_addr::{TrustedProxies, canonical};
+use crate::config::MfaPolicy;
 use crate::db::users;
 use crate::events::Caller;
 
@@ -60,13 +62,62 @@ pub fn authenticate(req: &HttpRequest) -> Result<Arc<Claims>, ApiError> {
         return Err(ApiError::InvalidToken);
     }
     access_log::note_user(req, &claims.sub);
+    if must_enrol_first(&state.mfa, &claims, req.path()) {
+        return Err(ApiError::InsufficientUserAuthentication(Requirement::MFA));
+    }
     Ok(claims)
+}
+
+/// Routes a holder of a role in `PORTCULLIS_MFA_REQUIRED_ROLES` may call
+/// with a password-only token (contract §9): enough to see who they are,
+/// enrol a second factor, step up and leave.
+const OPEN_BEFORE_ENROLMENT: [&str; 6] = [
+    "/auth/me",
+    "/auth/mfa",
+    "/auth/passkeys",
+    "/auth/step-up",
+    "/auth/logout",
+    "/auth/refresh",
+];
+
+/// Whether the caller holds a role that needs a second factor, has none
+/// in this token, and calls a route beyond enrolling one.
+fn must_enrol_first(mfa: &MfaPolicy, claims: &Claims, path: &str) -> bool {
+    if mfa.required_roles.is_empty() || claims.acr == ACR_MFA {
+        return false;
+    }
+    let roles = claims.role_set();
+    mfa.required_roles.iter().any(|r| roles.contains(*r))
+        && !OPEN_BEFORE_ENROLMENT.iter().any(|p| path.starts_with(p))
+}
+
+/// A caller whose token authenticated at most [`RECENT_SECS`] ago: the
+/// routes that add or remove a factor (contract §9) take this.
+pub struct Recent(pub Claims);
+
+/// How recent an authentication the factor routes ask for.
+pub const RECENT_SECS: i64 = 300;
+
+impl FromRequest for Recent {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authenticate(req).and_then(|claims| {
+            let now = state(req)?.clock.now().timestamp();
+            match Requirement::recent(RECENT_SECS).unmet(&claims.acr, claims.auth_time, now) {
+                None => Ok(Recent(Arc::unwrap_or_clone(claims))),
+                Some(unmet) => Err(ApiError::InsufficientUserAuthentication(unmet)),
+            }
+        }))
+    }
 }
 
 /// A caller who is an admin *now*: the bearer token is verified as for
 /// [`Authenticated`], then the user's roles and disabled flag are read
 /// again from the database, so a demoted or disabled admin is refused at
-/// once (`403 forbidden`), not at their next refresh.
+/// once (`403 forbidden`), not at their next refresh. With
+/// `PORTCULLIS_ADMIN_REQUIRE_MFA`, the token must also say `acr` `"mfa"`.
 pub struct Admin {
     /// The admin as the database has them at this request.
     pub user: User,
@@ -77,16 +128,21 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let checked = authenticate(req).and_then(|claims| Ok((claims, state(req)?.db.clone())));
+        let checked = authenticate(req).and_then(|claims| {
+            let state = state(req)?;
+            Ok((claims, state.db.clone(), state.mfa.admin_require_mfa))
+        });
         Box::pin(async move {
-            let (claims, db) = checked?;
+            let (claims, db, require_mfa) = checked?;
             let id = claims.sub.clone();
-            match db.read(move |c| users::find_by_id(c, &id)).await? {
-                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => {
-                    Ok(Admin { user })
-                }
-                _ => Err(ApiError::Forbidden),
+            let user = match db.read(move |c| users::find_by_id(c, &id)).await? {
+                Some(user) if !user.disabled && user.roles.contains(Role::Admin) => user,
+                _ => return Err(ApiError::Forbidden),
+            };
+            if require_mfa && claims.acr != ACR_MFA {
+                return Err(ApiError::InsufficientUserAuthentication(Requirement::MFA));
             }
+            Ok(Admin { user })
         })
     }
 }

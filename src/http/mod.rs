@@ -29,7 +29,7 @@ use actix_web::{guard, web};
 
 use error::not_found;
 use prefixes::{API, AUTH, HEALTHZ, METRICS, OPENAPI, READYZ, WELL_KNOWN};
-use routes::{admin, api, auth, health, sessions};
+use routes::{admin, api, auth, factors, health, sessions};
 
 /// The content security policy of every response: scripts and styles only
 /// from this origin, no framing.
@@ -65,6 +65,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .service(post_only("/register", auth::register))
             .service(post_only("/login", auth::login))
+            .service(post_only("/login/mfa", auth::login_second_factor))
+            .service(post_only("/step-up", factors::step_up))
+            .service(get_only("/mfa", factors::status))
+            .service(post_only("/mfa/totp/setup", factors::set_up_totp))
+            .service(post_only("/mfa/totp/confirm", factors::confirm_totp))
+            .service(only(
+                "/mfa/totp",
+                "DELETE",
+                web::delete().to(factors::remove_totp),
+            ))
+            .service(post_only(
+                "/mfa/recovery-codes",
+                factors::new_recovery_codes,
+            ))
             .service(post_only("/refresh", auth::refresh))
             .service(post_only("/logout", auth::logout))
             .service(get_only("/me", auth::me))
@@ -85,6 +99,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             ))
             .service(post_only("/admin/users/{id}/disable", admin::disable))
             .service(post_only("/admin/users/{id}/enable", admin::enable))
+            .service(post_only(
+                "/admin/users/{id}/mfa/reset",
+                admin::reset_factors,
+            ))
             .service(only(
                 "/admin/users/{id}/sessions",
                 "DELETE",

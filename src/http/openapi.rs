@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ApiError;
-use super::routes::{admin, auth, health, sessions};
+use super::routes::{admin, auth, factors, health, sessions};
 use super::schemas::{ErrorBody, RoleName};
 use super::state::AppState;
 
@@ -27,10 +27,17 @@ use super::state::AppState;
     paths(
         auth::register,
         auth::login,
+        auth::login_second_factor,
         auth::refresh,
         auth::logout,
         auth::me,
         auth::policy,
+        factors::status,
+        factors::set_up_totp,
+        factors::confirm_totp,
+        factors::remove_totp,
+        factors::new_recovery_codes,
+        factors::step_up,
         sessions::list,
         sessions::end,
         sessions::logout_all,
@@ -40,6 +47,7 @@ use super::state::AppState;
         admin::disable,
         admin::enable,
         admin::end_sessions,
+        admin::reset_factors,
         health::jwks,
         health::healthz,
         health::readyz,
@@ -51,6 +59,8 @@ use super::state::AppState;
     tags(
         (name = "auth", description = "Login, refresh and logout (contract §3)."),
         (name = "sessions", description = "The caller's own sessions and password (§8)."),
+        (name = "factors", description = "The caller's second factors and step-up (§9). Adding or removing one needs an authentication at most 300 s old: \
+            otherwise `401 insufficient_user_authentication` with an RFC 9470 `WWW-Authenticate` challenge."),
         (name = "admin", description = "User administration; needs the `admin` role as the database has it now (§8)."),
         (name = "operations", description = "Health, keys, metrics, the SPA and this document (§5, §8)."),
     ),

@@ -67,3 +67,30 @@ impl From<RuleView> for PolicyRule {
 pub struct PolicyView {
     pub rules: Vec<PolicyRule>,
 }
+
+/// `POST /auth/login`'s `401` when the password is right and a second
+/// factor is due.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequiredBody {
+    /// `mfa_required` (or `invalid_credentials`, without the rest).
+    pub error: String,
+    pub message: String,
+    /// Opaque, single use, valid 5 minutes: for `POST /auth/login/mfa`.
+    pub mfa_token: Option<String>,
+    /// What the user can finish with: `totp`, `passkey`, `recovery_code`.
+    pub methods: Option<Vec<String>>,
+}
+
+/// `401 insufficient_user_authentication` (RFC 9470): the token's
+/// authentication is too weak or too old for the route; the
+/// `WWW-Authenticate` challenge says the same.
+#[derive(Serialize, ToSchema)]
+pub struct StepUpBody {
+    /// `insufficient_user_authentication`.
+    pub error: String,
+    pub message: String,
+    /// `"mfa"` when a second factor is needed, else null.
+    pub acr_values: Option<String>,
+    /// Seconds since the last authentication the route accepts, when too old; else null.
+    pub max_age: Option<i64>,
+}

@@ -15,13 +15,13 @@ use crate::auth::revocation::RevocationList;
 use crate::auth::tokens::{LEEWAY_SECS, Tokens};
 use crate::client_addr::TrustedProxies;
 use crate::clock::Clock;
-use crate::config::{Config, CookieSettings};
+use crate::config::{Config, CookieSettings, MfaPolicy};
 use crate::db::throttle::Limits;
 use crate::db::{Db, ledger};
 use crate::metrics::Metrics;
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
-use crate::services::{Parts, Services, ServicesError};
+use crate::services::{DEFAULT_ISSUER, Parts, Services, ServicesError};
 
 /// Logins that may wait for a hashing thread, per thread; more are
 /// answered 429 at once (a hash takes tens of milliseconds, a wait at
@@ -29,6 +29,16 @@ use crate::services::{Parts, Services, ServicesError};
 const HASH_WAITING_PER_THREAD: usize = 32;
 /// Longest a login waits for a hashing thread.
 const HASH_WAIT: Duration = Duration::from_secs(1);
+
+/// The name authenticator apps show for this gateway: the host users open
+/// it on, when `PORTCULLIS_PUBLIC_URL` says.
+fn issuer(public_url: Option<&str>) -> String {
+    public_url
+        .and_then(|url| url.split_once("://"))
+        .map(|(_, host)| host.split(':').next().unwrap_or(host).to_owned())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| DEFAULT_ISSUER.to_owned())
+}
 
 /// How `/api` calls are checked and sent.
 pub struct ProxySettings {
@@ -58,6 +68,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether the main listener speaks TLS (`X-Forwarded-Proto`).
     pub https: bool,
+    /// Who must use a second factor.
+    pub mfa: MfaPolicy,
 }
 
 /// What the listeners are built from: the part of the configuration the
@@ -93,6 +105,8 @@ impl AppState {
             revoked: revoked.clone(),
             session: config.session,
             metrics: metrics.clone(),
+            seal: config.seal,
+            issuer: issuer(config.public_url.as_deref()),
         };
         let state = Self {
             services: Services::new(parts, now)?,
@@ -113,6 +127,7 @@ impl AppState {
             static_dir: config.static_dir,
             metrics,
             https: config.tls.is_some(),
+            mfa: config.mfa,
         };
         let listeners = Listeners {
             bind: config.bind,

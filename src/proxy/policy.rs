@@ -13,6 +13,13 @@
 //! public = true              # no token needed
 //!
 //! [[rule]]
+//! methods = ["POST"]
+//! path = "/payroll"
+//! roles = ["admin"]
+//! acr = "mfa"                # a second factor (RFC 9470 step-up)
+//! max_age = 300              # an authentication at most 300 s old
+//!
+//! [[rule]]
 //! methods = ["*"]
 //! path = "/"
 //! roles = ["admin"]          # any of these
@@ -24,6 +31,7 @@
 
 use serde::Deserialize;
 
+use crate::auth::authn::Requirement;
 use crate::auth::{Role, Roles};
 
 /// Headers with which clients ask an upstream to act on another method
@@ -80,13 +88,16 @@ struct Rule {
     methods: Vec<String>,
     prefix: String,
     allowed: Allowed,
+    /// How the caller must have authenticated, beyond the roles.
+    requires: Requirement,
 }
 
 /// What the policy says of one request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
     Public,
-    NeedsToken(Vec<Role>),
+    /// A token with any of these roles, authenticated as the requirement says.
+    NeedsToken(Vec<Role>, Requirement),
     Refused,
 }
 
@@ -113,6 +124,7 @@ impl Default for Policy {
             // the root: every path
             prefix: String::new(),
             allowed: Allowed::AnyOf(roles.to_vec()),
+            requires: Requirement::default(),
         };
         Self {
             rules: vec![
@@ -132,7 +144,7 @@ impl Policy {
         };
         match &rule.allowed {
             Allowed::Public => Decision::Public,
-            Allowed::AnyOf(roles) => Decision::NeedsToken(roles.clone()),
+            Allowed::AnyOf(roles) => Decision::NeedsToken(roles.clone(), rule.requires),
         }
     }
 
@@ -183,6 +195,8 @@ impl Policy {
             roles: Vec<String>,
             #[serde(default)]
             public: bool,
+            acr: Option<String>,
+            max_age: Option<i64>,
         }
 
         let line_of = |offset: usize| {
@@ -206,12 +220,33 @@ impl Policy {
             .map(|spanned| {
                 let line = line_of(spanned.span().start);
                 let raw = spanned.into_inner();
+                let requires = requirement(raw.acr.as_deref(), raw.max_age)
+                    .map_err(|e| format!("line {line}: {e}"))?;
+                if raw.public && requires != Requirement::default() {
+                    return Err(format!(
+                        "line {line}: a public rule cannot ask how the caller authenticated"
+                    ));
+                }
                 Rule::from_raw(raw.methods, raw.path, raw.roles, raw.public)
+                    .map(|rule| Rule { requires, ..rule })
                     .map_err(|e| format!("line {line}: {e}"))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
+}
+
+/// A rule's `acr` and `max_age`.
+fn requirement(acr: Option<&str>, max_age: Option<i64>) -> Result<Requirement, String> {
+    let mfa = match acr {
+        None => false,
+        Some("mfa") => true,
+        Some(other) => return Err(format!("acr {other:?}: the only value is \"mfa\"")),
+    };
+    if max_age.is_some_and(|s| s <= 0) {
+        return Err("max_age is a number of seconds above 0".into());
+    }
+    Ok(Requirement { mfa, max_age })
 }
 
 impl Rule {
@@ -257,6 +292,7 @@ impl Rule {
             methods,
             prefix: path.trim_end_matches('/').to_owned(),
             allowed,
+            requires: Requirement::default(),
         })
     }
 
@@ -281,15 +317,15 @@ mod tests {
         let p = Policy::default();
         assert_eq!(
             p.decide("GET", "/employees"),
-            Decision::NeedsToken(vec![Role::User])
+            Decision::NeedsToken(vec![Role::User], Requirement::default())
         );
         assert_eq!(
             p.decide("PATCH", "/x"),
-            Decision::NeedsToken(vec![Role::Editor, Role::Admin])
+            Decision::NeedsToken(vec![Role::Editor, Role::Admin], Requirement::default())
         );
         assert_eq!(
             p.decide("DELETE", "/x/1"),
-            Decision::NeedsToken(vec![Role::Admin])
+            Decision::NeedsToken(vec![Role::Admin], Requirement::default())
         );
         assert_eq!(p.decide("TRACE", "/x"), Decision::Refused);
     }
@@ -352,11 +388,11 @@ roles = ["admin"]
         assert_eq!(p.decide("GET", "/status/db"), Decision::Public);
         assert_eq!(
             p.decide("GET", "/statusx"),
-            Decision::NeedsToken(vec![Role::Admin])
+            Decision::NeedsToken(vec![Role::Admin], Requirement::default())
         );
         assert_eq!(
             p.decide("POST", "/status"),
-            Decision::NeedsToken(vec![Role::Admin])
+            Decision::NeedsToken(vec![Role::Admin], Requirement::default())
         );
     }
 
@@ -372,6 +408,47 @@ roles = ["admin"]
         // a multibyte character where the error starts is no crash
         let err = Policy::parse("[[rule]]\né = 1\n").unwrap_err();
         assert!(err.starts_with("line 2:"), "{err}");
+    }
+
+    #[test]
+    fn rules_may_ask_for_a_second_factor_and_a_recent_authentication() {
+        let p = Policy::parse(
+            r#"
+[[rule]]
+methods = ["POST"]
+path = "/payroll"
+roles = ["admin"]
+acr = "mfa"
+max_age = 300
+
+[[rule]]
+methods = ["*"]
+path = "/"
+roles = ["user"]
+"#,
+        )
+        .unwrap();
+        let strict = Requirement {
+            mfa: true,
+            max_age: Some(300),
+        };
+        assert_eq!(
+            p.decide("POST", "/payroll/run"),
+            Decision::NeedsToken(vec![Role::Admin], strict)
+        );
+        assert_eq!(
+            p.decide("GET", "/payroll"),
+            Decision::NeedsToken(vec![Role::User], Requirement::default())
+        );
+        for bad in [
+            "acr = \"loa3\"\nroles = [\"user\"]",
+            "max_age = 0\nroles = [\"user\"]",
+            "acr = \"mfa\"\npublic = true",
+        ] {
+            let text = format!("[[rule]]\nmethods = [\"GET\"]\npath = \"/\"\n{bad}\n");
+            let err = Policy::parse(&text).unwrap_err();
+            assert!(err.starts_with("line 1:"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -259,6 +259,7 @@ async fn a_database_outage_answers_503_keeps_the_api_up_and_heals_by_itself() {
 
 #[test]
 fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
+    use portcullis::auth::authn::{Authentication, Method};
     use portcullis::db::ledger::{self, ClientInfo, EndReason, SessionPolicy, Which};
     use portcullis::db::listen::Listener;
     let name = "a_revocation_is_announced_to_listeners_when_it_commits_and_not_before";
@@ -276,7 +277,8 @@ fn a_revocation_is_announced_to_listeners_when_it_commits_and_not_before() {
         grace: chrono::Duration::seconds(5),
     };
     let open = || {
-        db.with_conn(|c| ledger::issue(c, &user, &ClientInfo::default(), &policy, now))
+        let auth = Authentication::by(&[Method::Pwd], now);
+        db.with_conn(|c| ledger::issue(c, &user, &auth, &ClientInfo::default(), &policy, now))
             .unwrap()
             .session
             .id

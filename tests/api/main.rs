@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod database;
 mod deploy;
+mod factors;
 mod http;
 mod multi;
 mod ops;

@@ -189,16 +189,16 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
         .iter()
         .filter_map(|l| {
             let (name, rest) = l.split_once(" / ")?;
-            let (pw, role) = rest.split_once(' ')?;
-            Some((
-                name.to_owned(),
-                pw.to_owned(),
-                role.trim_matches(['(', ')']).to_owned(),
-            ))
+            let (pw, rest) = rest.split_once(" (")?;
+            let (role, _) = rest.split_once(')')?;
+            Some((name.to_owned(), pw.to_owned(), role.to_owned()))
         })
         .collect();
     let names: Vec<_> = creds.iter().map(|(n, _, r)| format!("{n}:{r}")).collect();
-    assert_eq!(names, ["alice:admin", "bob:editor", "carol:user"]);
+    assert_eq!(
+        names,
+        ["alice:admin", "bob:editor", "carol:user", "dave:user"]
+    );
     let url = lines.iter().find(|l| l.contains("http://")).unwrap();
     let url = &url[url.find("http://").unwrap()..]
         .trim_end_matches('/')
@@ -223,6 +223,23 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
     assert!(!employees.is_empty());
     let res = client.get(format!("{url}/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+
+    // dave signs in with the TOTP seed the demo printed, as an app would
+    let dave = lines.iter().find(|l| l.starts_with("dave / ")).unwrap();
+    let secret = dave.split("oathtool --totp -b ").nth(1).unwrap();
+    let secret = secret.trim_end_matches('`');
+    let (_, dave_pw, _) = &creds[3];
+    let mut res = login_at(url, "dave", dave_pw).await;
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(first["error"], "mfa_required", "{first}");
+    // the demo spent the code of its enrolment step: the next step's
+    let next = portcullis::clock::now().timestamp() + 30;
+    let res = client
+        .post(format!("{url}/auth/login/mfa"))
+        .send_json(&json!({ "mfa_token": first["mfa_token"], "totp": oathtool(secret, next) }))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "dave's second step");
 
     // Ctrl-C stops it and removes the throwaway data (the signing key too)
     stop_demo(demo, "INT", &dir);

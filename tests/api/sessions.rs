@@ -361,11 +361,12 @@ async fn an_admin_lists_users_with_roles_state_and_live_session_counts() {
             "created_at",
             "disabled",
             "id",
+            "mfa",
             "roles",
             "sessions",
             "username"
         ],
-        "and nothing else (no hashes)"
+        "and nothing else (no hashes, no seeds)"
     );
 }
 
@@ -629,6 +630,14 @@ async fn the_openapi_document_describes_the_auth_session_admin_and_health_routes
     for (path, method) in [
         ("/auth/register", "post"),
         ("/auth/login", "post"),
+        ("/auth/login/mfa", "post"),
+        ("/auth/step-up", "post"),
+        ("/auth/mfa", "get"),
+        ("/auth/mfa/totp/setup", "post"),
+        ("/auth/mfa/totp/confirm", "post"),
+        ("/auth/mfa/totp", "delete"),
+        ("/auth/mfa/recovery-codes", "post"),
+        ("/auth/admin/users/{id}/mfa/reset", "post"),
         ("/auth/refresh", "post"),
         ("/auth/logout", "post"),
         ("/auth/me", "get"),
@@ -649,13 +658,19 @@ async fn the_openapi_document_describes_the_auth_session_admin_and_health_routes
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} is documented");
-        // every error answer has the contract's shape
+        // every error answer has the contract's shape: ErrorBody, or one
+        // of the two that add fields to it (§9's mfa_required and step-up)
         for (status, response) in op["responses"].as_object().unwrap() {
             if status.starts_with('4') || status.starts_with('5') {
-                assert_eq!(
-                    response["content"]["application/json"]["schema"]["$ref"],
-                    "#/components/schemas/ErrorBody",
-                    "{method} {path} {status}"
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert!(
+                    [
+                        "#/components/schemas/ErrorBody",
+                        "#/components/schemas/MfaRequiredBody",
+                        "#/components/schemas/StepUpBody",
+                    ]
+                    .contains(&schema.as_str().unwrap_or_default()),
+                    "{method} {path} {status}: {schema}"
                 );
             }
         }
@@ -682,10 +697,12 @@ async fn the_openapi_document_describes_the_auth_session_admin_and_health_routes
     );
     assert_eq!(schemes["csrf"]["in"], "header");
     assert_eq!(schemes["csrf"]["name"], "X-CSRF");
-    assert_eq!(
-        doc["components"]["schemas"]["ErrorBody"]["required"],
-        json!(["error", "message"])
-    );
+    for shape in ["ErrorBody", "MfaRequiredBody", "StepUpBody"] {
+        let required = doc["components"]["schemas"][shape]["required"]
+            .as_array()
+            .unwrap();
+        assert_eq!(required[..2], [json!("error"), json!("message")], "{shape}");
+    }
 }
 
 /// Found by Schemathesis: a 405 must say which methods the resource has.

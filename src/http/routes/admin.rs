@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Role, Roles};
 use crate::db::users::{self, UserRef};
-use crate::db::{DbError, ledger};
+use crate::db::{DbError, factors, ledger};
 use crate::events::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, JsonBody};
@@ -37,6 +37,8 @@ pub struct AdminUser {
     /// How many live sessions the user has.
     #[schema(minimum = 0)]
     sessions: i64,
+    /// Whether the user has a second factor (TOTP) on.
+    mfa: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,12 +80,13 @@ fn parse_roles(names: &[String]) -> Result<Roles, ApiError> {
 pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let policy = state.services.sessions.policy();
     let now = state.clock.now();
-    let (all, counts) = state
+    let (all, counts, with_mfa) = state
         .db
         .read(move |c| {
             Ok::<_, DbError>((
                 users::list_with_created(c)?,
                 ledger::live_session_counts(c, &policy, now)?,
+                factors::users_with_totp(c)?,
             ))
         })
         .await?;
@@ -91,6 +94,7 @@ pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResp
         .into_iter()
         .map(|(user, created_at)| AdminUser {
             sessions: counts.get(&user.id).copied().unwrap_or(0),
+            mfa: with_mfa.contains(&user.id),
             roles: user.roles.names(),
             disabled: user.disabled,
             created_at: rfc3339(created_at.naive_utc()),
@@ -228,6 +232,35 @@ pub async fn end_sessions(
     let accounts = &state.services.accounts;
     accounts
         .end_all_sessions(who, EndReason::Admin, Some(&admin.user), &caller, now)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes every second factor of a user (a lost phone); every session of
+/// theirs ends.
+#[utoipa::path(
+    post,
+    path = "/auth/admin/users/{id}/mfa/reset",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "The user has no second factor and no session left; they log in with their password and may enrol again."),
+        (status = 401, description = "`invalid_token`, or `insufficient_user_authentication` when admins must use a second factor.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller is not an admin.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no user has this id.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn reset_factors(
+    state: web::Data<AppState>,
+    caller: Caller,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let factors = &state.services.factors;
+    factors
+        .reset(&id, Some(&admin.user), &caller, state.clock.now())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

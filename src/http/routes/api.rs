@@ -139,10 +139,14 @@ fn authorize(
             authenticate(req)?;
             Err(ApiError::Forbidden)
         }
-        Decision::NeedsToken(needed) => {
+        Decision::NeedsToken(needed, requires) => {
             let claims = authenticate(req)?;
             if !Policy::allows(&needed, &claims.role_set()) {
                 return Err(ApiError::Forbidden);
+            }
+            let now = state.clock.now().timestamp();
+            if let Some(unmet) = requires.unmet(&claims.acr, claims.auth_time, now) {
+                return Err(ApiError::InsufficientUserAuthentication(unmet));
             }
             Ok(Some(claims))
         }

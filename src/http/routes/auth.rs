@@ -11,14 +11,16 @@ use utoipa::ToSchema;
 use crate::auth::password::Password;
 use crate::auth::refresh::RefreshToken;
 use crate::auth::{Roles, User};
-use crate::db::ledger::{Grant, Which};
+use crate::db::ledger::{Grant, Session, Which};
 use crate::events::Caller;
+use crate::factors::Proof;
 use crate::http::access_log;
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, require_csrf_header};
-use crate::http::schemas::{ErrorBody, PolicyRule, PolicyView, RoleName};
+use crate::http::schemas::{ErrorBody, MfaRequiredBody, PolicyRule, PolicyView, RoleName};
 use crate::http::state::AppState;
+use crate::login::SignIn;
 use crate::sessions::{EndReason, Refreshed};
 
 #[derive(Deserialize, ToSchema)]
@@ -132,7 +134,8 @@ pub async fn register(
         (status = 200, description = "Logged in; the refresh cookie is set.", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The refresh cookie."))),
         (status = 400, description = "`invalid_input`: malformed body.", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: unknown user, wrong password or disabled user, alike.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: unknown user, wrong password or disabled user, alike. \
+            `mfa_required` (with `mfa_token` and `methods`, no cookie): the password is right and a second factor is due at `POST /auth/login/mfa`.", body = MfaRequiredBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: too many failures for this username or address.", body = ErrorBody,
@@ -148,11 +151,76 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let password = Password::new(body.password);
     let login = &state.services.login;
-    let grant = login
+    let signed = login
         .with_password(&body.username, password, &caller, state.clock.now())
+        .await?;
+    match signed {
+        SignIn::Session(grant) => {
+            access_log::note_user(&req, &grant.user.id);
+            grant_response(&state, &grant)
+        }
+        SignIn::SecondFactor { mfa_token, methods } => {
+            Err(ApiError::MfaRequired { mfa_token, methods })
+        }
+    }
+}
+
+/// `POST /auth/login/mfa`'s body: the pending login and one second factor.
+#[derive(Deserialize, ToSchema)]
+pub struct SecondStepBody {
+    /// From the `mfa_required` answer of `POST /auth/login`.
+    mfa_token: String,
+    /// A code of the authenticator app (6 digits).
+    totp: Option<String>,
+    /// One of the recovery codes.
+    recovery_code: Option<String>,
+}
+
+/// `POST /auth/login/mfa` → 200 TokenResponse and the refresh cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/login/mfa",
+    tag = "auth",
+    request_body = SecondStepBody,
+    responses(
+        (status = 200, description = "Logged in with two factors; the refresh cookie is set.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The refresh cookie."))),
+        (status = 400, description = "`invalid_input`: malformed body, or not exactly one of `totp` and `recovery_code`.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: a wrong, spent or replayed code, or an `mfa_token` that is unknown, used, older than 5 minutes or past its fifth wrong code.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many wrong codes or passwords for this username or address.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn login_second_factor(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<SecondStepBody>,
+) -> Result<HttpResponse, ApiError> {
+    let proof = one_proof(body.totp, body.recovery_code)?;
+    let login = &state.services.login;
+    let grant = login
+        .second_factor(&body.mfa_token, proof, &caller, state.clock.now())
         .await?;
     access_log::note_user(&req, &grant.user.id);
     grant_response(&state, &grant)
+}
+
+/// Exactly one second factor of a body's `totp` and `recovery_code`.
+pub(crate) fn one_proof(
+    totp: Option<String>,
+    recovery_code: Option<String>,
+) -> Result<Proof, ApiError> {
+    match (totp, recovery_code) {
+        (Some(code), None) => Ok(Proof::Totp(code)),
+        (None, Some(code)) => Ok(Proof::RecoveryCode(code)),
+        _ => Err(ApiError::InvalidInput(
+            "Send one of `totp` and `recovery_code`.".into(),
+        )),
+    }
 }
 
 /// `POST /auth/refresh`: rotates the cookie's token (see [`crate::sessions::Sessions::refresh`]).
@@ -287,27 +355,32 @@ pub async fn policy(
 }
 
 /// 200 TokenResponse with the grant's refresh token in the cookie.
-fn grant_response(state: &AppState, grant: &Grant) -> Result<HttpResponse, ApiError> {
+pub(crate) fn grant_response(state: &AppState, grant: &Grant) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
+    let cookie = cookies::set(&state.cookie, &grant.refresh, grant.session.remaining(now));
+    let mut res = token_response(state, &grant.user, &grant.session)?;
+    res.add_cookie(&cookie).map_err(ApiError::internal)?;
+    Ok(res)
+}
+
+/// 200 TokenResponse: a new access token of `session`, which says how the
+/// session authenticated.
+pub(crate) fn token_response(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+) -> Result<HttpResponse, ApiError> {
+    let auth = session.authentication();
+    let now = state.clock.now();
+    let ends = session.expires_at.and_utc();
     let issued = state
         .tokens
-        .sign(
-            &grant.user,
-            &grant.session.id,
-            now,
-            grant.session.expires_at.and_utc(),
-        )
+        .sign(user, &session.id, &auth, now, ends)
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .cookie(cookies::set(
-            &state.cookie,
-            &grant.refresh,
-            grant.session.remaining(now),
-        ))
-        .json(TokenResponse {
-            access_token: issued.token,
-            token_type: "Bearer",
-            expires_in: issued.expires_in,
-            user: UserBody::from(&grant.user),
-        }))
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        user: UserBody::from(user),
+    }))
 }

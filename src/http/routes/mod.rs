@@ -3,5 +3,6 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod factors;
 pub mod health;
 pub mod sessions;

@@ -7,6 +7,8 @@
 //! - [`database`]: each app's own database, SQLite or PostgreSQL.
 //! - [`requests`]: requests by their contract names, in-process or at a URL.
 //! - [`responses`]: what to read off a response, and the shared assertions.
+//! - [`factors`]: second factors: an encryption key, `oathtool`'s codes,
+//!   enrolment and the two steps of a login.
 //! - [`users`], [`ledger`]: rows written and read behind the gateway's
 //!   back; the only doors to the library's account and schema functions.
 //! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
@@ -30,6 +32,7 @@ pub mod app;
 pub mod binary;
 pub mod browser;
 pub mod database;
+pub mod factors;
 pub mod ledger;
 pub mod process;
 pub mod raw;
@@ -42,6 +45,7 @@ pub mod users;
 pub use app::*;
 pub use binary::*;
 pub use database::*;
+pub use factors::*;
 pub use ledger::*;
 pub use process::*;
 pub use relay::*;

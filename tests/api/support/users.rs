@@ -61,7 +61,7 @@ impl TestApp {
     /// The account use cases as the CLI runs them, beside the gateway (on
     /// its database and clock).
     fn accounts(&self) -> Accounts {
-        let services = Services::standalone(&self.db, self.clock.now());
+        let services = Services::standalone(&self.db, None, self.clock.now());
         services.unwrap().accounts
     }
 

@@ -1,0 +1,382 @@
+//! The second-factors service (contract §9): a user's TOTP (set up,
+//! confirmed with a code, removed) and recovery codes (ten at a time,
+//! shown once, each good once), and the one check both kinds of code go
+//! through, [`Factors::verify`]. A TOTP seed is sealed before it is stored
+//! ([`SealKey`], bound to its user) and opened only to check a code;
+//! without an encryption key TOTP is not offered. Adding or removing a
+//! factor ends every other session of the user ([`EndReason::FactorsChanged`]),
+//! in the same transaction as the change.
+//!
+//! Knows nothing of HTTP; callers pass `now`.
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::User;
+use crate::auth::authn::Method;
+use crate::auth::recovery;
+use crate::auth::seal::SealKey;
+use crate::auth::totp::{self, TotpSecret};
+use crate::db::ledger::{self, EndReason, Ended, Which};
+use crate::db::{self, Conn, Db, DbError, factors, users};
+use crate::events::{Caller, Event, Kind};
+use crate::sessions::Sessions;
+
+/// Why a factor operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum FactorError {
+    /// TOTP needs `PORTCULLIS_ENCRYPTION_KEY_FILE`, which is not set.
+    #[error("TOTP is not offered by this gateway")]
+    NotOffered,
+    /// Confirming, with no TOTP set up.
+    #[error("no TOTP is set up")]
+    NothingPending,
+    /// Removing TOTP the user does not have.
+    #[error("no TOTP is enabled")]
+    NotEnabled,
+    /// Recovery codes for a user with no second factor.
+    #[error("there is no second factor to recover")]
+    NoFactor,
+    /// A reset for a user who does not exist.
+    #[error("no such user")]
+    UnknownUser,
+    /// The code is not one the factor accepts now.
+    #[error("the code is not right")]
+    WrongCode,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for FactorError {
+    fn from(e: diesel::result::Error) -> Self {
+        FactorError::Db(e.into())
+    }
+}
+
+/// What proves the second factor.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    Totp(String),
+    RecoveryCode(String),
+}
+
+/// A user's factors, as `GET /auth/mfa` tells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub totp: bool,
+    pub totp_available: bool,
+    pub recovery_codes_left: i64,
+}
+
+/// A TOTP setup: what an authenticator app needs.
+#[derive(Debug)]
+pub struct Setup {
+    /// The seed in base32.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+/// The second-factors service; cloning shares it.
+#[derive(Clone)]
+pub struct Factors {
+    db: Db,
+    seal: Option<SealKey>,
+    /// The issuer authenticator apps show beside the account.
+    issuer: String,
+    sessions: Sessions,
+}
+
+impl Factors {
+    pub fn new(db: Db, seal: Option<SealKey>, issuer: String, sessions: Sessions) -> Self {
+        Self {
+            db,
+            seal,
+            issuer,
+            sessions,
+        }
+    }
+
+    /// Whether TOTP is offered (an encryption key is configured).
+    pub fn totp_offered(&self) -> bool {
+        self.seal.is_some()
+    }
+
+    pub async fn status(&self, user_id: &str) -> Result<Status, FactorError> {
+        let id = user_id.to_owned();
+        let (row, left) = self
+            .db
+            .read(move |c| Ok::<_, DbError>((factors::totp(c, &id)?, factors::codes_left(c, &id)?)))
+            .await?;
+        Ok(Status {
+            totp: row.is_some_and(|r| r.secret.is_some()),
+            totp_available: self.totp_offered(),
+            recovery_codes_left: left,
+        })
+    }
+
+    /// The second-step methods the user can log in with (contract names):
+    /// empty for a user without a second factor.
+    pub async fn methods(&self, user_id: &str) -> Result<Vec<&'static str>, FactorError> {
+        let status = self.status(user_id).await?;
+        let mut methods = Vec::new();
+        if status.totp {
+            methods.push("totp");
+        }
+        if !methods.is_empty() && status.recovery_codes_left > 0 {
+            methods.push("recovery_code");
+        }
+        Ok(methods)
+    }
+
+    /// Sets up a new TOTP seed for the user, pending until a code confirms
+    /// it (a new setup replaces a pending one).
+    pub async fn set_up_totp(
+        &self,
+        user_id: &str,
+        username: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Setup, FactorError> {
+        let seal = self.seal.as_ref().ok_or(FactorError::NotOffered)?;
+        let secret = TotpSecret::generate();
+        let sealed = seal
+            .seal(secret.expose(), &context(user_id))
+            .ok_or(FactorError::NotOffered)?;
+        let uri = secret
+            .otpauth_uri(&self.issuer, username)
+            .ok_or(FactorError::NotOffered)?;
+        let qr_svg = totp::qr_svg(&uri).ok_or(FactorError::NotOffered)?;
+        let id = user_id.to_owned();
+        self.db
+            .run(move |c| factors::set_pending(c, &id, &sealed, now))
+            .await?;
+        Ok(Setup {
+            secret: secret.base32(),
+            otpauth_uri: uri,
+            qr_svg,
+        })
+    }
+
+    /// Confirms the pending TOTP with a code of it: TOTP is on, ten new
+    /// recovery codes (returned, shown once) replace any old ones, and
+    /// every session of the user but `keep` ends.
+    pub async fn confirm_totp(
+        &self,
+        user_id: &str,
+        code: &str,
+        keep: &str,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, FactorError> {
+        let seal = self.seal.as_ref().ok_or(FactorError::NotOffered)?;
+        let id = user_id.to_owned();
+        let row = self.db.read(move |c| factors::totp(c, &id)).await?;
+        let sealed = row
+            .and_then(|r| r.pending_secret)
+            .ok_or(FactorError::NothingPending)?;
+        let secret = open(seal, &sealed, user_id).ok_or(FactorError::NothingPending)?;
+        let step = step_of(&secret, code, now).ok_or(FactorError::WrongCode)?;
+        let codes = recovery::generate();
+        let hashes = hashes_of(&codes);
+        let (id, keep) = (user_id.to_owned(), keep.to_owned());
+        let policy = self.sessions.policy();
+        let ended = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    if !factors::confirm(c, &id, &sealed, step, now)? {
+                        return Err(FactorError::NothingPending);
+                    }
+                    factors::replace_codes(c, &id, &hashes, now)?;
+                    Ok(end_others(c, &id, Some(keep), &policy, now)?)
+                })
+            })
+            .await?;
+        self.changed(user_id, "totp", &ended, caller, None, now);
+        Ok(codes)
+    }
+
+    /// Removes the user's TOTP (and, with it their last second factor,
+    /// their recovery codes); every session but `keep` ends.
+    pub async fn remove_totp(
+        &self,
+        user_id: &str,
+        keep: &str,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<(), FactorError> {
+        let (id, keep) = (user_id.to_owned(), keep.to_owned());
+        let policy = self.sessions.policy();
+        let ended = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let enabled = factors::totp(c, &id)?.is_some_and(|r| r.secret.is_some());
+                    if !enabled {
+                        return Err(FactorError::NotEnabled);
+                    }
+                    factors::remove_totp(c, &id)?;
+                    factors::remove_codes(c, &id)?;
+                    Ok(end_others(c, &id, Some(keep), &policy, now)?)
+                })
+            })
+            .await?;
+        self.changed(user_id, "totp", &ended, caller, None, now);
+        Ok(())
+    }
+
+    /// Ten new recovery codes for a user with a second factor; the old
+    /// ones die.
+    pub async fn new_recovery_codes(
+        &self,
+        user_id: &str,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, FactorError> {
+        if self.methods(user_id).await?.is_empty() {
+            return Err(FactorError::NoFactor);
+        }
+        let codes = recovery::generate();
+        let (id, hashes) = (user_id.to_owned(), hashes_of(&codes));
+        self.db
+            .run(move |c| factors::replace_codes(c, &id, &hashes, now))
+            .await?;
+        Event::new(Kind::FactorsChanged, caller)
+            .user_id(user_id)
+            .factor("recovery_codes")
+            .record();
+        Ok(codes)
+    }
+
+    /// Removes every factor of a user (an admin's reset for a lost
+    /// phone, on behalf of `actor` when one acts); every session of theirs
+    /// ends.
+    pub async fn reset(
+        &self,
+        user_id: &str,
+        actor: Option<&User>,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<(), FactorError> {
+        let id = user_id.to_owned();
+        let policy = self.sessions.policy();
+        let ended = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    if users::find_by_id(c, &id)?.is_none() {
+                        return Err(FactorError::UnknownUser);
+                    }
+                    factors::remove_totp(c, &id)?;
+                    factors::remove_codes(c, &id)?;
+                    Ok(end_others(c, &id, None, &policy, now)?)
+                })
+            })
+            .await?;
+        let by = actor.map(|a| a.username.as_str());
+        self.changed(user_id, "all", &ended, caller, by, now);
+        Ok(())
+    }
+
+    /// Checks a second factor of `user_id`, spending what it spends: a
+    /// TOTP code's step (a code works once), or a recovery code. `None` is
+    /// a wrong code (or a replayed one, or a factor the user lacks).
+    pub async fn verify(
+        &self,
+        user_id: &str,
+        proof: &Proof,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Method>, FactorError> {
+        let id = user_id.to_owned();
+        match proof {
+            Proof::Totp(code) => {
+                let Some(seal) = &self.seal else {
+                    return Ok(None);
+                };
+                let row = self.db.read(move |c| factors::totp(c, &id)).await?;
+                let Some(sealed) = row.and_then(|r| r.secret) else {
+                    return Ok(None);
+                };
+                let step = open(seal, &sealed, user_id).and_then(|s| step_of(&s, code, now));
+                let Some(step) = step else {
+                    return Ok(None);
+                };
+                let id = user_id.to_owned();
+                let fresh = self
+                    .db
+                    .run(move |c| factors::accept_step(c, &id, step))
+                    .await?;
+                Ok(fresh.then_some(Method::Otp))
+            }
+            Proof::RecoveryCode(code) => {
+                let Some(normal) = recovery::normalize(code) else {
+                    return Ok(None);
+                };
+                let hash = recovery::hash(&normal);
+                let spent = self
+                    .db
+                    .run(move |c| factors::spend_code(c, &id, &hash, now))
+                    .await?;
+                Ok(spent.then_some(Method::Otp))
+            }
+        }
+    }
+
+    /// After a factor changed: the sessions it ended are announced, and the
+    /// change is one event.
+    fn changed(
+        &self,
+        user_id: &str,
+        factor: &str,
+        ended: &[Ended],
+        caller: &Caller,
+        actor: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        Event::new(Kind::FactorsChanged, caller)
+            .user_id(user_id)
+            .factor(factor)
+            .actor(actor)
+            .record();
+        self.sessions
+            .announce(ended, EndReason::FactorsChanged, caller, actor, now);
+    }
+}
+
+/// What a sealed seed is bound to: its purpose and its user.
+fn context(user_id: &str) -> Vec<u8> {
+    format!("portcullis totp seed:{user_id}").into_bytes()
+}
+
+fn open(seal: &SealKey, sealed: &str, user_id: &str) -> Option<TotpSecret> {
+    seal.open(sealed, &context(user_id))
+        .map(TotpSecret::from_bytes)
+}
+
+/// The step `code` belongs to at `now`, as stored.
+fn step_of(secret: &TotpSecret, code: &str, now: DateTime<Utc>) -> Option<i32> {
+    let secs = u64::try_from(now.timestamp()).ok()?;
+    i32::try_from(secret.matching_step(code, secs)?).ok()
+}
+
+fn hashes_of(codes: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .filter_map(|c| recovery::normalize(c))
+        .map(|n| recovery::hash(&n))
+        .collect()
+}
+
+/// Every session of `user_id` but `keep` ends, in the caller's transaction.
+fn end_others(
+    conn: &mut Conn,
+    user_id: &str,
+    keep: Option<String>,
+    policy: &ledger::SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Ended>, DbError> {
+    let which = Which::AllOf {
+        user_id: user_id.to_owned(),
+        keep,
+    };
+    ledger::end(conn, &which, EndReason::FactorsChanged, policy, now)
+}

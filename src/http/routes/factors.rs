@@ -1,0 +1,261 @@
+//! The caller's second factors (contract §9), with a bearer token: what
+//! they have (`GET /auth/mfa`), TOTP set up, confirmed and removed, new
+//! recovery codes, and the step-up that re-authenticates the session.
+//!
+//! Adding or removing a factor needs an authentication at most 300 s old
+//! ([`Recent`]); the factors service ends every other session of the user
+//! when one changes.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::password::Password;
+use crate::events::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{Authenticated, JsonBody, Recent};
+use crate::http::routes::auth::{TokenResponse, one_proof, token_response};
+use crate::http::schemas::{ErrorBody, StepUpBody};
+use crate::http::state::AppState;
+use crate::login::{Reauth, Signed};
+
+/// A passkey as `GET /auth/mfa` lists it.
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyBody {
+    id: String,
+    name: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    last_used_at: Option<String>,
+}
+
+/// The caller's second factors.
+#[derive(Serialize, ToSchema)]
+pub struct MfaStatusBody {
+    /// TOTP is enabled.
+    totp: bool,
+    /// This gateway offers TOTP (it has an encryption key).
+    totp_available: bool,
+    passkeys: Vec<PasskeyBody>,
+    recovery_codes_left: i64,
+    /// The caller holds a role that must use a second factor.
+    required: bool,
+}
+
+/// A TOTP setup: what an authenticator app needs, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetupBody {
+    /// The seed in base32, for typing into an app.
+    secret: String,
+    /// `otpauth://totp/ISSUER:USER?secret=…&issuer=ISSUER` (Key Uri Format).
+    otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    qr_svg: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TotpConfirmBody {
+    /// A code the app shows now for the seed just set up.
+    code: String,
+}
+
+/// Recovery codes, shown once: each works once.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodesBody {
+    /// Ten codes like `7KQ4-MN2X-9HPD-3TAW`.
+    recovery_codes: Vec<String>,
+}
+
+/// `POST /auth/step-up`'s body: exactly one of the fields.
+#[derive(Deserialize, ToSchema)]
+pub struct StepUpRequest {
+    password: Option<String>,
+    totp: Option<String>,
+    recovery_code: Option<String>,
+}
+
+/// What the caller has.
+#[utoipa::path(
+    get,
+    path = "/auth/mfa",
+    tag = "factors",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's second factors.", body = MfaStatusBody),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn status(
+    state: web::Data<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let status = state.services.factors.status(&claims.sub).await?;
+    let roles = claims.role_set();
+    let required = state.mfa.required_roles.iter().any(|r| roles.contains(*r));
+    Ok(HttpResponse::Ok().json(MfaStatusBody {
+        totp: status.totp,
+        totp_available: status.totp_available,
+        passkeys: Vec::new(),
+        recovery_codes_left: status.recovery_codes_left,
+        required,
+    }))
+}
+
+/// Sets up TOTP: a new seed, pending until confirmed.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/totp/setup",
+    tag = "factors",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A new seed, pending until `POST /auth/mfa/totp/confirm`; a new setup replaces a pending one.", body = TotpSetupBody),
+        (status = 401, description = "`invalid_token`, or `insufficient_user_authentication` (the last authentication is over 300 s old).", body = StepUpBody),
+        (status = 404, description = "`not_found`: this gateway offers no TOTP (no encryption key).", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn set_up_totp(
+    state: web::Data<AppState>,
+    Recent(claims): Recent,
+) -> Result<HttpResponse, ApiError> {
+    let factors = &state.services.factors;
+    let setup = factors
+        .set_up_totp(&claims.sub, &claims.name, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok().json(TotpSetupBody {
+        secret: setup.secret,
+        otpauth_uri: setup.otpauth_uri,
+        qr_svg: setup.qr_svg,
+    }))
+}
+
+/// Confirms the pending TOTP with a code: TOTP is on.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/totp/confirm",
+    tag = "factors",
+    security(("bearer" = [])),
+    request_body = TotpConfirmBody,
+    responses(
+        (status = 200, description = "TOTP is on; ten recovery codes, shown once, replace any old ones; every other session of the caller has ended.", body = RecoveryCodesBody),
+        (status = 400, description = "`invalid_input`: no TOTP set up, a wrong code, or a malformed body.", body = ErrorBody),
+        (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
+        (status = 404, description = "`not_found`: this gateway offers no TOTP.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn confirm_totp(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Recent(claims): Recent,
+    JsonBody(body): JsonBody<TotpConfirmBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (factors, now) = (&state.services.factors, state.clock.now());
+    let codes = factors
+        .confirm_totp(&claims.sub, &body.code, &claims.sid, &caller, now)
+        .await?;
+    Ok(HttpResponse::Ok().json(RecoveryCodesBody {
+        recovery_codes: codes,
+    }))
+}
+
+/// Removes TOTP.
+#[utoipa::path(
+    delete,
+    path = "/auth/mfa/totp",
+    tag = "factors",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "TOTP is off (and the recovery codes with it, when it was the last factor); every other session of the caller has ended."),
+        (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
+        (status = 404, description = "`not_found`: TOTP is not on.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn remove_totp(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Recent(claims): Recent,
+) -> Result<HttpResponse, ApiError> {
+    let (factors, now) = (&state.services.factors, state.clock.now());
+    factors
+        .remove_totp(&claims.sub, &claims.sid, &caller, now)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ten new recovery codes; the old ones die.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/recovery-codes",
+    tag = "factors",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ten new recovery codes, shown once; the old ones no longer work.", body = RecoveryCodesBody),
+        (status = 400, description = "`invalid_input`: the caller has no second factor.", body = ErrorBody),
+        (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn new_recovery_codes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Recent(claims): Recent,
+) -> Result<HttpResponse, ApiError> {
+    let (factors, now) = (&state.services.factors, state.clock.now());
+    let codes = factors
+        .new_recovery_codes(&claims.sub, &caller, now)
+        .await?;
+    Ok(HttpResponse::Ok().json(RecoveryCodesBody {
+        recovery_codes: codes,
+    }))
+}
+
+/// Re-authenticates the caller's session (RFC 9470 step-up).
+#[utoipa::path(
+    post,
+    path = "/auth/step-up",
+    tag = "factors",
+    security(("bearer" = [])),
+    request_body = StepUpRequest,
+    responses(
+        (status = 200, description = "A new access token of the same session (no new cookie): `auth_time` is now, and `acr`/`amr` rise when a second factor was used.", body = TokenResponse),
+        (status = 400, description = "`invalid_input`: not exactly one of `password`, `totp`, `recovery_code`.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (wrong password or code) or `invalid_token`.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: throttled like a login.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    )
+)]
+pub async fn step_up(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Authenticated(claims): Authenticated,
+    JsonBody(body): JsonBody<StepUpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let proof = match (body.password, body.totp, body.recovery_code) {
+        (Some(password), None, None) => Reauth::Password(Password::new(password)),
+        (None, totp, recovery) => Reauth::Factor(one_proof(totp, recovery)?),
+        _ => {
+            return Err(ApiError::InvalidInput(
+                "Send one of `password`, `totp` and `recovery_code`.".into(),
+            ));
+        }
+    };
+    let who = Signed {
+        user_id: &claims.sub,
+        username: &claims.name,
+        session_id: &claims.sid,
+    };
+    let login = &state.services.login;
+    let (user, session) = login
+        .step_up(who, proof, &caller, state.clock.now())
+        .await?;
+    token_response(&state, &user, &session)
+}
