@@ -442,3 +442,50 @@ async fn measure_rotations_per_second_and_revocation_propagation_over_two_instan
         delays[delays.len() - 1]
     );
 }
+
+#[actix_web::test]
+async fn a_totp_code_works_once_across_instances_and_any_instance_finishes_a_pending_login() {
+    let name = "a_totp_code_works_once_across_instances_and_any_instance_finishes_a_pending_login";
+    let dir = tempfile::tempdir().unwrap();
+    let key = encryption_key_file(dir.path());
+    let shared_key = |args: &mut ServeArgs| args.encryption_key_file = Some(key.clone());
+    let Some([a, b, c]) = three_instances_with(name, shared_key).await else {
+        return;
+    };
+    let alice = a.logged_in("alice", &[Role::User]).await;
+    let enrolled = a.enrol_totp(&alice).await;
+    // a pending login begun on one instance finishes on another
+    let (token, _) = a.first_step("alice").await;
+    let code = b.code_now(&enrolled.secret);
+    let mut res = b
+        .second_step(&token, serde_json::json!({ "totp": code }))
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", error_code(&mut res).await);
+    // the same code, on a third instance, is a replay
+    let (again, _) = c.first_step("alice").await;
+    let res = c
+        .second_step(&again, serde_json::json!({ "totp": code }))
+        .await;
+    assert_error(res, 401, "invalid_credentials").await;
+    // and the used pending login cannot be finished anywhere
+    a.advance(30.0);
+    let next = a.code_now(&enrolled.secret);
+    let res = c
+        .second_step(&token, serde_json::json!({ "totp": next }))
+        .await;
+    assert_error(res, 401, "invalid_credentials").await;
+
+    // two instances racing with one code: one login
+    let (t1, _) = a.first_step("alice").await;
+    let (t2, _) = b.first_step("alice").await;
+    let body = |t: &str| serde_json::json!({ "totp": next, "mfa_token": t });
+    let (b1, b2) = (body(&t1), body(&t2));
+    let both = futures_util::future::join(
+        a.post_json("/auth/login/mfa", &b1),
+        b.post_json("/auth/login/mfa", &b2),
+    );
+    let (r1, r2) = both.await;
+    let mut statuses = [r1.status().as_u16(), r2.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "a step's code is accepted once");
+}

@@ -3,19 +3,30 @@
 //! not ours: RFC 6238 computed by another implementation), enrolment
 //! through the routes, and the two steps of a login.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 
 use super::{PASSWORD, Response, ServeArgs, Session, TestApp, error_code, spawn_with};
 
-/// Puts a fresh encryption key file in `args` (it is read at start).
+/// A new encryption key file in `dir`, as an operator makes one.
+pub fn encryption_key_file(dir: &Path) -> PathBuf {
+    let path = dir.join("encryption.key");
+    let out = Command::new("openssl")
+        .args(["rand", "-base64", "32"])
+        .output()
+        .expect("openssl is installed");
+    std::fs::write(&path, out.stdout).unwrap();
+    path
+}
+
+/// Puts a fresh encryption key file in `args`.
 pub fn with_encryption_key(args: &mut ServeArgs) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("encryption.key");
-    std::fs::write(&path, portcullis::auth::seal::SealKey::generate_base64()).unwrap();
-    args.encryption_key_file = Some(path);
-    // the file is read when the configuration is: it may go with the dir
+    args.encryption_key_file = Some(encryption_key_file(dir.path()));
+    // the file is read when the configuration is, before this returns to
+    // the test: keep it for the test's life rather than track the guard
     std::mem::forget(dir);
 }
 
