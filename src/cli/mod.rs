@@ -195,6 +195,11 @@ fn account_failure(e: AccountError, name: &str) -> Failure {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // OpenSSL (bundled, under libpq) initialised before libpq does, without
+    // an atexit clean-up: at exit it would free what a pool thread's
+    // connection may still use, and `user disable` on PostgreSQL crashed
+    // with SIGSEGV once in about twelve runs as it exited
+    openssl_sys::init();
     let dotenv = env::DotEnv::load();
     let cli = match parse(dotenv.as_ref().ok()) {
         Ok(cli) => cli,

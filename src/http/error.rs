@@ -186,15 +186,11 @@ impl From<DbError> for ApiError {
 impl From<FactorError> for ApiError {
     fn from(e: FactorError) -> Self {
         match e {
-            FactorError::NotOffered | FactorError::NotEnabled | FactorError::UnknownUser => {
-                ApiError::NotFound
-            }
-            FactorError::NothingPending => {
-                ApiError::InvalidInput("Set up TOTP first, then confirm it with a code.".into())
-            }
-            FactorError::NoFactor => ApiError::InvalidInput(
-                "Recovery codes back up a second factor: add one first.".into(),
-            ),
+            FactorError::NotOffered
+            | FactorError::NotEnabled
+            | FactorError::UnknownUser
+            | FactorError::NothingPending
+            | FactorError::NoFactor => ApiError::NotFound,
             FactorError::WrongCode => ApiError::InvalidInput(
                 "That code is not the one the authenticator app shows now.".into(),
             ),

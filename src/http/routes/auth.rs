@@ -167,13 +167,31 @@ pub async fn login(
 
 /// `POST /auth/login/mfa`'s body: the pending login and one second factor.
 #[derive(Deserialize, ToSchema)]
-pub struct SecondStepBody {
+#[serde(untagged)]
+pub enum SecondStepBody {
+    Totp(TotpStep),
+    RecoveryCode(RecoveryCodeStep),
+}
+
+/// The second step with a code of the authenticator app.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpStep {
     /// From the `mfa_required` answer of `POST /auth/login`.
     mfa_token: String,
-    /// A code of the authenticator app (6 digits).
-    totp: Option<String>,
-    /// One of the recovery codes.
-    recovery_code: Option<String>,
+    /// The app's code now (6 digits).
+    totp: String,
+}
+
+/// The second step with one of the recovery codes.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodeStep {
+    /// From the `mfa_required` answer of `POST /auth/login`.
+    mfa_token: String,
+    /// As shown at enrolment (`7KQ4-MN2X-9HPD-3TAW`; case, dashes and
+    /// spaces do not matter).
+    recovery_code: String,
 }
 
 /// `POST /auth/login/mfa` → 200 TokenResponse and the refresh cookie.
@@ -185,7 +203,7 @@ pub struct SecondStepBody {
     responses(
         (status = 200, description = "Logged in with two factors; the refresh cookie is set.", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The refresh cookie."))),
-        (status = 400, description = "`invalid_input`: malformed body, or not exactly one of `totp` and `recovery_code`.", body = ErrorBody),
+        (status = 400, description = "`invalid_input`: malformed body, or not exactly one of `totp` and `recovery_code` beside `mfa_token`.", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: a wrong, spent or replayed code, or an `mfa_token` that is unknown, used, older than 5 minutes or past its fifth wrong code.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
@@ -200,27 +218,16 @@ pub async fn login_second_factor(
     caller: Caller,
     JsonBody(body): JsonBody<SecondStepBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let proof = one_proof(body.totp, body.recovery_code)?;
+    let (mfa_token, proof) = match body {
+        SecondStepBody::Totp(b) => (b.mfa_token, Proof::Totp(b.totp)),
+        SecondStepBody::RecoveryCode(b) => (b.mfa_token, Proof::RecoveryCode(b.recovery_code)),
+    };
     let login = &state.services.login;
     let grant = login
-        .second_factor(&body.mfa_token, proof, &caller, state.clock.now())
+        .second_factor(&mfa_token, proof, &caller, state.clock.now())
         .await?;
     access_log::note_user(&req, &grant.user.id);
     grant_response(&state, &grant)
-}
-
-/// Exactly one second factor of a body's `totp` and `recovery_code`.
-pub(crate) fn one_proof(
-    totp: Option<String>,
-    recovery_code: Option<String>,
-) -> Result<Proof, ApiError> {
-    match (totp, recovery_code) {
-        (Some(code), None) => Ok(Proof::Totp(code)),
-        (None, Some(code)) => Ok(Proof::RecoveryCode(code)),
-        _ => Err(ApiError::InvalidInput(
-            "Send one of `totp` and `recovery_code`.".into(),
-        )),
-    }
 }
 
 /// `POST /auth/refresh`: rotates the cookie's token (see [`crate::sessions::Sessions::refresh`]).

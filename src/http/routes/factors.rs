@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 
 use crate::auth::password::Password;
 use crate::events::Caller;
+use crate::factors::Proof;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, Recent};
-use crate::http::routes::auth::{TokenResponse, one_proof, token_response};
+use crate::http::routes::auth::{TokenResponse, token_response};
 use crate::http::schemas::{ErrorBody, StepUpBody};
 use crate::http::state::AppState;
 use crate::login::{Reauth, Signed};
@@ -67,12 +68,33 @@ pub struct RecoveryCodesBody {
     recovery_codes: Vec<String>,
 }
 
-/// `POST /auth/step-up`'s body: exactly one of the fields.
+/// `POST /auth/step-up`'s body: one of the password, a code of the
+/// authenticator app, or a recovery code.
 #[derive(Deserialize, ToSchema)]
-pub struct StepUpRequest {
-    password: Option<String>,
-    totp: Option<String>,
-    recovery_code: Option<String>,
+#[serde(untagged)]
+pub enum StepUpRequest {
+    Password(PasswordProof),
+    Totp(TotpProof),
+    RecoveryCode(RecoveryCodeProof),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordProof {
+    password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpProof {
+    /// The app's code now (6 digits).
+    totp: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodeProof {
+    recovery_code: String,
 }
 
 /// What the caller has.
@@ -140,9 +162,9 @@ pub async fn set_up_totp(
     request_body = TotpConfirmBody,
     responses(
         (status = 200, description = "TOTP is on; ten recovery codes, shown once, replace any old ones; every other session of the caller has ended.", body = RecoveryCodesBody),
-        (status = 400, description = "`invalid_input`: no TOTP set up, a wrong code, or a malformed body.", body = ErrorBody),
+        (status = 400, description = "`invalid_input`: a code that is not the app's code now, or a malformed body.", body = ErrorBody),
         (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
-        (status = 404, description = "`not_found`: this gateway offers no TOTP.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no TOTP is set up to confirm, or this gateway offers no TOTP.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
@@ -196,7 +218,7 @@ pub async fn remove_totp(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Ten new recovery codes, shown once; the old ones no longer work.", body = RecoveryCodesBody),
-        (status = 400, description = "`invalid_input`: the caller has no second factor.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no second factor to back up.", body = ErrorBody),
         (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     )
@@ -224,7 +246,7 @@ pub async fn new_recovery_codes(
     request_body = StepUpRequest,
     responses(
         (status = 200, description = "A new access token of the same session (no new cookie): `auth_time` is now, and `acr`/`amr` rise when a second factor was used.", body = TokenResponse),
-        (status = 400, description = "`invalid_input`: not exactly one of `password`, `totp`, `recovery_code`.", body = ErrorBody),
+        (status = 400, description = "`invalid_input`: not exactly one of `password`, `totp`, `recovery_code`, or a malformed body.", body = ErrorBody),
         (status = 401, description = "`invalid_credentials` (wrong password or code) or `invalid_token`.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
@@ -239,14 +261,10 @@ pub async fn step_up(
     Authenticated(claims): Authenticated,
     JsonBody(body): JsonBody<StepUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let proof = match (body.password, body.totp, body.recovery_code) {
-        (Some(password), None, None) => Reauth::Password(Password::new(password)),
-        (None, totp, recovery) => Reauth::Factor(one_proof(totp, recovery)?),
-        _ => {
-            return Err(ApiError::InvalidInput(
-                "Send one of `password`, `totp` and `recovery_code`.".into(),
-            ));
-        }
+    let proof = match body {
+        StepUpRequest::Password(b) => Reauth::Password(Password::new(b.password)),
+        StepUpRequest::Totp(b) => Reauth::Factor(Proof::Totp(b.totp)),
+        StepUpRequest::RecoveryCode(b) => Reauth::Factor(Proof::RecoveryCode(b.recovery_code)),
     };
     let who = Signed {
         user_id: &claims.sub,
