@@ -176,7 +176,7 @@ impl Accounts {
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<User, AccountError> {
-        if disabled && actor.is_some_and(|a| who == UserRef::Id(a.id.clone())) {
+        if disabled && acts_on_self(actor, &who) {
             return Err(AccountError::InvalidInput(
                 "You cannot disable your own account.".into(),
             ));
@@ -189,7 +189,14 @@ impl Accounts {
                     let user = found(c, &who)?;
                     users::set_disabled(c, &user.id, disabled, now)?;
                     let ended = if disabled {
-                        end_all(c, &user.id, None, EndReason::UserDisabled, &policy, now)?
+                        ledger::end_all_of(
+                            c,
+                            &user.id,
+                            None,
+                            EndReason::UserDisabled,
+                            &policy,
+                            now,
+                        )?
                     } else {
                         Vec::new()
                     };
@@ -220,7 +227,7 @@ impl Accounts {
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<User, AccountError> {
-        if actor.is_some_and(|a| who == UserRef::Id(a.id.clone())) && !roles.contains(Role::Admin) {
+        if acts_on_self(actor, &who) && !roles.contains(Role::Admin) {
             return Err(AccountError::InvalidInput(
                 "You cannot remove your own admin role.".into(),
             ));
@@ -290,7 +297,7 @@ impl Accounts {
                     let user = found(c, &who)?;
                     users::update_hash(c, &user.id, &hash, now)?;
                     let reason = EndReason::PasswordChanged;
-                    let ended = end_all(c, &user.id, keep, reason, &policy, now)?;
+                    let ended = ledger::end_all_of(c, &user.id, keep, reason, &policy, now)?;
                     Ok::<_, AccountError>((user, ended))
                 })
             })
@@ -302,6 +309,11 @@ impl Accounts {
             .announce(&ended, EndReason::PasswordChanged, caller, None, now);
         Ok(user)
     }
+}
+
+/// Whether the admin `actor` acts on their own account.
+fn acts_on_self(actor: Option<&User>, who: &UserRef) -> bool {
+    actor.is_some_and(|a| *who == UserRef::Id(a.id.clone()))
 }
 
 /// Creates an account with an already hashed password, as a unique
@@ -327,22 +339,6 @@ fn found(conn: &mut Conn, who: &UserRef) -> Result<User, AccountError> {
     users::find(conn, who)?
         .map(|c| c.user)
         .ok_or(AccountError::UnknownUser)
-}
-
-/// Every session of `user_id` but `keep` ends, in the caller's transaction.
-fn end_all(
-    conn: &mut Conn,
-    user_id: &str,
-    keep: Option<String>,
-    reason: EndReason,
-    policy: &ledger::SessionPolicy,
-    now: DateTime<Utc>,
-) -> Result<Vec<Ended>, DbError> {
-    let which = Which::AllOf {
-        user_id: user_id.to_owned(),
-        keep,
-    };
-    ledger::end(conn, &which, reason, policy, now)
 }
 
 #[cfg(test)]

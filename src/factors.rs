@@ -16,8 +16,8 @@ use crate::auth::authn::Method;
 use crate::auth::recovery;
 use crate::auth::seal::SealKey;
 use crate::auth::totp::{self, TotpSecret};
-use crate::db::ledger::{self, EndReason, Ended, Which};
-use crate::db::{self, Conn, Db, DbError, factors, users};
+use crate::db::ledger::{self, EndReason, Ended};
+use crate::db::{self, Db, DbError, factors, users};
 use crate::events::{Caller, Event, Kind};
 use crate::sessions::Sessions;
 
@@ -187,7 +187,14 @@ impl Factors {
                         return Err(FactorError::NothingPending);
                     }
                     factors::replace_codes(c, &id, &hashes, now)?;
-                    Ok(end_others(c, &id, Some(keep), &policy, now)?)
+                    Ok(ledger::end_all_of(
+                        c,
+                        &id,
+                        Some(keep),
+                        CHANGED,
+                        &policy,
+                        now,
+                    )?)
                 })
             })
             .await?;
@@ -216,7 +223,14 @@ impl Factors {
                     }
                     factors::remove_totp(c, &id)?;
                     factors::remove_codes(c, &id)?;
-                    Ok(end_others(c, &id, Some(keep), &policy, now)?)
+                    Ok(ledger::end_all_of(
+                        c,
+                        &id,
+                        Some(keep),
+                        CHANGED,
+                        &policy,
+                        now,
+                    )?)
                 })
             })
             .await?;
@@ -268,7 +282,7 @@ impl Factors {
                     }
                     factors::remove_totp(c, &id)?;
                     factors::remove_codes(c, &id)?;
-                    Ok(end_others(c, &id, None, &policy, now)?)
+                    Ok(ledger::end_all_of(c, &id, None, CHANGED, &policy, now)?)
                 })
             })
             .await?;
@@ -342,6 +356,9 @@ impl Factors {
     }
 }
 
+/// Why the sessions a factor change ends, end.
+const CHANGED: EndReason = EndReason::FactorsChanged;
+
 /// What a sealed seed is bound to: its purpose and its user.
 fn context(user_id: &str) -> Vec<u8> {
     format!("portcullis totp seed:{user_id}").into_bytes()
@@ -364,19 +381,4 @@ fn hashes_of(codes: &[String]) -> Vec<String> {
         .filter_map(|c| recovery::normalize(c))
         .map(|n| recovery::hash(&n))
         .collect()
-}
-
-/// Every session of `user_id` but `keep` ends, in the caller's transaction.
-fn end_others(
-    conn: &mut Conn,
-    user_id: &str,
-    keep: Option<String>,
-    policy: &ledger::SessionPolicy,
-    now: DateTime<Utc>,
-) -> Result<Vec<Ended>, DbError> {
-    let which = Which::AllOf {
-        user_id: user_id.to_owned(),
-        keep,
-    };
-    ledger::end(conn, &which, EndReason::FactorsChanged, policy, now)
 }

@@ -443,6 +443,23 @@ fn replay_head(
     Ok(None)
 }
 
+/// Ends every session of `user_id` but `keep`, for `reason`, in the
+/// caller's transaction: [`end`] of [`Which::AllOf`].
+pub fn end_all_of(
+    conn: &mut Conn,
+    user_id: &str,
+    keep: Option<String>,
+    reason: EndReason,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Ended>, DbError> {
+    let which = Which::AllOf {
+        user_id: user_id.to_owned(),
+        keep,
+    };
+    end(conn, &which, reason, policy, now)
+}
+
 /// Ends the live sessions `which` names, for `reason`; returns them (none
 /// when nothing matched or all had ended already).
 pub fn end(
