@@ -15,12 +15,12 @@ use crate::auth::hash_pool::{Busy, HashGate};
 use crate::auth::password::{self, HashError, Password};
 use crate::auth::user::{USERNAME_RULE, is_valid_username};
 use crate::auth::{Role, Roles, User};
-use crate::db::ledger::{self, EndReason, Ended, Which};
+use crate::db::ledger::{EndReason, Which};
 use crate::db::users::{self, UserRef};
 use crate::db::{self, Conn, Db, DbError};
 use crate::events::{Caller, Event, Kind};
 use crate::login::{Login, LoginError, Reauth, Signed};
-use crate::sessions::Sessions;
+use crate::sessions::{Ending, Sessions, end_in};
 
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,16 +111,21 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         validate_username(username)?;
         let hash = self.hash_new(password).await?;
-        let name = username.to_owned();
-        let user = self
+        let (name, by) = (username.to_owned(), caller.clone());
+        let (user, event) = self
             .db
-            .run(move |c| create(c, &name, &hash, &roles, now))
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let user = create(c, &name, &hash, &roles, now)?;
+                    let event = Event::new(Kind::UserCreated, &by, now)
+                        .user(&user)
+                        .with("roles", user.roles.to_string());
+                    event.write(c)?;
+                    Ok::<_, AccountError>((user, event))
+                })
+            })
             .await?;
-        let roles = user.roles.to_string();
-        Event::new(Kind::UserCreated, caller)
-            .user(&user)
-            .roles(&roles)
-            .record();
+        self.sessions.announce(Ending::said(vec![event]), now);
         Ok(user)
     }
 
@@ -181,38 +186,42 @@ impl Accounts {
                 "You cannot disable your own account.".into(),
             ));
         }
-        let policy = self.sessions.policy();
-        let (user, ended) = self
-            .db
-            .run(move |c| {
-                db::write_tx(c, |c| {
-                    let user = found(c, &who)?;
-                    users::set_disabled(c, &user.id, disabled, now)?;
-                    let ended = if disabled {
-                        ledger::end_all_of(
-                            c,
-                            &user.id,
-                            None,
-                            EndReason::UserDisabled,
-                            &policy,
-                            now,
-                        )?
-                    } else {
-                        Vec::new()
-                    };
-                    Ok::<_, AccountError>((User { disabled, ..user }, ended))
-                })
-            })
-            .await?;
-        let by = actor.map(|a| a.username.as_str());
+        let (policy, by, actor) = (self.sessions.policy(), caller.clone(), name_of(actor));
         let kind = if disabled {
             Kind::UserDisabled
         } else {
             Kind::UserEnabled
         };
-        Event::new(kind, caller).user(&user).actor(by).record();
-        self.sessions
-            .announce(&ended, EndReason::UserDisabled, caller, by, now);
+        let (user, event, ending) = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let user = found(c, &who)?;
+                    users::set_disabled(c, &user.id, disabled, now)?;
+                    let event = Event::new(kind, &by, now)
+                        .user(&user)
+                        .actor(actor.as_deref());
+                    event.write(c)?;
+                    let ending = if disabled {
+                        let reason = EndReason::UserDisabled;
+                        let actor = actor.as_deref();
+                        end_in(
+                            c,
+                            &Which::all_of(&user.id, None),
+                            reason,
+                            &policy,
+                            &by,
+                            actor,
+                            now,
+                        )?
+                    } else {
+                        Ending::default()
+                    };
+                    Ok::<_, AccountError>((User { disabled, ..user }, event, ending))
+                })
+            })
+            .await?;
+        self.sessions.announce(ending.after(event), now);
         Ok(user)
     }
 
@@ -232,22 +241,23 @@ impl Accounts {
                 "You cannot remove your own admin role.".into(),
             ));
         }
-        let user = self
+        let (by, actor) = (caller.clone(), name_of(actor));
+        let (user, event) = self
             .db
             .run(move |c| {
                 db::write_tx(c, |c| {
                     let user = found(c, &who)?;
                     users::set_roles(c, &user.id, &roles, now)?;
-                    Ok::<_, AccountError>(User { roles, ..user })
+                    let event = Event::new(Kind::RolesChanged, &by, now)
+                        .user(&user)
+                        .with("roles", roles.to_string())
+                        .actor(actor.as_deref());
+                    event.write(c)?;
+                    Ok::<_, AccountError>((User { roles, ..user }, event))
                 })
             })
             .await?;
-        let roles = user.roles.to_string();
-        Event::new(Kind::RolesChanged, caller)
-            .user(&user)
-            .roles(&roles)
-            .actor(actor.map(|a| a.username.as_str()))
-            .record();
+        self.sessions.announce(Ending::said(vec![event]), now);
         Ok(user)
     }
 
@@ -260,14 +270,15 @@ impl Accounts {
         actor: Option<&User>,
         caller: &Caller,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Ended>, AccountError> {
+    ) -> Result<(), AccountError> {
         let user = self.db.read(move |c| found(c, &who)).await?;
         let which = Which::AllOf {
             user_id: user.id,
             keep: None,
         };
         let by = actor.map(|a| a.username.as_str());
-        Ok(self.sessions.end(which, reason, caller, by, now).await?)
+        self.sessions.end(which, reason, caller, by, now).await?;
+        Ok(())
     }
 
     /// Hashes a new password on the pool, once it is of the right shape.
@@ -289,26 +300,30 @@ impl Accounts {
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<User, AccountError> {
-        let policy = self.sessions.policy();
-        let (user, ended) = self
+        let (policy, by) = (self.sessions.policy(), caller.clone());
+        let (user, event, ending) = self
             .db
             .run(move |c| {
                 db::write_tx(c, |c| {
                     let user = found(c, &who)?;
                     users::update_hash(c, &user.id, &hash, now)?;
+                    let event = Event::new(Kind::PasswordChanged, &by, now).user(&user);
+                    event.write(c)?;
                     let reason = EndReason::PasswordChanged;
-                    let ended = ledger::end_all_of(c, &user.id, keep, reason, &policy, now)?;
-                    Ok::<_, AccountError>((user, ended))
+                    let all = Which::all_of(&user.id, keep);
+                    let ending = end_in(c, &all, reason, &policy, &by, None, now)?;
+                    Ok::<_, AccountError>((user, event, ending))
                 })
             })
             .await?;
-        Event::new(Kind::PasswordChanged, caller)
-            .user(&user)
-            .record();
-        self.sessions
-            .announce(&ended, EndReason::PasswordChanged, caller, None, now);
+        self.sessions.announce(ending.after(event), now);
         Ok(user)
     }
+}
+
+/// The admin's name, for their events.
+fn name_of(actor: Option<&User>) -> Option<String> {
+    actor.map(|a| a.username.clone())
 }
 
 /// Whether the admin `actor` acts on their own account.
@@ -345,6 +360,7 @@ fn found(conn: &mut Conn, who: &UserRef) -> Result<User, AccountError> {
 mod tests {
     use super::*;
     use crate::auth::authn::{Authentication, Method};
+    use crate::db::ledger;
     use crate::services::Services;
 
     /// The caller of the unit tests: no address, no agent.

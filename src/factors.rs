@@ -16,10 +16,10 @@ use crate::auth::authn::Method;
 use crate::auth::recovery;
 use crate::auth::seal::SealKey;
 use crate::auth::totp::{self, TotpSecret};
-use crate::db::ledger::{self, EndReason, Ended};
-use crate::db::{self, Db, DbError, factors, users};
+use crate::db::ledger::{EndReason, Which};
+use crate::db::{self, Conn, Db, DbError, factors, users};
 use crate::events::{Caller, Event, Kind};
-use crate::sessions::Sessions;
+use crate::sessions::{Ending, Sessions, end_in};
 
 /// Why a factor operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -177,28 +177,18 @@ impl Factors {
         let step = step_of(&secret, code, now).ok_or(FactorError::WrongCode)?;
         let codes = recovery::generate();
         let hashes = hashes_of(&codes);
-        let (id, keep) = (user_id.to_owned(), keep.to_owned());
-        let policy = self.sessions.policy();
-        let ended = self
-            .db
-            .run(move |c| {
-                db::write_tx(c, |c| {
-                    if !factors::confirm(c, &id, &sealed, step, now)? {
-                        return Err(FactorError::NothingPending);
-                    }
-                    factors::replace_codes(c, &id, &hashes, now)?;
-                    Ok(ledger::end_all_of(
-                        c,
-                        &id,
-                        Some(keep),
-                        CHANGED,
-                        &policy,
-                        now,
-                    )?)
-                })
-            })
-            .await?;
-        self.changed(user_id, "totp", &ended, caller, None, now);
+        let (id, change) = (
+            user_id.to_owned(),
+            Change::new(Kind::FactorAdded, "totp", caller),
+        );
+        let keep = Some(keep.to_owned());
+        self.change(user_id, change, keep, now, move |c| {
+            if !factors::confirm(c, &id, &sealed, step, now)? {
+                return Err(FactorError::NothingPending);
+            }
+            Ok(factors::replace_codes(c, &id, &hashes, now)?)
+        })
+        .await?;
         Ok(codes)
     }
 
@@ -211,31 +201,20 @@ impl Factors {
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<(), FactorError> {
-        let (id, keep) = (user_id.to_owned(), keep.to_owned());
-        let policy = self.sessions.policy();
-        let ended = self
-            .db
-            .run(move |c| {
-                db::write_tx(c, |c| {
-                    let enabled = factors::totp(c, &id)?.is_some_and(|r| r.secret.is_some());
-                    if !enabled {
-                        return Err(FactorError::NotEnabled);
-                    }
-                    factors::remove_totp(c, &id)?;
-                    factors::remove_codes(c, &id)?;
-                    Ok(ledger::end_all_of(
-                        c,
-                        &id,
-                        Some(keep),
-                        CHANGED,
-                        &policy,
-                        now,
-                    )?)
-                })
-            })
-            .await?;
-        self.changed(user_id, "totp", &ended, caller, None, now);
-        Ok(())
+        let (id, change) = (
+            user_id.to_owned(),
+            Change::new(Kind::FactorRemoved, "totp", caller),
+        );
+        let keep = Some(keep.to_owned());
+        self.change(user_id, change, keep, now, move |c| {
+            let enabled = factors::totp(c, &id)?.is_some_and(|r| r.secret.is_some());
+            if !enabled {
+                return Err(FactorError::NotEnabled);
+            }
+            factors::remove_totp(c, &id)?;
+            Ok(factors::remove_codes(c, &id)?)
+        })
+        .await
     }
 
     /// Ten new recovery codes for a user with a second factor; the old
@@ -250,14 +229,21 @@ impl Factors {
             return Err(FactorError::NoFactor);
         }
         let codes = recovery::generate();
-        let (id, hashes) = (user_id.to_owned(), hashes_of(&codes));
-        self.db
-            .run(move |c| factors::replace_codes(c, &id, &hashes, now))
+        let (id, hashes, by) = (user_id.to_owned(), hashes_of(&codes), caller.clone());
+        let event = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    factors::replace_codes(c, &id, &hashes, now)?;
+                    let event = Event::new(Kind::FactorAdded, &by, now)
+                        .user_id(&id)
+                        .with("factor", "recovery_codes");
+                    event.write(c)?;
+                    Ok::<_, DbError>(event)
+                })
+            })
             .await?;
-        Event::new(Kind::FactorsChanged, caller)
-            .user_id(user_id)
-            .factor("recovery_codes")
-            .record();
+        self.sessions.announce(Ending::said(vec![event]), now);
         Ok(codes)
     }
 
@@ -272,23 +258,16 @@ impl Factors {
         now: DateTime<Utc>,
     ) -> Result<(), FactorError> {
         let id = user_id.to_owned();
-        let policy = self.sessions.policy();
-        let ended = self
-            .db
-            .run(move |c| {
-                db::write_tx(c, |c| {
-                    if users::find_by_id(c, &id)?.is_none() {
-                        return Err(FactorError::UnknownUser);
-                    }
-                    factors::remove_totp(c, &id)?;
-                    factors::remove_codes(c, &id)?;
-                    Ok(ledger::end_all_of(c, &id, None, CHANGED, &policy, now)?)
-                })
-            })
-            .await?;
-        let by = actor.map(|a| a.username.as_str());
-        self.changed(user_id, "all", &ended, caller, by, now);
-        Ok(())
+        let mut change = Change::new(Kind::FactorRemoved, "all", caller);
+        change.actor = actor.map(|a| a.username.clone());
+        self.change(user_id, change, None, now, move |c| {
+            if users::find_by_id(c, &id)?.is_none() {
+                return Err(FactorError::UnknownUser);
+            }
+            factors::remove_totp(c, &id)?;
+            Ok(factors::remove_codes(c, &id)?)
+        })
+        .await
     }
 
     /// Checks a second factor of `user_id`, spending what it spends: a
@@ -335,24 +314,63 @@ impl Factors {
         }
     }
 
-    /// After a factor changed: the sessions it ended are announced, and the
-    /// change is one event.
-    fn changed(
+    /// Runs `apply`, a change of the user's factors, in one transaction
+    /// with its event and the end of every session of the user but `keep`;
+    /// once it committed, the event is logged and the ending announced.
+    async fn change(
         &self,
         user_id: &str,
-        factor: &str,
-        ended: &[Ended],
-        caller: &Caller,
-        actor: Option<&str>,
+        change: Change,
+        keep: Option<String>,
         now: DateTime<Utc>,
-    ) {
-        Event::new(Kind::FactorsChanged, caller)
-            .user_id(user_id)
-            .factor(factor)
-            .actor(actor)
-            .record();
-        self.sessions
-            .announce(ended, EndReason::FactorsChanged, caller, actor, now);
+        apply: impl FnOnce(&mut Conn) -> Result<(), FactorError> + Send + 'static,
+    ) -> Result<(), FactorError> {
+        let (id, policy) = (user_id.to_owned(), self.sessions.policy());
+        let (event, ending) = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    apply(c)?;
+                    let Change {
+                        kind,
+                        factor,
+                        caller,
+                        actor,
+                    } = change;
+                    let event = Event::new(kind, &caller, now)
+                        .user_id(&id)
+                        .with("factor", factor)
+                        .actor(actor.as_deref());
+                    event.write(c)?;
+                    let actor = actor.as_deref();
+                    let all = Which::all_of(&id, keep);
+                    let ending = end_in(c, &all, CHANGED, &policy, &caller, actor, now)?;
+                    Ok::<_, FactorError>((event, ending))
+                })
+            })
+            .await?;
+        self.sessions.announce(ending.after(event), now);
+        Ok(())
+    }
+}
+
+/// A change of a user's factors, as its event says it.
+struct Change {
+    kind: Kind,
+    factor: &'static str,
+    caller: Caller,
+    /// The admin who made it, if one did.
+    actor: Option<String>,
+}
+
+impl Change {
+    fn new(kind: Kind, factor: &'static str, caller: &Caller) -> Self {
+        Self {
+            kind,
+            factor,
+            caller: caller.clone(),
+            actor: None,
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! from the database about once a second (catching sessions ended by other
 //! processes: another instance, the command line), and on PostgreSQL also
 //! a tenth of a second after another instance announces one (`NOTIFY`);
-//! now and then long-ended sessions and stale login counts are purged.
+//! at start and now and then, long-ended sessions, stale login counts and
+//! security events past their retention are purged.
 //! They run beside the HTTP servers until [`crate::startup`] stops them.
 
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use chrono::Duration as ChronoDuration;
 use crate::clock::Clock;
 use crate::db::DbError;
 use crate::db::listen::Listener;
-use crate::services::Services;
+use crate::services::{Purged, Services};
 
 /// How often the revocation list is topped up from the database.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
@@ -22,14 +23,13 @@ const LISTEN_EVERY: Duration = Duration::from_millis(100);
 const LISTEN_RETRY: Duration = Duration::from_secs(2);
 /// How often ended sessions and stale login counts are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
-/// How long after its end a session is kept for the record.
-const KEEP_ENDED_DAYS: i64 = 7;
 
 /// Polls revocations every second and purges now and then, for ever.
 pub async fn maintain_ledger(services: Services, clock: Clock) {
     let sessions = &services.sessions;
     let mut ticker = tokio::time::interval(REVOCATION_POLL);
-    let mut last_purge = Instant::now();
+    // the first purge runs at start
+    let mut last_purge: Option<Instant> = None;
     let mut since = clock.now() - sessions.revocation_horizon();
     loop {
         ticker.tick().await;
@@ -44,16 +44,14 @@ pub async fn maintain_ledger(services: Services, clock: Clock) {
             Ok(()) => since = now,
             Err(e) => log::warn!("polling revocations failed: {e}"),
         }
-        if last_purge.elapsed() >= PURGE_EVERY {
-            last_purge = Instant::now();
-            let before = now - ChronoDuration::days(KEEP_ENDED_DAYS);
-            match sessions.purge_ended(before).await {
-                Ok(n) if n > 0 => log::info!("purged {n} ended sessions"),
+        if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(Instant::now());
+            match services.purge(now).await {
+                Ok(Purged { sessions, events }) if sessions + events > 0 => {
+                    log::info!("purged {sessions} ended sessions and {events} old security events")
+                }
                 Ok(_) => {}
-                Err(e) => log::warn!("purging ended sessions failed: {e}"),
-            }
-            if let Err(e) = services.login.purge(now).await {
-                log::warn!("purging login attempts and pending logins failed: {e}");
+                Err(e) => log::warn!("purging ended sessions, login counts and events failed: {e}"),
             }
         }
     }

@@ -27,17 +27,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 use crate::auth::authn::{ACR_PWD, Authentication, Method};
+use crate::auth::device::DeviceKey;
 use crate::auth::hash_pool::{Busy, HashGate};
 use crate::auth::password::{HashError, Hasher, Password, Verdict};
 use crate::auth::user::{User, is_valid_username};
 use crate::db::ledger::{self, Grant, Session};
-use crate::db::throttle::{Settle, Throttle, Throttled};
+use crate::db::throttle::{Counted, Settle, Throttle, Throttled};
 use crate::db::users::{self, Credentials, UserRef};
 use crate::db::{self, Db, DbError, pending};
-use crate::events::{Caller, Event, Kind};
+use crate::events::{self, Caller, Event, Kind};
 use crate::factors::{FactorError, Factors, Proof};
 use crate::metrics::{LoginOutcome, Metrics};
-use crate::sessions::Sessions;
+use crate::sessions::{Ending, Sessions};
 
 /// Why a login (or a re-authentication) did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +47,11 @@ pub enum LoginError {
     /// a pending login that is over: one outcome on purpose.
     #[error("unknown user or wrong password")]
     InvalidCredentials,
-    /// Too many attempts for this username or address: wait this long.
-    #[error("too many attempts; retry in {0} s")]
-    Throttled(u64),
+    /// Too many attempts for this username, device or address: wait
+    /// `secs`. `remembered`: refused from this instance's memory, with no
+    /// database work.
+    #[error("too many attempts; retry in {secs} s")]
+    Throttled { secs: u64, remembered: bool },
     /// Every password hasher is busy; nothing was checked.
     #[error("every password hasher is busy")]
     Busy,
@@ -67,7 +70,7 @@ impl From<Busy> for LoginError {
 impl From<Throttled> for LoginError {
     fn from(e: Throttled) -> Self {
         match e {
-            Throttled::Wait(secs) => LoginError::Throttled(secs),
+            Throttled::Wait { secs, remembered } => LoginError::Throttled { secs, remembered },
             Throttled::Db(e) => LoginError::Db(e),
         }
     }
@@ -91,8 +94,9 @@ impl From<FactorError> for LoginError {
 /// What a correct password leads to.
 #[derive(Debug)]
 pub enum SignIn {
-    /// A session: the user has no second factor.
-    Session(Box<Grant>),
+    /// A session (the user has no second factor), and the device cookie
+    /// to set.
+    Session { grant: Box<Grant>, device: String },
     /// A pending login: send one of `methods` with `mfa_token`.
     SecondFactor {
         mfa_token: String,
@@ -123,6 +127,7 @@ pub struct Login {
     throttle: Arc<Throttle>,
     sessions: Sessions,
     factors: Factors,
+    devices: DeviceKey,
     metrics: Arc<Metrics>,
 }
 
@@ -133,6 +138,7 @@ impl Login {
         throttle: Arc<Throttle>,
         sessions: Sessions,
         factors: Factors,
+        devices: DeviceKey,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -141,16 +147,19 @@ impl Login {
             throttle,
             sessions,
             factors,
+            devices,
             metrics,
         }
     }
 
-    /// A password login: counted, checked, settled; then a session, or a
-    /// pending login when the user has a second factor.
+    /// A password login: counted (against the device alone when `device`
+    /// is a valid device cookie of this username), checked, settled; then a
+    /// session, or a pending login when the user has a second factor.
     pub async fn with_password(
         &self,
         username: &str,
         password: Password,
+        device: Option<&str>,
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<SignIn, LoginError> {
@@ -162,6 +171,7 @@ impl Login {
         } else {
             (String::new(), None)
         };
+        let mut known: Option<User> = None;
         let check = async {
             let found = match lookup {
                 Some(name) => {
@@ -171,21 +181,27 @@ impl Login {
                 }
                 None => None,
             };
+            known = found.as_ref().map(|f| f.user.clone());
             self.check_password(found, password).await
         };
-        let (user, rehash) = match self.checked(&key, caller, now, check).await {
+        let trusted = self.trusted_device(&key, device, now);
+        let counted = Counted::of(&key, trusted.as_deref());
+        let (user, rehash) = match self.checked(counted, caller, now, check).await {
             Ok(checked) => checked,
             Err(e) => {
-                self.refused(&e, Kind::LoginFailed, username, caller);
+                let event = self.failed_login(username, known, &e, caller, now).await;
+                self.refused(&e, event, now).await;
                 return Err(e);
             }
         };
+        let device = self.devices.issue(&key, now);
         let methods = self.factors.methods(&user.id).await?;
         if methods.is_empty() {
             let auth = Authentication::by(&[Method::Pwd], now);
             let also = rehash.map(Also::Rehash);
             let grant = self.open_session(user, auth, also, caller, now).await?;
-            return Ok(SignIn::Session(Box::new(grant)));
+            let grant = Box::new(grant);
+            return Ok(SignIn::Session { grant, device });
         }
         let mfa_token = opaque_token();
         let (token, id) = (mfa_token.clone(), user.id.clone());
@@ -203,15 +219,17 @@ impl Login {
     }
 
     /// Finishes a pending login with its second factor. A wrong code is
-    /// counted against the username's throttle and the pending login (the
-    /// fifth ends it); a right one opens the session, once.
+    /// counted as the password was (against the username, or the device
+    /// alone) and against the pending login (the fifth ends it); a right
+    /// one opens the session, once. Returns it and the device cookie.
     pub async fn second_factor(
         &self,
         mfa_token: &str,
         proof: Proof,
+        device: Option<&str>,
         caller: &Caller,
         now: DateTime<Utc>,
-    ) -> Result<Grant, LoginError> {
+    ) -> Result<(Grant, String), LoginError> {
         let token = mfa_token.to_owned();
         let found = self
             .db
@@ -224,6 +242,8 @@ impl Login {
             .await?;
         let (pending, user) = found.ok_or(LoginError::InvalidCredentials)?;
         let key = users::username_key(&user.username);
+        let trusted = self.trusted_device(&key, device, now);
+        let counted = Counted::of(&key, trusted.as_deref());
         let check = async {
             if let Some(method) = self.factors.verify(&user.id, &proof, now).await? {
                 return Ok(method);
@@ -232,17 +252,20 @@ impl Login {
             self.db.run(move |c| pending::failed(c, &token)).await?;
             Err(LoginError::InvalidCredentials)
         };
-        let method = match self.checked(&key, caller, now, check).await {
+        let method = match self.checked(counted, caller, now, check).await {
             Ok(method) => method,
             Err(e) => {
-                self.refused(&e, Kind::SecondFactorFailed, &user.username, caller);
+                let event = Event::new(Kind::SecondFactorFailed, caller, now).user(&user);
+                self.refused(&e, event, now).await;
                 return Err(e);
             }
         };
         let first = Authentication::from_stored(&pending.amr, ACR_PWD, now);
         let auth = first.raised(&[method], now);
-        let also = Some(Also::ClaimPending(mfa_token.to_owned()));
-        self.open_session(user, auth, also, caller, now).await
+        let also = Some(Also::ClaimPending(mfa_token.to_owned(), method));
+        let device = self.devices.issue(&key, now);
+        let grant = self.open_session(user, auth, also, caller, now).await?;
+        Ok((grant, device))
     }
 
     /// Checks someone already signed in again (a password change, a
@@ -257,6 +280,7 @@ impl Login {
         now: DateTime<Utc>,
     ) -> Result<(User, Method), LoginError> {
         let key = format!("reauth:{}", users::username_key(who.username));
+        let counted = Counted::Username(&key);
         let id = UserRef::Id(who.user_id.to_owned());
         let check = async {
             let found = self.db.read(move |c| users::find(c, &id)).await?;
@@ -275,7 +299,7 @@ impl Login {
                 }
             }
         };
-        self.checked(&key, caller, now, check).await
+        self.checked(counted, caller, now, check).await
     }
 
     /// A step-up: re-authenticates the caller's session, which keeps its
@@ -290,7 +314,11 @@ impl Login {
     ) -> Result<(User, Session), LoginError> {
         let (user, method) = self.reauthenticate(who, proof, caller, now).await?;
         let (sid, policy) = (who.session_id.to_owned(), self.sessions.policy());
-        let session = self
+        let event = Event::new(Kind::SteppedUp, caller, now)
+            .user(&user)
+            .session(&sid)
+            .with("method", method.as_str());
+        let (session, event) = self
             .db
             .run(move |c| {
                 db::write_tx(c, |c| {
@@ -298,22 +326,25 @@ impl Login {
                         return Ok(None);
                     };
                     let auth = session.authentication().raised(&[method], now);
-                    ledger::reauthenticate(c, &sid, &auth, &policy, now)
+                    let Some(session) = ledger::reauthenticate(c, &sid, &auth, &policy, now)?
+                    else {
+                        return Ok(None);
+                    };
+                    event.write(c)?;
+                    Ok::<_, DbError>(Some((session, event)))
                 })
             })
             .await?
             .ok_or(LoginError::InvalidCredentials)?;
-        Event::new(Kind::SteppedUp, caller)
-            .user(&user)
-            .session(&session.id)
-            .record();
+        self.sessions.announce(Ending::said(vec![event]), now);
         Ok((user, session))
     }
 
     /// The one step every way in ends with: opens a session for `user`,
     /// authenticated as `auth` says, doing `also` in the same transaction
     /// (storing an upgraded password hash, or finishing a pending login),
-    /// if the user may still log in; counts the login and says it.
+    /// if the user may still log in; stores the login's events with it,
+    /// then counts and logs them.
     pub async fn open_session(
         &self,
         user: User,
@@ -324,7 +355,9 @@ impl Login {
     ) -> Result<Grant, LoginError> {
         let client = caller.client();
         let policy = self.sessions.policy();
-        let grant = self
+        let login_ok = Event::new(Kind::LoginOk, caller, now).with("amr", auth.stored_amr());
+        let factor_ok = Event::new(Kind::SecondFactorOk, caller, now);
+        let (grant, events) = self
             .db
             .run(move |conn| {
                 db::write_tx(conn, |conn| {
@@ -332,26 +365,34 @@ impl Login {
                     let Some(user) = live else {
                         return Err(LoginError::InvalidCredentials);
                     };
+                    let mut events = Vec::with_capacity(2);
                     let done = match &also {
                         Some(Also::Rehash(hash)) => {
                             users::update_hash(conn, &user.id, hash, now)?;
                             true
                         }
-                        Some(Also::ClaimPending(token)) => pending::claim(conn, token, now)?,
+                        Some(Also::ClaimPending(token, method)) => {
+                            events.push(factor_ok.with("method", method.as_str()));
+                            pending::claim(conn, token, now)?
+                        }
                         None => true,
                     };
                     if !done {
                         return Err(LoginError::InvalidCredentials);
                     }
-                    Ok(ledger::issue(conn, &user, &auth, &client, &policy, now)?)
+                    let grant = ledger::issue(conn, &user, &auth, &client, &policy, now)?;
+                    events.push(login_ok);
+                    let events: Vec<Event> = events
+                        .into_iter()
+                        .map(|e| e.user(&grant.user).session(&grant.session.id))
+                        .collect();
+                    events::write_all(conn, &events)?;
+                    Ok((grant, events))
                 })
             })
             .await?;
         self.metrics.login(LoginOutcome::Ok);
-        Event::new(Kind::LoginOk, caller)
-            .user(&grant.user)
-            .session(&grant.session.id)
-            .record();
+        self.sessions.announce(Ending::said(events), now);
         Ok(grant)
     }
 
@@ -364,18 +405,19 @@ impl Login {
         Ok(())
     }
 
-    /// Runs `check` as one counted attempt in the throttle bucket `key`
-    /// and the caller's address bucket: refused before it runs when either
-    /// is over its limit, settled after with what it found.
+    /// Runs `check` as one counted attempt in the throttle buckets of
+    /// `counted` (a username's and the caller's address, or a known
+    /// device's): refused before it runs when one is over its limit,
+    /// settled after with what it found.
     async fn checked<T>(
         &self,
-        key: &str,
+        counted: Counted<'_>,
         caller: &Caller,
         now: DateTime<Utc>,
         check: impl Future<Output = Result<T, LoginError>>,
     ) -> Result<T, LoginError> {
         let addr = caller.addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let attempt = self.throttle.begin(&self.db, key, addr, now).await?;
+        let attempt = self.throttle.begin(&self.db, counted, addr, now).await?;
         let result = check.await;
         let outcome = match &result {
             Ok(_) => Settle::Succeeded,
@@ -400,17 +442,80 @@ impl Login {
             .ok_or(LoginError::InvalidCredentials)
     }
 
-    /// Counts a refused login and says it as an event of `kind`.
-    fn refused(&self, e: &LoginError, kind: Kind, username: &str, caller: &Caller) {
-        let (outcome, kind) = match e {
-            LoginError::InvalidCredentials => (LoginOutcome::Invalid, Some(kind)),
-            LoginError::Throttled(_) => (LoginOutcome::Throttled, Some(Kind::LoginThrottled)),
+    /// The event of a refused password login: naming the user when one has
+    /// that name (found by the check, or looked up now for an attempt the
+    /// throttle refused before any check), else only a keyed hash of what
+    /// was typed.
+    async fn failed_login(
+        &self,
+        username: &str,
+        known: Option<User>,
+        e: &LoginError,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Event {
+        let unchecked = matches!(
+            e,
+            LoginError::Throttled {
+                remembered: false,
+                ..
+            }
+        );
+        let known = match known {
+            None if unchecked && is_valid_username(username) => {
+                let name = username.to_owned();
+                let found = self.db.read(move |c| users::find_by_username(c, &name));
+                found.await.ok().flatten().map(|f| f.user)
+            }
+            known => known,
+        };
+        let event = Event::new(Kind::LoginFailed, caller, now);
+        match &known {
+            Some(user) => event.user(user),
+            None => event.with("username_unknown", self.devices.tag(username)),
+        }
+    }
+
+    /// The device id of `cookie` when it is a device cookie the gateway
+    /// made for `username_key` and is not too old.
+    fn trusted_device(
+        &self,
+        username_key: &str,
+        cookie: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        self.devices.device_of(cookie?, username_key, now)
+    }
+
+    /// Counts a refused login and says it: `event` (a failed login or a
+    /// failed second step) when the credentials were wrong, a throttled
+    /// login when it was refused uncounted. A refusal remembered in memory
+    /// is logged but not stored again: the database refusal that started
+    /// it was. Storing is best effort: the answer is the refusal anyway.
+    async fn refused(&self, e: &LoginError, event: Event, now: DateTime<Utc>) {
+        let (outcome, event) = match e {
+            LoginError::InvalidCredentials => (LoginOutcome::Invalid, Some((event, true))),
+            LoginError::Throttled { remembered, .. } => {
+                let event = event.retyped(Kind::LoginThrottled);
+                (LoginOutcome::Throttled, Some((event, !remembered)))
+            }
             LoginError::Busy => (LoginOutcome::Throttled, None),
             LoginError::Hash(_) | LoginError::Db(_) => return,
         };
         self.metrics.login(outcome);
-        if let Some(kind) = kind {
-            Event::new(kind, caller).username(username).record();
+        let Some((event, store)) = event else {
+            return;
+        };
+        if !store {
+            return event.log();
+        }
+        let stored = event.clone();
+        match self.db.run(move |c| stored.write(c)).await {
+            Ok(()) => self.sessions.announce(Ending::said(vec![event]), now),
+            Err(e) => {
+                log::warn!("storing a {} event failed: {e}", event.kind().as_str());
+                event.log();
+            }
         }
     }
 }
@@ -420,8 +525,9 @@ impl Login {
 pub enum Also {
     /// Stores this stronger hash of the password just checked.
     Rehash(String),
-    /// Finishes the pending login of this `mfa_token`, or opens nothing.
-    ClaimPending(String),
+    /// Finishes the pending login of this `mfa_token`, whose second step
+    /// used this method, or opens nothing.
+    ClaimPending(String, Method),
 }
 
 /// 256 random bits, URL-safe: an `mfa_token`.

@@ -14,6 +14,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::core::{MetricVec, MetricVecBuilder};
+
+use crate::db::ledger::ReuseCause;
+use crate::events::{Event, Kind};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -85,6 +88,8 @@ pub struct Metrics {
     logins: [IntCounter; 3],
     refreshes: [IntCounter; 5],
     upstream_errors: [IntCounter; 2],
+    reuses: [IntCounter; 2],
+    events_written: [IntCounter; Kind::ALL.len()],
     sessions_active: IntGauge,
     access_lines_dropped: IntCounter,
 }
@@ -102,13 +107,6 @@ impl Metrics {
 
     fn build() -> prometheus::Result<Self> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "portcullis_http_requests_total",
-                "HTTP requests answered, by route group and status code.",
-            ),
-            &["route", "status"],
-        )?;
         let durations = HistogramVec::new(
             HistogramOpts::new(
                 "portcullis_http_request_duration_seconds",
@@ -116,46 +114,55 @@ impl Metrics {
             ),
             &["route"],
         )?;
-        let logins = IntCounterVec::new(
-            Opts::new("portcullis_logins_total", "Login attempts, by outcome."),
+        registry.register(Box::new(durations.clone()))?;
+        let counted = |name: &str, help: &str, labels: &[&str]| {
+            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok::<_, prometheus::Error>(vec)
+        };
+        let requests = counted(
+            "portcullis_http_requests_total",
+            "HTTP requests answered, by route group and status code.",
+            &["route", "status"],
+        )?;
+        let logins = counted(
+            "portcullis_logins_total",
+            "Login attempts, by outcome.",
             &["outcome"],
         )?;
-        let refreshes = IntCounterVec::new(
-            Opts::new(
-                "portcullis_refreshes_total",
-                "Refresh-token presentations, by outcome; reused means a session was revoked for reuse.",
-            ),
+        let refreshes = counted(
+            "portcullis_refreshes_total",
+            "Refresh-token presentations, by outcome; reused means a session was revoked for reuse.",
             &["outcome"],
         )?;
-        let upstream_errors = IntCounterVec::new(
-            Opts::new(
-                "portcullis_upstream_errors_total",
-                "Proxied calls the upstream did not answer, by kind.",
-            ),
+        let upstream_errors = counted(
+            "portcullis_upstream_errors_total",
+            "Proxied calls the upstream did not answer, by kind.",
+            &["kind"],
+        )?;
+        let reuses = counted(
+            "portcullis_refresh_reuse_total",
+            "Sessions ended for refresh-token reuse, by cause: successor_used (likely theft) or successor_unused.",
+            &["cause"],
+        )?;
+        let events_written = counted(
+            "portcullis_events_written_total",
+            "Security events stored, by kind.",
             &["kind"],
         )?;
         let sessions_active = IntGauge::new(
             "portcullis_sessions_active",
             "Login sessions neither ended nor expired, read from the database at scrape time.",
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(durations.clone()))?;
-        registry.register(Box::new(logins.clone()))?;
-        registry.register(Box::new(refreshes.clone()))?;
-        registry.register(Box::new(upstream_errors.clone()))?;
         let access_lines_dropped = IntCounter::new(
             "portcullis_access_log_dropped_total",
             "Access-log lines dropped because the log writer's queue was full.",
         )?;
         registry.register(Box::new(sessions_active.clone()))?;
         registry.register(Box::new(access_lines_dropped.clone()))?;
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        register_process(&registry)?;
 
         Ok(Self {
-            registry,
             by_status: (0..RouteGroup::ALL.len() * STATUSES)
                 .map(|_| OnceLock::new())
                 .collect(),
@@ -166,6 +173,12 @@ impl Metrics {
                 ["rotated", "replayed", "reused", "expired", "invalid"],
             )?,
             upstream_errors: children(&upstream_errors, ["unavailable", "timeout"])?,
+            reuses: children(
+                &reuses,
+                [ReuseCause::SuccessorUnused, ReuseCause::SuccessorUsed].map(ReuseCause::as_str),
+            )?,
+            events_written: children(&events_written, Kind::ALL.map(Kind::as_str))?,
+            registry,
             requests,
             sessions_active,
             access_lines_dropped,
@@ -196,6 +209,18 @@ impl Metrics {
         self.upstream_errors[failure as usize].inc();
     }
 
+    /// Counts a session ended for refresh-token reuse.
+    pub fn reuse(&self, cause: ReuseCause) {
+        self.reuses[cause as usize].inc();
+    }
+
+    /// Counts security events that were stored.
+    pub fn events(&self, written: &[Event]) {
+        for event in written {
+            self.events_written[event.kind() as usize].inc();
+        }
+    }
+
     /// The exposition text, with `sessions_active` set to `live_sessions`
     /// when it could be counted (else its last value).
     pub fn render(&self, live_sessions: Option<i64>) -> Result<Vec<u8>, prometheus::Error> {
@@ -212,6 +237,18 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(out)
     }
+}
+
+/// The process's own series (CPU, memory, open files), where the crate
+/// can read them.
+fn register_process(registry: &Registry) -> prometheus::Result<()> {
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = registry;
+    Ok(())
 }
 
 /// The children of `vec` for each of `labels` (its only label), in order:
@@ -245,6 +282,10 @@ mod tests {
         m.request(RouteGroup::Api, 200, Duration::from_millis(1));
         m.request(RouteGroup::Api, 200, Duration::from_millis(1));
         m.login(LoginOutcome::Throttled);
+        m.reuse(ReuseCause::SuccessorUsed);
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap();
+        let caller = crate::events::Caller::default();
+        m.events(&[Event::new(Kind::UserDisabled, &caller, at)]);
         let text = String::from_utf8(m.render(Some(7)).unwrap()).unwrap();
         assert!(text.contains(r#"portcullis_http_requests_total{route="static",status="404"} 1"#));
         assert!(text.contains(r#"portcullis_http_requests_total{route="api",status="200"} 2"#));
@@ -252,5 +293,9 @@ mod tests {
         assert!(text.contains("portcullis_sessions_active 7"));
         assert!(text.contains(r#"portcullis_http_request_duration_seconds_count{route="api"} 2"#));
         assert!(text.contains("portcullis_access_log_dropped_total "));
+        assert!(text.contains(r#"portcullis_refresh_reuse_total{cause="successor_used"} 1"#));
+        assert!(text.contains(r#"portcullis_refresh_reuse_total{cause="successor_unused"} 0"#));
+        assert!(text.contains(r#"portcullis_events_written_total{kind="user_disabled"} 1"#));
+        assert!(text.contains(r#"portcullis_events_written_total{kind="login_ok"} 0"#));
     }
 }

@@ -1,7 +1,7 @@
 //! The services the HTTP routes and the command line share, assembled once
 //! from their parts: the sessions service, the second factors on top of
-//! it, the login flow on top of both, and the account use cases on top. `serve` builds them with its
-//! configuration ([`Services::new`]); the command line and the demo's
+//! it, the login flow on top of both, and the account use cases on top.
+//! `serve` builds them with its configuration ([`Services::new`]); the command line and the demo's
 //! seeding with defaults and one hashing thread ([`Services::standalone`]).
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::auth::revocation::RevocationList;
 use crate::auth::seal::SealKey;
 use crate::db::ledger::SessionPolicy;
 use crate::db::throttle::{Limits, Throttle};
-use crate::db::{Db, DbError, secrets};
+use crate::db::{self, Db, DbError, secrets};
 use crate::factors::Factors;
 use crate::login::Login;
 use crate::metrics::Metrics;
@@ -43,6 +43,21 @@ pub struct Parts {
     pub seal: Option<SealKey>,
     /// The name authenticator apps show for this gateway.
     pub issuer: String,
+    /// How long security events are kept.
+    pub event_retention: Duration,
+}
+
+/// How long security events are kept when nothing else is configured.
+pub const DEFAULT_EVENT_RETENTION_DAYS: i64 = 90;
+
+/// How long after its end a session is kept for the record.
+pub const KEEP_ENDED_DAYS: i64 = 7;
+
+/// What [`Services::purge`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: usize,
+    pub events: usize,
 }
 
 /// The name authenticator apps show when none is configured.
@@ -55,6 +70,7 @@ pub struct Services {
     pub factors: Factors,
     pub login: Login,
     pub accounts: Accounts,
+    event_retention: Duration,
 }
 
 impl Services {
@@ -70,8 +86,10 @@ impl Services {
             metrics,
             seal,
             issuer,
+            event_retention,
         } = parts;
         let successor = db.with_conn(|c| secrets::successor_key(c, now))?;
+        let devices = db.with_conn(|c| secrets::device_key(c, now))?;
         let sessions = Sessions::new(db.clone(), revoked, session, successor, metrics.clone());
         let factors = Factors::new(db.clone(), seal, issuer, sessions.clone());
         let throttle = Arc::new(Throttle::new(throttle));
@@ -81,6 +99,7 @@ impl Services {
             throttle,
             sessions.clone(),
             factors.clone(),
+            devices,
             metrics,
         );
         let accounts = Accounts::new(db, hashing, login.clone(), sessions.clone());
@@ -89,7 +108,27 @@ impl Services {
             factors,
             login,
             accounts,
+            event_retention,
         })
+    }
+
+    /// Forgets what can no longer matter at `now`: sessions ended more
+    /// than [`KEEP_ENDED_DAYS`] days ago, stale login counts and pending logins,
+    /// security events past their retention. Each part is tried; the
+    /// first failure is returned.
+    pub async fn purge(&self, now: DateTime<Utc>) -> Result<Purged, DbError> {
+        let before = now - Duration::days(KEEP_ENDED_DAYS);
+        let sessions = self.sessions.purge_ended(before).await;
+        let logins = self.login.purge(now).await;
+        let before = now - self.event_retention;
+        let db = self.sessions.db();
+        let events = db.run(move |c| db::events::purge(c, before)).await;
+        let purged = Purged {
+            sessions: sessions?,
+            events: events?,
+        };
+        logins?;
+        Ok(purged)
     }
 
     /// The services for work outside a running gateway (the command line,
@@ -111,6 +150,7 @@ impl Services {
             metrics: Arc::new(Metrics::new()),
             seal,
             issuer: DEFAULT_ISSUER.to_owned(),
+            event_retention: Duration::days(DEFAULT_EVENT_RETENTION_DAYS),
         };
         Self::new(parts, now)
     }

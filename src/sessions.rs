@@ -2,13 +2,13 @@
 //! does after login (refresh, listing). Ending a session is four things
 //! that must never come apart: the ledger marks it ended (in the
 //! database, announced to the other instances by `NOTIFY` in the same
-//! transaction), this instance's revocation list learns it at once (so its
+//! transaction), one security event per session is stored in that same
+//! transaction, this instance's revocation list learns it at once (so its
 //! access tokens are refused from the next request, not the next poll),
-//! and one security event is logged per session, with its
-//! [`EndReason`]. [`Sessions::end`] does all of it; a use case that ends
-//! sessions inside a bigger transaction (a password change, disabling a
-//! user) calls [`ledger::end`] in that transaction and hands what it ended
-//! to [`Sessions::announce`].
+//! and the events are logged. [`Sessions::end`] does all of it; a use case
+//! that ends sessions inside a bigger transaction (a password change,
+//! disabling a user) calls [`end_in`] in that transaction and hands the
+//! [`Ending`] to [`Sessions::announce`] once it committed.
 //!
 //! Knows nothing of HTTP; callers pass `now`.
 
@@ -19,11 +19,13 @@ use chrono::{DateTime, Utc};
 use crate::auth::refresh::{RefreshToken, SuccessorKey};
 use crate::auth::revocation::RevocationList;
 use crate::db::ledger::{self, Ended, Grant, RotateOutcome, SessionInfo, SessionPolicy, Which};
-use crate::db::{Db, DbError};
-use crate::events::{Caller, Event, Kind};
+use crate::db::{self, Conn, Db, DbError};
+use crate::events::{self, Caller, Event, Kind};
 use crate::metrics::{Metrics, RefreshOutcome as Refresh};
 
 pub use crate::db::ledger::EndReason;
+
+pub use crate::db::ledger::{Reuse, ReuseCause};
 
 /// What presenting a refresh token came to.
 #[derive(Debug)]
@@ -31,10 +33,83 @@ pub enum Refreshed {
     /// The token was rotated (or, within the grace period, its successor
     /// given again): the session goes on.
     Granted(Box<Grant>),
-    /// The session ended now, for this reason.
-    Ended(EndReason),
-    /// Unknown token, or a session that had ended before.
-    Invalid,
+    /// The session ended now, for this reason (and, for a reuse, what it
+    /// looked like).
+    Ended(EndReason, Option<Reuse>),
+    /// An unknown token (`None`), or one of a session that had ended
+    /// before, for this reason.
+    Refused(Option<EndReason>),
+}
+
+/// Sessions ended in a transaction, with their stored events: what
+/// [`Sessions::announce`] takes once that transaction committed.
+#[must_use = "an ending is announced once its transaction committed"]
+#[derive(Debug, Default)]
+pub struct Ending {
+    ended: Vec<Ended>,
+    events: Vec<Event>,
+}
+
+impl Ending {
+    /// An ending of no session that says `events` (stored in a committed
+    /// transaction).
+    pub fn said(events: Vec<Event>) -> Self {
+        Self {
+            ended: Vec::new(),
+            events,
+        }
+    }
+
+    /// This ending, said after `event` (the change that caused it).
+    pub fn after(mut self, event: Event) -> Self {
+        self.events.insert(0, event);
+        self
+    }
+
+    /// Whether no session ended.
+    pub fn is_empty(&self) -> bool {
+        self.ended.is_empty()
+    }
+}
+
+/// Ends the live sessions `which` names, for `reason`, on behalf of
+/// `actor` (an admin acting on someone else's account) if one acts, in the
+/// caller's transaction: the ledger ends them and each is one stored event.
+pub fn end_in(
+    conn: &mut Conn,
+    which: &Which,
+    reason: EndReason,
+    policy: &SessionPolicy,
+    caller: &Caller,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Ending, DbError> {
+    let ended = ledger::end(conn, which, reason, policy, now)?;
+    let events: Vec<Event> = ended
+        .iter()
+        .map(|e| ended_event(e, reason, caller, now).actor(actor))
+        .collect();
+    events::write_all(conn, &events)?;
+    Ok(Ending { ended, events })
+}
+
+/// The reuse's facts, on its event.
+fn reuse_detail(event: Event, reuse: &Option<Reuse>) -> Event {
+    match reuse {
+        None => event,
+        Some(r) => event
+            .with("cause", r.cause.as_str())
+            .with("same_addr", r.same_addr.to_string())
+            .with("same_agent", r.same_agent.to_string()),
+    }
+}
+
+/// The event of one session's end.
+fn ended_event(ended: &Ended, reason: EndReason, caller: &Caller, now: DateTime<Utc>) -> Event {
+    Event::new(Kind::of_end(reason), caller, now)
+        .user_id(&ended.user_id)
+        .session(&ended.session_id)
+        .reason(reason.as_str())
 }
 
 /// The sessions service; cloning shares it.
@@ -78,11 +153,33 @@ impl Sessions {
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<Refreshed, DbError> {
-        let (key, policy) = (self.successor.clone(), self.policy);
-        let outcome = self
+        let (key, policy, client) = (self.successor.clone(), self.policy, caller.client());
+        let by = caller.clone();
+        let (outcome, ending) = self
             .db
-            .run(move |conn| ledger::rotate(conn, &token, &key, &policy, now))
+            .run(move |conn| {
+                db::write_tx(conn, |conn| {
+                    let outcome = ledger::rotate(conn, &token, &key, &policy, &client, now)?;
+                    let ending = match &outcome {
+                        RotateOutcome::Ended {
+                            ended,
+                            reason,
+                            reuse,
+                        } => {
+                            let event = reuse_detail(ended_event(ended, *reason, &by, now), reuse);
+                            event.write(conn)?;
+                            Ending {
+                                ended: vec![ended.clone()],
+                                events: vec![event],
+                            }
+                        }
+                        _ => Ending::default(),
+                    };
+                    Ok::<_, DbError>((outcome, ending))
+                })
+            })
             .await?;
+        self.announce(ending, now);
         Ok(match outcome {
             RotateOutcome::Rotated(grant) => {
                 self.metrics.refresh(Refresh::Rotated);
@@ -90,24 +187,26 @@ impl Sessions {
             }
             RotateOutcome::Replayed(grant) => {
                 self.metrics.refresh(Refresh::Replayed);
-                Event::new(Kind::RefreshReplayed, caller)
+                Event::new(Kind::RefreshReplayed, caller, now)
                     .user_id(&grant.user.id)
                     .session(&grant.session.id)
-                    .record();
+                    .log();
                 Refreshed::Granted(Box::new(grant))
             }
-            RotateOutcome::Ended { ended, reason } => {
+            RotateOutcome::Ended { reason, reuse, .. } => {
                 self.metrics.refresh(match reason {
                     EndReason::ReuseDetected => Refresh::Reused,
                     EndReason::Expired | EndReason::Idle => Refresh::Expired,
                     _ => Refresh::Invalid,
                 });
-                self.announce(&[ended], reason, caller, None, now);
-                Refreshed::Ended(reason)
+                if let Some(reuse) = &reuse {
+                    self.metrics.reuse(reuse.cause);
+                }
+                Refreshed::Ended(reason, reuse)
             }
-            RotateOutcome::Invalid => {
+            RotateOutcome::Refused(reason) => {
                 self.metrics.refresh(Refresh::Invalid);
-                Refreshed::Invalid
+                Refreshed::Refused(reason)
             }
         })
     }
@@ -119,7 +218,7 @@ impl Sessions {
 
     /// Ends the live sessions `which` names, for `reason`, on behalf of
     /// `actor` (an admin acting on another user's account, if one is).
-    /// Returns what ended: nothing when no live session matched.
+    /// Whether any ended: none when no live session matched.
     pub async fn end(
         &self,
         which: Which,
@@ -127,40 +226,32 @@ impl Sessions {
         caller: &Caller,
         actor: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Ended>, DbError> {
-        let policy = self.policy;
-        let ended = self
+    ) -> Result<bool, DbError> {
+        let (policy, by, actor) = (self.policy, caller.clone(), actor.map(str::to_owned));
+        let ending = self
             .db
-            .run(move |conn| ledger::end(conn, &which, reason, &policy, now))
+            .run(move |conn| {
+                db::write_tx(conn, |conn| {
+                    end_in(conn, &which, reason, &policy, &by, actor.as_deref(), now)
+                })
+            })
             .await?;
-        self.announce(&ended, reason, caller, actor, now);
-        Ok(ended)
+        let any = !ending.is_empty();
+        self.announce(ending, now);
+        Ok(any)
     }
 
-    /// After sessions ended in a committed transaction: this instance's
-    /// revocation list learns them, and each is one event.
-    pub(crate) fn announce(
-        &self,
-        ended: &[Ended],
-        reason: EndReason,
-        caller: &Caller,
-        actor: Option<&str>,
-        now: DateTime<Utc>,
-    ) {
-        self.revoked
-            .extend(ended.iter().map(|e| (e.session_id.clone(), now)), now);
-        let kind = match reason {
-            EndReason::ReuseDetected => Kind::ReuseDetected,
-            _ => Kind::SessionEnded,
-        };
-        for e in ended {
-            Event::new(kind, caller)
-                .user_id(&e.user_id)
-                .session(&e.session_id)
-                .reason(reason)
-                .actor(actor)
-                .record();
+    /// After a transaction that ended sessions or stored events committed:
+    /// this instance's revocation list learns the sessions, and the events
+    /// are counted and logged. Every stored event is announced here.
+    pub(crate) fn announce(&self, ending: Ending, now: DateTime<Utc>) {
+        let Ending { ended, events } = ending;
+        if !ended.is_empty() {
+            self.revoked
+                .extend(ended.into_iter().map(|e| (e.session_id, now)), now);
         }
+        self.metrics.events(&events);
+        events::log_all(&events);
     }
 
     /// How far back the revocation list must look: one access-token

@@ -5,7 +5,9 @@
 //! and no database here.
 
 pub mod authn;
+pub mod device;
 pub mod hash_pool;
+pub mod mac_key;
 pub mod password;
 pub mod recovery;
 pub mod refresh;

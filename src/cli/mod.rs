@@ -1,11 +1,12 @@
 //! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
-//! `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
+//! `events`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
 //! usage for a bad command line, naming the variable a refused value came
 //! from; one line per problem, naming the flag or variable, for a bad
 //! configuration); 1 any other failure. A database URL is printed without
 //! its password.
 
 mod env;
+mod events;
 
 use std::ffi::OsString;
 use std::io::BufRead;
@@ -87,6 +88,24 @@ enum Command {
         db: DbArgs,
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Print the stored security events, oldest of the latest first.
+    Events {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this user's events.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Keep printing new events as they are stored (Ctrl-C stops).
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per line, as `GET /auth/admin/events` shows them.
+        #[arg(long)]
+        json: bool,
+        /// How many of the latest events to print first.
+        #[arg(long, value_name = "N", default_value_t = 50,
+              value_parser = clap::value_parser!(i64).range(0..=100_000))]
+        last: i64,
     },
     /// Write a new Ed25519 private key (PKCS#8 PEM) for EdDSA signing.
     Keygen {
@@ -272,13 +291,22 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::User { db: args, command } => {
-            let db = connect(&args)?;
-            let n = db.migrate()?;
-            if n > 0 {
-                eprintln!("note: applied {n} migration(s) to {} first", shown(&args));
-            }
-            user(&db, command)
+        Command::User { db: args, command } => user(&connect_migrated(&args)?, command),
+        Command::Events {
+            db: args,
+            user,
+            follow,
+            json,
+            last,
+        } => {
+            let db = connect_migrated(&args)?;
+            let options = events::Options {
+                user,
+                follow,
+                json,
+                last,
+            };
+            events::run(&db, &options)
         }
         Command::Keygen { out } => keygen(&out),
     }
@@ -299,6 +327,16 @@ fn connect(args: &DbArgs) -> Result<Db, Failure> {
         DbError::Unsupported(cause) => usage(cause),
         other => Failure::Other(other.to_string()),
     })
+}
+
+/// Opens the database and applies what migrations are pending, saying so.
+fn connect_migrated(args: &DbArgs) -> Result<Db, Failure> {
+    let db = connect(args)?;
+    let n = db.migrate()?;
+    if n > 0 {
+        eprintln!("note: applied {n} migration(s) to {} first", shown(args));
+    }
+    Ok(db)
 }
 
 fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {

@@ -31,6 +31,8 @@ pub mod defaults {
     pub(crate) const BODY_IDLE_TIMEOUT: &str = "30";
     pub(crate) const MAX_CLIENT_CONNECTIONS: &str = "100";
     pub(crate) const ADMIN_REQUIRE_MFA: &str = "false";
+    pub(crate) const HSTS: &str = "max-age=31536000";
+    pub(crate) const EVENT_RETENTION: &str = "90";
 
     pub(crate) fn db_pool_size() -> String {
         DbSettings::DEFAULT_POOL_SIZE.to_string()
@@ -180,7 +182,7 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", default_value = defaults::SHUTDOWN_TIMEOUT)]
     pub shutdown_timeout: String,
-    /// The origin users open (https://app.example.com): the WebAuthn RP ID
+    /// The origin users open (`https://app.example.com`): the WebAuthn RP ID
     /// and the OIDC redirect URIs are built on it; TOTP apps show its host.
     #[arg(long, env = "PORTCULLIS_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -194,6 +196,13 @@ pub struct ServeArgs {
     /// Whether /auth/admin/* needs a second factor (acr "mfa").
     #[arg(long, env = "PORTCULLIS_ADMIN_REQUIRE_MFA", default_value = defaults::ADMIN_REQUIRE_MFA)]
     pub admin_require_mfa: String,
+    /// The Strict-Transport-Security value on an HTTPS listener; `off` for
+    /// none (a front proxy sets it).
+    #[arg(long, env = "PORTCULLIS_HSTS", default_value = defaults::HSTS)]
+    pub hsts: String,
+    /// Days security events are kept.
+    #[arg(long, env = "PORTCULLIS_EVENT_RETENTION", default_value = defaults::EVENT_RETENTION)]
+    pub event_retention: String,
 }
 
 impl Default for ServeArgs {
@@ -235,6 +244,8 @@ impl Default for ServeArgs {
             encryption_key_file: None,
             mfa_required_roles: String::new(),
             admin_require_mfa: defaults::ADMIN_REQUIRE_MFA.into(),
+            hsts: defaults::HSTS.into(),
+            event_retention: defaults::EVENT_RETENTION.into(),
         }
     }
 }

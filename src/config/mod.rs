@@ -63,6 +63,10 @@ pub struct Config {
     pub workers: usize,
     /// The listener's TLS; `None` is plain HTTP.
     pub tls: Option<rustls::ServerConfig>,
+    /// `Strict-Transport-Security` on the HTTPS listener; `None` for off.
+    pub hsts: Option<String>,
+    /// How long security events are kept.
+    pub event_retention: chrono::Duration,
     /// The client TLS for an `https://` upstream; `None` for `http://`.
     pub upstream_tls: Option<Arc<rustls::ClientConfig>>,
     /// Seconds in-flight requests get after SIGTERM/SIGINT.
@@ -114,7 +118,7 @@ impl Config {
         let sections = (
             sections::database(args, &mut p),
             sections::listener(args, &mut p),
-            sections::listener_tls(args, &mut p),
+            sections::https(args, &mut p),
             sections::proxy(args, &mut p),
             sections::access_tokens(args, &mut p),
             sections::session(args, &mut p),
@@ -122,11 +126,12 @@ impl Config {
             sections::browsers(args, &mut p),
             sections::http_limits(args, &mut p),
             sections::second_factors(args, &mut p),
+            sections::event_retention(args, &mut p),
         );
         let (
             Some(database),
             Some(listener),
-            Some(tls),
+            Some(https),
             Some(proxy),
             Some(access),
             Some(session),
@@ -134,6 +139,7 @@ impl Config {
             Some(browsers),
             Some(limits),
             Some(factors),
+            Some(event_retention),
         ) = sections
         else {
             return Err(p.0);
@@ -160,7 +166,9 @@ impl Config {
             body_idle_timeout: limits.body_idle_timeout,
             max_client_connections: limits.max_client_connections,
             workers: listener.workers,
-            tls,
+            tls: https.tls,
+            hsts: https.hsts,
+            event_retention,
             upstream_tls: proxy.tls,
             shutdown_timeout: listener.shutdown_timeout,
             public_url: factors.public_url,
@@ -332,6 +340,8 @@ mod tests {
             encryption_key_file: Some("no-such-key".into()),
             mfa_required_roles: "boss".into(),
             admin_require_mfa: "maybe".into(),
+            hsts: "forever".into(),
+            event_retention: "0".into(),
             ..args()
         };
         // what the first cannot say at the same time

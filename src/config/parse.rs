@@ -176,6 +176,33 @@ pub(crate) fn secret_ok(secret: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `Strict-Transport-Security` value (RFC 6797: `max-age=N`, optionally
+/// `includeSubDomains` and `preload`), or `off` for none.
+pub(crate) fn parse_hsts(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "{value:?} is not a Strict-Transport-Security value (max-age=SECONDS[; includeSubDomains][; preload]) or off"
+        )
+    };
+    let mut max_age = false;
+    for directive in value.split(';').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        match lower.split_once('=') {
+            Some(("max-age", secs)) if !max_age && secs.parse::<u64>().is_ok() => max_age = true,
+            None if lower == "includesubdomains" || lower == "preload" => {}
+            _ => return Err(bad()),
+        }
+    }
+    if !max_age {
+        return Err(bad());
+    }
+    Ok(Some(value.to_owned()))
+}
+
 /// A positive count within `range`, e.g. workers or a byte limit.
 pub(crate) fn parse_count(
     value: &str,
@@ -199,6 +226,31 @@ pub(crate) fn parse_count(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hsts_is_max_age_with_known_directives_or_off() {
+        assert_eq!(parse_hsts("off").unwrap(), None);
+        assert_eq!(parse_hsts(" OFF ").unwrap(), None);
+        for good in [
+            "max-age=31536000",
+            "max-age=0",
+            "max-age=63072000; includeSubDomains; preload",
+        ] {
+            assert_eq!(parse_hsts(good).unwrap().as_deref(), Some(good));
+        }
+        for bad in [
+            "",
+            "31536000",
+            "max-age=",
+            "max-age=-1",
+            "max-age=1; max-age=2",
+            "preload",
+            "max-age=1\r\nX: y",
+            "max-age=1; foo",
+        ] {
+            assert!(parse_hsts(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations_accept_seconds_and_humantime() {

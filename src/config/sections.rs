@@ -15,7 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::args::{ServeArgs, defaults};
 use super::parse::{
     cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_count,
-    parse_lifetime, parse_net, parse_origin, parse_secs, read_file, secret_ok, split_list,
+    parse_hsts, parse_lifetime, parse_net, parse_origin, parse_secs, read_file, secret_ok,
+    split_list,
 };
 use super::{CookieSettings, Problems, tls};
 use crate::auth::Role;
@@ -95,11 +96,25 @@ pub(super) fn listener(args: &ServeArgs, p: &mut Problems) -> Option<Listener> {
     })
 }
 
-/// The listener's TLS: both files or neither; `Some(None)` is plain HTTP.
-pub(super) fn listener_tls(
-    args: &ServeArgs,
-    p: &mut Problems,
-) -> Option<Option<rustls::ServerConfig>> {
+/// The listener's TLS, and the HSTS value it sends.
+pub(super) struct Https {
+    /// Both files or neither; `None` is plain HTTP.
+    pub tls: Option<rustls::ServerConfig>,
+    /// `Strict-Transport-Security`, sent when `tls` is set; `None` for off.
+    pub hsts: Option<String>,
+}
+
+pub(super) fn https(args: &ServeArgs, p: &mut Problems) -> Option<Https> {
+    let hsts = p.take("PORTCULLIS_HSTS", parse_hsts(&args.hsts));
+    let tls = listener_tls(args, p);
+    Some(Https {
+        tls: tls?,
+        hsts: hsts?,
+    })
+}
+
+/// Both files or neither; `Some(None)` is plain HTTP.
+fn listener_tls(args: &ServeArgs, p: &mut Problems) -> Option<Option<rustls::ServerConfig>> {
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => p.blame(tls::server(cert, key)).map(Some),
         (None, None) => Some(None),
@@ -355,6 +370,15 @@ pub(super) fn second_factors(args: &ServeArgs, p: &mut Problems) -> Option<Secon
         required_roles: required_roles?,
         admin_require_mfa: admin_require_mfa?,
     })
+}
+
+/// How long security events are kept.
+pub(super) fn event_retention(args: &ServeArgs, p: &mut Problems) -> Option<Duration> {
+    p.take(
+        "PORTCULLIS_EVENT_RETENTION",
+        parse_count(&args.event_retention, 1..=36_500, "a number of days")
+            .map(|days| Duration::days(days as i64)),
+    )
 }
 
 /// What one client may cost: body size, body pace, open connections.

@@ -132,6 +132,16 @@ pub enum Which {
     },
 }
 
+impl Which {
+    /// Every session of `user_id` but `keep`.
+    pub fn all_of(user_id: &str, keep: Option<String>) -> Self {
+        Which::AllOf {
+            user_id: user_id.to_owned(),
+            keep,
+        }
+    }
+}
+
 /// A session that just ended, and whose it was.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct Ended {
@@ -161,6 +171,9 @@ pub struct Session {
     /// How: RFC 8176 values, comma-separated.
     pub amr: String,
     pub acr: String,
+    /// Who used the session last (its last rotation), to compare a reuse with.
+    pub last_client_addr: Option<String>,
+    pub last_user_agent: Option<String>,
 }
 
 impl Session {
@@ -224,11 +237,47 @@ pub(crate) enum RotateOutcome {
     /// successor already issued.
     Replayed(Grant),
     /// Presenting the token ended its session: it was spent before the
-    /// grace period ([`EndReason::ReuseDetected`]), the session is past its
-    /// absolute or idle lifetime, or its user can no longer log in.
-    Ended { ended: Ended, reason: EndReason },
-    /// Unknown token, or a session that had already ended.
-    Invalid,
+    /// grace period ([`EndReason::ReuseDetected`], with what the reuse
+    /// looked like), the session is past its absolute or idle lifetime, or
+    /// its user can no longer log in.
+    Ended {
+        ended: Ended,
+        reason: EndReason,
+        reuse: Option<Reuse>,
+    },
+    /// Unknown token (`None`), or a token of a session that had ended
+    /// before, for the reason it ended.
+    Refused(Option<EndReason>),
+}
+
+/// What a refresh-token reuse looked like (contract §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reuse {
+    pub cause: ReuseCause,
+    /// Whether the reusing client's address and user agent are those of
+    /// the session's last use.
+    pub same_addr: bool,
+    pub same_agent: bool,
+}
+
+/// Whose is the token that was presented again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReuseCause {
+    /// Its successor was never presented: most likely the client never
+    /// received or saved it.
+    SuccessorUnused,
+    /// Its successor was presented too: someone else holds a newer token,
+    /// likely theft.
+    SuccessorUsed,
+}
+
+impl ReuseCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReuseCause::SuccessorUnused => "successor_unused",
+            ReuseCause::SuccessorUsed => "successor_used",
+        }
+    }
 }
 
 /// How far a grace replay follows a chain of quick rotations to its head.
@@ -257,6 +306,8 @@ pub fn issue(
         auth_time: auth.auth_time.naive_utc(),
         amr: auth.stored_amr(),
         acr: auth.acr.to_owned(),
+        last_client_addr: client.client_addr.clone(),
+        last_user_agent: client.user_agent.clone(),
     };
     super::write_tx(conn, |conn| {
         diesel::insert_into(sessions::table)
@@ -271,6 +322,8 @@ pub fn issue(
                 sessions::auth_time.eq(session.auth_time),
                 sessions::amr.eq(&session.amr),
                 sessions::acr.eq(&session.acr),
+                sessions::last_client_addr.eq(&session.last_client_addr),
+                sessions::last_user_agent.eq(&session.last_user_agent),
             ))
             .execute(conn)?;
         insert_token(conn, &refresh, &session.id, None, naive)
@@ -294,6 +347,7 @@ pub(crate) fn rotate(
     presented: &RefreshToken,
     key: &SuccessorKey,
     policy: &SessionPolicy,
+    client: &ClientInfo,
     now: DateTime<Utc>,
 ) -> Result<RotateOutcome, DbError> {
     super::write_tx(conn, |conn| {
@@ -304,20 +358,21 @@ pub(crate) fn rotate(
                     session_id,
                     spent_at: Some(at),
                 }) => (session_id, Some(at)),
-                _ => return Ok(RotateOutcome::Invalid),
+                _ => return Ok(RotateOutcome::Refused(None)),
             },
         };
         let session = find_session(conn, &session_id)?.ok_or_else(|| {
             DbError::Inconsistent(format!("a refresh token of no session ({session_id})"))
         })?;
         if session.revoked_at.is_some() {
-            return Ok(RotateOutcome::Invalid);
+            let reason = session.revoked_reason.as_deref().and_then(EndReason::parse);
+            return Ok(RotateOutcome::Refused(reason));
         }
         if let Some(reason) = session.expiry(policy, now) {
-            return ended(conn, session, reason, now);
+            return ended(conn, session, reason, None, now);
         }
         let Some(user) = users::find_by_id(conn, &session.user_id)?.filter(|u| !u.disabled) else {
-            return ended(conn, session, EndReason::UserDisabled, now);
+            return ended(conn, session, EndReason::UserDisabled, None, now);
         };
 
         let Some(spent_at) = spent_at else {
@@ -329,7 +384,7 @@ pub(crate) fn rotate(
                 Some(presented),
                 now.naive_utc(),
             )?;
-            let session = touch(conn, session, now)?;
+            let session = touch(conn, session, client, now)?;
             return Ok(RotateOutcome::Rotated(Grant {
                 session,
                 user,
@@ -343,8 +398,34 @@ pub(crate) fn rotate(
                 user,
                 refresh: head,
             })),
-            None => ended(conn, session, EndReason::ReuseDetected, now),
+            None => {
+                let reuse = reuse_of(conn, presented, key, &session, client)?;
+                ended(conn, session, EndReason::ReuseDetected, Some(reuse), now)
+            }
         }
+    })
+}
+
+/// What the reuse of `presented` looks like: whether its successor was
+/// ever presented, and whether the client is the session's last one.
+fn reuse_of(
+    conn: &mut Conn,
+    presented: &RefreshToken,
+    key: &SuccessorKey,
+    session: &Session,
+    client: &ClientInfo,
+) -> Result<Reuse, DbError> {
+    let successor = find_token(conn, &presented.successor(key))?;
+    let cause = match successor {
+        Some(TokenRow {
+            spent_at: Some(_), ..
+        }) => ReuseCause::SuccessorUsed,
+        _ => ReuseCause::SuccessorUnused,
+    };
+    Ok(Reuse {
+        cause,
+        same_addr: client.client_addr.is_some() && client.client_addr == session.last_client_addr,
+        same_agent: client.user_agent.is_some() && client.user_agent == session.last_user_agent,
     })
 }
 
@@ -353,6 +434,7 @@ fn ended(
     conn: &mut Conn,
     session: Session,
     reason: EndReason,
+    reuse: Option<Reuse>,
     now: DateTime<Utc>,
 ) -> Result<RotateOutcome, DbError> {
     mark_ended(conn, std::slice::from_ref(&session.id), reason, now)?;
@@ -362,6 +444,7 @@ fn ended(
             user_id: session.user_id,
         },
         reason,
+        reuse,
     })
 }
 
@@ -441,23 +524,6 @@ fn replay_head(
         }
     }
     Ok(None)
-}
-
-/// Ends every session of `user_id` but `keep`, for `reason`, in the
-/// caller's transaction: [`end`] of [`Which::AllOf`].
-pub fn end_all_of(
-    conn: &mut Conn,
-    user_id: &str,
-    keep: Option<String>,
-    reason: EndReason,
-    policy: &SessionPolicy,
-    now: DateTime<Utc>,
-) -> Result<Vec<Ended>, DbError> {
-    let which = Which::AllOf {
-        user_id: user_id.to_owned(),
-        keep,
-    };
-    end(conn, &which, reason, policy, now)
 }
 
 /// Ends the live sessions `which` names, for `reason`; returns them (none
@@ -645,10 +711,22 @@ fn insert_token(
     Ok(())
 }
 
-fn touch(conn: &mut Conn, mut session: Session, now: DateTime<Utc>) -> Result<Session, DbError> {
+/// Records a use of the session by `client` at `now`.
+fn touch(
+    conn: &mut Conn,
+    mut session: Session,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<Session, DbError> {
     session.last_used_at = now.naive_utc();
+    session.last_client_addr.clone_from(&client.client_addr);
+    session.last_user_agent.clone_from(&client.user_agent);
     diesel::update(sessions::table.find(&session.id))
-        .set(sessions::last_used_at.eq(session.last_used_at))
+        .set((
+            sessions::last_used_at.eq(session.last_used_at),
+            sessions::last_client_addr.eq(&session.last_client_addr),
+            sessions::last_user_agent.eq(&session.last_user_agent),
+        ))
         .execute(conn)?;
     Ok(session)
 }
@@ -710,7 +788,16 @@ mod tests {
 
         fn rotate(&self, token: &RefreshToken, at: DateTime<Utc>) -> RotateOutcome {
             self.db
-                .with_conn(|c| rotate(c, token, &self.key, &self.policy, at))
+                .with_conn(|c| {
+                    rotate(
+                        c,
+                        token,
+                        &self.key,
+                        &self.policy,
+                        &ClientInfo::default(),
+                        at,
+                    )
+                })
                 .unwrap()
         }
 
@@ -816,11 +903,55 @@ mod tests {
         );
         let session = f.session(&first.session.id);
         assert_eq!(session.revoked_reason.as_deref(), Some("reuse_detected"));
-        // the descendant dies with the session
+        // the descendant dies with the session, which says why
         assert!(matches!(
             f.rotate(&second.refresh, at),
-            RotateOutcome::Invalid
+            RotateOutcome::Refused(Some(EndReason::ReuseDetected))
         ));
+    }
+
+    fn reuse_of(outcome: RotateOutcome) -> Reuse {
+        match outcome {
+            RotateOutcome::Ended {
+                reuse: Some(reuse), ..
+            } => reuse,
+            other => panic!("expected a reuse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reuse_says_whether_the_successor_was_ever_presented_and_by_whom() {
+        let f = fixture();
+        let phone = ClientInfo {
+            user_agent: Some("phone".into()),
+            client_addr: Some("192.0.2.1".into()),
+        };
+        let rotate_as = |token: &RefreshToken, client: &ClientInfo, at| {
+            f.db.with_conn(|c| rotate(c, token, &f.key, &f.policy, client, at))
+                .unwrap()
+        };
+        let later = f.t0 + Duration::seconds(60);
+        // the successor was never presented: a lost answer, likely
+        let lost = f.issue();
+        rotated(rotate_as(&lost.refresh, &phone, f.t0));
+        let reuse = reuse_of(rotate_as(&lost.refresh, &phone, later));
+        assert_eq!(reuse.cause, ReuseCause::SuccessorUnused);
+        assert!(reuse.same_addr && reuse.same_agent);
+        // the successor was presented too: someone else holds a newer one
+        let stolen = f.issue();
+        let newer = rotated(rotate_as(&stolen.refresh, &phone, f.t0));
+        rotated(rotate_as(
+            &newer.refresh,
+            &phone,
+            f.t0 + Duration::seconds(10),
+        ));
+        let thief = ClientInfo {
+            user_agent: Some("curl".into()),
+            client_addr: Some("203.0.113.9".into()),
+        };
+        let reuse = reuse_of(rotate_as(&stolen.refresh, &thief, later));
+        assert_eq!(reuse.cause, ReuseCause::SuccessorUsed);
+        assert!(!reuse.same_addr && !reuse.same_agent);
     }
 
     #[test]
@@ -828,7 +959,7 @@ mod tests {
         let f = fixture();
         assert!(matches!(
             f.rotate(&RefreshToken::generate(), f.t0),
-            RotateOutcome::Invalid
+            RotateOutcome::Refused(None)
         ));
     }
 
@@ -868,7 +999,7 @@ mod tests {
         );
         assert!(matches!(
             f.rotate(&grant.refresh, f.t0),
-            RotateOutcome::Invalid
+            RotateOutcome::Refused(Some(EndReason::Logout))
         ));
         let revoked = f.db.with_conn(|c| revoked_since(c, f.t0)).unwrap();
         assert_eq!(revoked, vec![(grant.session.id, f.t0)]);
@@ -881,8 +1012,14 @@ mod tests {
         let b = f.issue();
         let ids = f.end(f.all_of(None), EndReason::UserDisabled);
         assert_eq!(ids.len(), 2);
-        assert!(matches!(f.rotate(&a.refresh, f.t0), RotateOutcome::Invalid));
-        assert!(matches!(f.rotate(&b.refresh, f.t0), RotateOutcome::Invalid));
+        assert!(matches!(
+            f.rotate(&a.refresh, f.t0),
+            RotateOutcome::Refused(_)
+        ));
+        assert!(matches!(
+            f.rotate(&b.refresh, f.t0),
+            RotateOutcome::Refused(_)
+        ));
     }
 
     #[test]
@@ -902,7 +1039,7 @@ mod tests {
         ));
         assert!(matches!(
             f.rotate(&other.refresh, f.t0),
-            RotateOutcome::Invalid
+            RotateOutcome::Refused(_)
         ));
     }
 

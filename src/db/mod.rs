@@ -16,6 +16,7 @@
 //! other's lock; `read` takes a pooled connection, WAL letting readers run
 //! beside the writer.
 
+pub mod events;
 pub mod factors;
 pub mod ledger;
 pub mod listen;

@@ -48,6 +48,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    security_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        username -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Text,
@@ -61,6 +77,8 @@ diesel::table! {
         auth_time -> Timestamp,
         amr -> Text,
         acr -> Text,
+        last_client_addr -> Nullable<Text>,
+        last_user_agent -> Nullable<Text>,
     }
 }
 
@@ -100,6 +118,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     pending_logins,
     recovery_codes,
     refresh_tokens,
+    security_events,
     sessions,
     totp_factors,
     users,

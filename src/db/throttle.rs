@@ -43,19 +43,38 @@ impl Default for Limits {
 /// Why a login may not proceed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Throttled {
-    /// Over a limit: wait this many seconds.
-    #[error("too many attempts; retry in {0} s")]
-    Wait(u64),
+    /// Over a limit: wait `secs` seconds. `remembered`: this instance had
+    /// been refused for the bucket already and asked no database.
+    #[error("too many attempts; retry in {secs} s")]
+    Wait { secs: u64, remembered: bool },
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-/// An attempt [`Throttle::begin`] counted: the buckets it counted in.
+/// Whose attempts count together.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Counted<'a> {
+    /// A username's (its lower-cased key; empty for a name that cannot
+    /// exist), and the address's.
+    Username(&'a str),
+    /// One known device's (a valid device cookie's id) alone: strangers'
+    /// guesses at the username do not stop it.
+    Device(&'a str),
+}
+
+impl<'a> Counted<'a> {
+    /// A known device's attempts when there is one, else the username's.
+    pub(crate) fn of(username_key: &'a str, device: Option<&'a str>) -> Self {
+        device.map_or(Counted::Username(username_key), Counted::Device)
+    }
+}
+
+/// An attempt [`Throttle::begin`] counted: the buckets it counted in, the
+/// one of the name or device first.
 #[must_use = "an attempt is settled once its password was checked"]
 #[derive(Debug)]
 pub(crate) struct Attempt {
-    user: String,
-    address: String,
+    buckets: Vec<String>,
 }
 
 /// What checking a counted attempt found.
@@ -106,19 +125,22 @@ impl Throttle {
         }
     }
 
-    /// Counts a login attempt against both buckets before it runs, or
-    /// refuses it with [`Throttled::Wait`] when either is over its limit.
+    /// Counts a login attempt against its buckets before it runs, or
+    /// refuses it with [`Throttled::Wait`] when any is over its limit.
     /// The attempt is then [`Throttle::settle`]d with what the check found.
     pub(crate) async fn begin(
         &self,
         db: &Db,
-        username_key: &str,
+        who: Counted<'_>,
         addr: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Attempt, Throttled> {
-        let buckets = self.buckets(username_key, addr);
-        if let Some(wait) = self.remembered(&buckets, now) {
-            return Err(Throttled::Wait(wait));
+        let buckets = self.buckets(who, addr);
+        if let Some(secs) = self.remembered(&buckets, now) {
+            return Err(Throttled::Wait {
+                secs,
+                remembered: true,
+            });
         }
         let window = self.limits.window;
         let counted = buckets.clone();
@@ -130,24 +152,28 @@ impl Throttle {
             })
             .await?;
         let Some(until) = refused.iter().map(|(_, until)| *until).max() else {
-            let [(user, _), (address, _)] = buckets;
-            return Ok(Attempt { user, address });
+            let buckets = buckets.into_iter().map(|(b, _)| b).collect();
+            return Ok(Attempt { buckets });
         };
         self.remember(refused, now);
-        Err(Throttled::Wait(wait_secs(until - now)))
+        Err(Throttled::Wait {
+            secs: wait_secs(until - now),
+            remembered: false,
+        })
     }
 
-    /// Settles a counted attempt: a success clears the username's count
-    /// and refunds the address; an attempt that never checked a password
-    /// (every hasher was busy) is taken back from both buckets, so an
-    /// overload does not count as a failure; a failure stays counted. A
-    /// database that fails here is logged: the attempt was answered.
+    /// Settles a counted attempt: a success clears the name's (or the
+    /// device's) count and refunds the address; an attempt that never
+    /// checked a password (every hasher was busy) is taken back from every
+    /// bucket, so an overload does not count as a failure; a failure stays
+    /// counted. A database that fails here is logged: the attempt was
+    /// answered.
     pub(crate) async fn settle(&self, db: &Db, attempt: Attempt, outcome: Settle) {
-        let Attempt { user, address } = attempt;
+        let Attempt { buckets } = attempt;
         let settled = match outcome {
             Settle::Failed => return,
-            Settle::Succeeded => db.run(move |conn| succeeded(conn, &user, &address)).await,
-            Settle::NotChecked => db.run(move |conn| refund(conn, &[user, address])).await,
+            Settle::Succeeded => db.run(move |conn| succeeded(conn, &buckets)).await,
+            Settle::NotChecked => db.run(move |conn| refund(conn, &buckets)).await,
         };
         if let Err(e) = settled {
             log::warn!("settling a login attempt ({outcome:?}) failed: {e}");
@@ -160,18 +186,19 @@ impl Throttle {
         db.run(move |c| purge(c, before)).await
     }
 
-    /// The username's bucket and the address's. An empty `username_key` is
-    /// a name that cannot exist: it gets a bucket per address with the
+    /// The buckets an attempt counts in: the username's and the
+    /// address's, or a known device's alone. An empty username key is a
+    /// name that cannot exist: it gets a bucket per address with the
     /// address's limit, so junk names neither grow the table nor lock out
     /// anyone sooner than the address bucket does.
-    fn buckets(&self, username_key: &str, addr: IpAddr) -> [(String, u32); 2] {
+    fn buckets(&self, who: Counted<'_>, addr: IpAddr) -> Vec<(String, u32)> {
         let addr = bucket(addr);
-        let user = if username_key.is_empty() {
-            (format!("junk:{addr}"), self.limits.per_address)
-        } else {
-            (format!("user:{username_key}"), self.limits.per_username)
+        let user = match who {
+            Counted::Device(id) => return vec![(format!("device:{id}"), self.limits.per_username)],
+            Counted::Username("") => (format!("junk:{addr}"), self.limits.per_address),
+            Counted::Username(key) => (format!("user:{key}"), self.limits.per_username),
         };
-        [user, (format!("addr:{addr}"), self.limits.per_address)]
+        vec![user, (format!("addr:{addr}"), self.limits.per_address)]
     }
 
     /// Seconds left on a refusal this instance already got for a bucket.
@@ -290,10 +317,14 @@ fn count_one(
     ))
 }
 
-fn succeeded(conn: &mut Conn, user: &str, address: &str) -> Result<(), DbError> {
+/// A success: the first bucket's count is cleared, the others refunded.
+fn succeeded(conn: &mut Conn, buckets: &[String]) -> Result<(), DbError> {
+    let Some((first, rest)) = buckets.split_first() else {
+        return Ok(());
+    };
     super::write_tx(conn, |conn| {
-        diesel::delete(login_attempts::table.find(user)).execute(conn)?;
-        give_back(conn, address)
+        diesel::delete(login_attempts::table.find(first)).execute(conn)?;
+        rest.iter().try_for_each(|b| give_back(conn, b))
     })
 }
 
@@ -354,7 +385,7 @@ mod tests {
     impl Fixture {
         /// An attempt counted straight in the database (no memo).
         fn begin(&self, user: &str, addr: IpAddr, at: DateTime<Utc>) -> Result<(), u64> {
-            let buckets = self.throttle.buckets(user, addr);
+            let buckets = self.throttle.buckets(Counted::Username(user), addr);
             let window = self.throttle.limits.window;
             match self
                 .db
@@ -372,8 +403,11 @@ mod tests {
         }
 
         fn succeeded(&self, user: &str, addr: IpAddr) {
-            let [(u, _), (a, _)] = self.throttle.buckets(user, addr);
-            self.db.with_conn(|c| succeeded(c, &u, &a)).unwrap();
+            let buckets: Vec<String> = (self.throttle.buckets(Counted::Username(user), addr))
+                .into_iter()
+                .map(|(b, _)| b)
+                .collect();
+            self.db.with_conn(|c| succeeded(c, &buckets)).unwrap();
         }
     }
 
@@ -399,7 +433,11 @@ mod tests {
         let f = fixture();
         // many attempts that never ran: none of them is left counted
         for _ in 0..10 {
-            let attempt = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
+            let attempt = f
+                .throttle
+                .begin(&f.db, Counted::Username("alice"), ADDR, f.t0)
+                .await
+                .unwrap();
             f.throttle.settle(&f.db, attempt, Settle::NotChecked).await;
         }
         for _ in 0..3 {
@@ -453,6 +491,27 @@ mod tests {
         );
     }
 
+    #[actix_web::test]
+    async fn a_known_device_counts_alone_and_its_success_clears_only_itself() {
+        let f = fixture();
+        // strangers throttle alice's name
+        for _ in 0..3 {
+            f.begin("alice", OTHER, f.t0).unwrap();
+        }
+        assert!(f.begin("alice", ADDR, f.t0).is_err());
+        // her device still gets its own attempts, then is throttled itself
+        let device = Counted::Device("d1");
+        for _ in 0..3 {
+            let attempt = f.throttle.begin(&f.db, device, ADDR, f.t0).await.unwrap();
+            f.throttle.settle(&f.db, attempt, Settle::Failed).await;
+        }
+        assert!(f.throttle.begin(&f.db, device, ADDR, f.t0).await.is_err());
+        assert!(
+            f.begin("alice", ADDR, f.t0).is_err(),
+            "the name stays throttled"
+        );
+    }
+
     #[test]
     fn ipv6_clients_are_counted_per_64() {
         let f = fixture();
@@ -479,29 +538,62 @@ mod tests {
         let f = fixture();
         for i in 0..5 {
             let name = format!("u{i}");
-            let _failed = f.throttle.begin(&f.db, &name, ADDR, f.t0).await.unwrap();
+            let _failed = f
+                .throttle
+                .begin(&f.db, Counted::Username(&name), ADDR, f.t0)
+                .await
+                .unwrap();
         }
-        let refused = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await;
-        assert!(matches!(refused, Err(Throttled::Wait(60))));
+        let refused = f
+            .throttle
+            .begin(&f.db, Counted::Username("alice"), ADDR, f.t0)
+            .await;
+        assert!(matches!(refused, Err(Throttled::Wait { secs: 60, .. })));
         // alice herself is not throttled: from elsewhere she may try
-        assert!(f.throttle.begin(&f.db, "alice", OTHER, f.t0).await.is_ok());
+        assert!(
+            f.throttle
+                .begin(&f.db, Counted::Username("alice"), OTHER, f.t0)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
     async fn a_refusal_is_remembered_without_asking_the_database_again() {
         let f = fixture();
         for _ in 0..3 {
-            let _failed = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await.unwrap();
+            let _failed = f
+                .throttle
+                .begin(&f.db, Counted::Username("alice"), ADDR, f.t0)
+                .await
+                .unwrap();
         }
-        let first = f.throttle.begin(&f.db, "alice", ADDR, f.t0).await;
-        assert!(matches!(first, Err(Throttled::Wait(60))));
+        let first = f
+            .throttle
+            .begin(&f.db, Counted::Username("alice"), ADDR, f.t0)
+            .await;
+        assert!(matches!(first, Err(Throttled::Wait { secs: 60, .. })));
         // the database forgets; the memo still refuses until the window ends
         f.db.with_conn(|c| purge(c, f.t0 + Duration::days(1)))
             .unwrap();
         let at = f.t0 + Duration::seconds(59);
-        let memo = f.throttle.begin(&f.db, "alice", ADDR, at).await;
-        assert!(matches!(memo, Err(Throttled::Wait(1))));
+        let memo = f
+            .throttle
+            .begin(&f.db, Counted::Username("alice"), ADDR, at)
+            .await;
+        assert!(matches!(
+            memo,
+            Err(Throttled::Wait {
+                secs: 1,
+                remembered: true
+            })
+        ));
         let after = f.t0 + Duration::seconds(60);
-        assert!(f.throttle.begin(&f.db, "alice", ADDR, after).await.is_ok());
+        assert!(
+            f.throttle
+                .begin(&f.db, Counted::Username("alice"), ADDR, after)
+                .await
+                .is_ok()
+        );
     }
 }

@@ -296,8 +296,10 @@ mod tests {
             .map(|_| {
                 let (db, token, key) = (db.clone(), grant.refresh.clone(), key.clone());
                 tokio::spawn(async move {
-                    db.run(move |c| ledger::rotate(c, &token, &key, &policy, t0()))
-                        .await
+                    db.run(move |c| {
+                        ledger::rotate(c, &token, &key, &policy, &ClientInfo::default(), t0())
+                    })
+                    .await
                 })
             })
             .collect();

@@ -1,11 +1,13 @@
-//! The refresh cookie: the one place it is built, cleared and read.
-//! `HttpOnly` (scripts cannot read it), `SameSite=Strict` (no cross-site
-//! sends), `Path=/auth` (never sent to `/api` or the SPA), `Secure` unless
-//! configured off.
+//! The gateway's cookies: the one place they are built, cleared and read.
+//! The refresh cookie, and the device cookie (contract §12, see
+//! [`crate::auth::device`]). Both `HttpOnly` (scripts cannot read them),
+//! `SameSite=Strict` (no cross-site sends), `Path=/auth` (never sent to
+//! `/api` or the SPA), `Secure` unless configured off.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
 
+use crate::auth::device;
 use crate::auth::refresh::RefreshToken;
 use crate::config::CookieSettings;
 
@@ -38,8 +40,28 @@ pub fn read(req: &HttpRequest, settings: &CookieSettings) -> Option<String> {
     req.cookie(&settings.name).map(|c| c.value().to_owned())
 }
 
+/// The device cookie carrying `value`, for a year.
+pub fn set_device(settings: &CookieSettings, value: String) -> Cookie<'static> {
+    let secs = device::MAX_AGE_DAYS * 24 * 3600;
+    build_named(device::COOKIE, settings, value, secs)
+}
+
+/// The device cookie sent with `req`, if any.
+pub fn read_device(req: &HttpRequest) -> Option<String> {
+    req.cookie(device::COOKIE).map(|c| c.value().to_owned())
+}
+
 fn build(settings: &CookieSettings, value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build(settings.name.clone(), value)
+    build_named(&settings.name, settings, value, max_age_secs)
+}
+
+fn build_named(
+    name: &str,
+    settings: &CookieSettings,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
+    Cookie::build(name.to_owned(), value)
         .path(PATH)
         .http_only(true)
         .same_site(SameSite::Strict)

@@ -18,6 +18,7 @@ use crate::auth::authn::{ACR_MFA, Requirement};
 use crate::db::DbError;
 use crate::factors::FactorError;
 use crate::login::LoginError;
+use crate::sessions::{EndReason, ReuseCause};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,6 +32,10 @@ pub enum ApiError {
     RequestTimeout,
     #[error("Unknown user or wrong password.")]
     InvalidCredentials,
+    /// `invalid_credentials` where a code was checked: a wrong, spent or
+    /// replayed code, or a sign-in that is over.
+    #[error("Wrong or already used code, or the sign-in is over.")]
+    InvalidCode,
     /// The password was right; a second factor is due with `mfa_token`.
     #[error("A second factor is required to finish signing in.")]
     MfaRequired {
@@ -45,12 +50,16 @@ pub enum ApiError {
     InvalidToken,
     #[error("No refresh token was sent.")]
     MissingRefreshToken,
+    /// An unknown token, or one of a session that ended (for this reason).
     #[error("The refresh token is invalid or its session has ended.")]
-    InvalidRefreshToken,
+    InvalidRefreshToken(Option<EndReason>),
+    /// A spent token presented after the grace period: its session ended
+    /// now, and this is what the reuse looked like.
     #[error("The refresh token was already used; the session has been revoked.")]
-    RefreshTokenReused,
+    RefreshTokenReused(ReuseCause),
+    /// The session's lifetime (or idle time) is over.
     #[error("The session has expired; please log in again.")]
-    SessionExpired,
+    SessionExpired(EndReason),
     #[error("This request needs the header X-CSRF: 1.")]
     CsrfCheckFailed,
     #[error("Your roles do not allow this request.")]
@@ -82,14 +91,14 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RequestTimeout => "request_timeout",
-            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidCredentials | ApiError::InvalidCode => "invalid_credentials",
             ApiError::MfaRequired { .. } => "mfa_required",
             ApiError::InsufficientUserAuthentication(_) => "insufficient_user_authentication",
             ApiError::InvalidToken => "invalid_token",
             ApiError::MissingRefreshToken => "missing_refresh_token",
-            ApiError::InvalidRefreshToken => "invalid_refresh_token",
-            ApiError::RefreshTokenReused => "refresh_token_reused",
-            ApiError::SessionExpired => "session_expired",
+            ApiError::InvalidRefreshToken(_) => "invalid_refresh_token",
+            ApiError::RefreshTokenReused(_) => "refresh_token_reused",
+            ApiError::SessionExpired(_) => "session_expired",
             ApiError::CsrfCheckFailed => "csrf_check_failed",
             ApiError::Forbidden => "forbidden",
             ApiError::RegistrationDisabled => "registration_disabled",
@@ -153,6 +162,13 @@ impl ApiError {
                 body["acr_values"] = unmet.mfa.then_some(ACR_MFA).into();
                 body["max_age"] = unmet.max_age.into();
             }
+            ApiError::InvalidRefreshToken(Some(reason)) | ApiError::SessionExpired(reason) => {
+                body["reason"] = reason.as_str().into();
+            }
+            ApiError::RefreshTokenReused(cause) => {
+                body["reason"] = EndReason::ReuseDetected.as_str().into();
+                body["cause"] = cause.as_str().into();
+            }
             _ => {}
         }
         body
@@ -163,10 +179,21 @@ impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::InvalidCredentials => ApiError::InvalidCredentials,
-            LoginError::Throttled(retry_after) => ApiError::TooManyAttempts { retry_after },
+            LoginError::Throttled { secs, .. } => ApiError::TooManyAttempts { retry_after: secs },
             LoginError::Busy => ApiError::TooManyAttempts { retry_after: 1 },
             LoginError::Hash(e) => ApiError::internal(e),
             LoginError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// A refused check of a second factor's code: `invalid_credentials`,
+    /// in words that speak of a code.
+    pub fn for_code(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => ApiError::InvalidCode,
+            other => other.into(),
         }
     }
 }
@@ -219,13 +246,14 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => 413,
             ApiError::RequestTimeout => 408,
             ApiError::InvalidCredentials
+            | ApiError::InvalidCode
             | ApiError::MfaRequired { .. }
             | ApiError::InsufficientUserAuthentication(_)
             | ApiError::InvalidToken
             | ApiError::MissingRefreshToken
-            | ApiError::InvalidRefreshToken
-            | ApiError::RefreshTokenReused
-            | ApiError::SessionExpired => 401,
+            | ApiError::InvalidRefreshToken(_)
+            | ApiError::RefreshTokenReused(_)
+            | ApiError::SessionExpired(_) => 401,
             ApiError::CsrfCheckFailed | ApiError::Forbidden | ApiError::RegistrationDisabled => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,

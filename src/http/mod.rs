@@ -29,7 +29,7 @@ use actix_web::{guard, web};
 
 use error::not_found;
 use prefixes::{API, AUTH, HEALTHZ, METRICS, OPENAPI, READYZ, WELL_KNOWN};
-use routes::{admin, api, auth, factors, health, sessions};
+use routes::{admin, api, auth, events, factors, health, sessions};
 
 /// The content security policy of every response: scripts and styles only
 /// from this origin, no framing.
@@ -43,8 +43,14 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let hsts = req
+        .app_data::<web::Data<state::AppState>>()
+        .and_then(|state| state.hsts.clone());
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
+    if let Some(hsts) = hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -91,6 +97,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             ))
             .service(post_only("/logout-all", sessions::logout_all))
             .service(post_only("/password", sessions::change_password))
+            .service(get_only("/activity", events::activity))
+            .service(get_only("/admin/events", events::admin_events))
             .service(get_only("/admin/users", admin::users))
             .service(only(
                 "/admin/users/{id}/roles",

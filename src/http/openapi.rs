@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ApiError;
-use super::routes::{admin, auth, factors, health, sessions};
+use super::routes::{admin, auth, events, factors, health, sessions};
 use super::schemas::{ErrorBody, RoleName};
 use super::state::AppState;
 
@@ -42,12 +42,14 @@ use super::state::AppState;
         sessions::end,
         sessions::logout_all,
         sessions::change_password,
+        events::activity,
         admin::users,
         admin::set_roles,
         admin::disable,
         admin::enable,
         admin::end_sessions,
         admin::reset_factors,
+        events::admin_events,
         health::jwks,
         health::healthz,
         health::readyz,

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
 use chrono::Duration as ChronoDuration;
 
 use crate::auth::hash_pool::HashGate;
@@ -68,6 +69,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether the main listener speaks TLS (`X-Forwarded-Proto`).
     pub https: bool,
+    /// The `Strict-Transport-Security` every answer carries: only on an
+    /// HTTPS listener, unless configured off.
+    pub hsts: Option<HeaderValue>,
     /// Who must use a second factor.
     pub mfa: MfaPolicy,
 }
@@ -107,7 +111,12 @@ impl AppState {
             metrics: metrics.clone(),
             seal: config.seal,
             issuer: issuer(config.public_url.as_deref()),
+            event_retention: config.event_retention,
         };
+        let hsts = config
+            .hsts
+            .filter(|_| config.tls.is_some())
+            .and_then(|v| HeaderValue::from_str(&v).ok());
         let state = Self {
             services: Services::new(parts, now)?,
             clock,
@@ -127,6 +136,7 @@ impl AppState {
             static_dir: config.static_dir,
             metrics,
             https: config.tls.is_some(),
+            hsts,
             mfa: config.mfa,
         };
         let listeners = Listeners {

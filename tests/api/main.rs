@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod database;
 mod deploy;
+mod events;
 mod factors;
 mod http;
 mod multi;

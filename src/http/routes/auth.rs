@@ -131,14 +131,14 @@ pub async fn register(
     tag = "auth",
     request_body = CredentialsBody,
     responses(
-        (status = 200, description = "Logged in; the refresh cookie is set.", body = TokenResponse,
-            headers(("Set-Cookie" = String, description = "The refresh cookie."))),
+        (status = 200, description = "Logged in; the refresh cookie and the device cookie (`portcullis_device`) are set.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The refresh cookie and the device cookie."))),
         (status = 400, description = "`invalid_input`: malformed body.", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: unknown user, wrong password or disabled user, alike. \
             `mfa_required` (with `mfa_token` and `methods`, no cookie): the password is right and a second factor is due at `POST /auth/login/mfa`.", body = MfaRequiredBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
-        (status = 429, description = "`too_many_attempts`: too many failures for this username or address.", body = ErrorBody,
+        (status = 429, description = "`too_many_attempts`: too many failures for this username or address (or, with a valid device cookie, this device).", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 503, description = "`unavailable`: the database does not answer.", body = ErrorBody),
     )
@@ -151,13 +151,20 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let password = Password::new(body.password);
     let login = &state.services.login;
+    let device = cookies::read_device(&req);
     let signed = login
-        .with_password(&body.username, password, &caller, state.clock.now())
+        .with_password(
+            &body.username,
+            password,
+            device.as_deref(),
+            &caller,
+            state.clock.now(),
+        )
         .await?;
     match signed {
-        SignIn::Session(grant) => {
+        SignIn::Session { grant, device } => {
             access_log::note_user(&req, &grant.user.id);
-            grant_response(&state, &grant)
+            logged_in(&state, &grant, device)
         }
         SignIn::SecondFactor { mfa_token, methods } => {
             Err(ApiError::MfaRequired { mfa_token, methods })
@@ -201,8 +208,8 @@ pub struct RecoveryCodeStep {
     tag = "auth",
     request_body = SecondStepBody,
     responses(
-        (status = 200, description = "Logged in with two factors; the refresh cookie is set.", body = TokenResponse,
-            headers(("Set-Cookie" = String, description = "The refresh cookie."))),
+        (status = 200, description = "Logged in with two factors; the refresh cookie and the device cookie are set.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The refresh cookie and the device cookie."))),
         (status = 400, description = "`invalid_input`: malformed body, or not exactly one of `totp` and `recovery_code` beside `mfa_token`.", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: a wrong, spent or replayed code, or an `mfa_token` that is unknown, used, older than 5 minutes or past its fifth wrong code.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -223,11 +230,22 @@ pub async fn login_second_factor(
         SecondStepBody::RecoveryCode(b) => (b.mfa_token, Proof::RecoveryCode(b.recovery_code)),
     };
     let login = &state.services.login;
-    let grant = login
-        .second_factor(&mfa_token, proof, &caller, state.clock.now())
-        .await?;
+    let device = cookies::read_device(&req);
+    let now = state.clock.now();
+    let (grant, device) = login
+        .second_factor(&mfa_token, proof, device.as_deref(), &caller, now)
+        .await
+        .map_err(ApiError::for_code)?;
     access_log::note_user(&req, &grant.user.id);
-    grant_response(&state, &grant)
+    logged_in(&state, &grant, device)
+}
+
+/// A login's answer: the grant's, with the device cookie set too.
+fn logged_in(state: &AppState, grant: &Grant, device: String) -> Result<HttpResponse, ApiError> {
+    let mut res = grant_response(state, grant)?;
+    res.add_cookie(&cookies::set_device(&state.cookie, device))
+        .map_err(ApiError::internal)?;
+    Ok(res)
 }
 
 /// `POST /auth/refresh`: rotates the cookie's token (see [`crate::sessions::Sessions::refresh`]).
@@ -273,16 +291,20 @@ async fn rotate(
     };
     let Some(token) = RefreshToken::parse(&value) else {
         sessions.count_unusable_token();
-        return Err(ApiError::InvalidRefreshToken);
+        return Err(ApiError::InvalidRefreshToken(None));
     };
     match sessions.refresh(token, caller, state.clock.now()).await? {
         Refreshed::Granted(grant) => {
             access_log::note_user(req, &grant.user.id);
             grant_response(state, &grant)
         }
-        Refreshed::Ended(EndReason::ReuseDetected) => Err(ApiError::RefreshTokenReused),
-        Refreshed::Ended(EndReason::Expired | EndReason::Idle) => Err(ApiError::SessionExpired),
-        Refreshed::Ended(_) | Refreshed::Invalid => Err(ApiError::InvalidRefreshToken),
+        Refreshed::Ended(_, Some(reuse)) => Err(ApiError::RefreshTokenReused(reuse.cause)),
+        Refreshed::Ended(reason @ (EndReason::Expired | EndReason::Idle), _)
+        | Refreshed::Refused(Some(reason @ (EndReason::Expired | EndReason::Idle))) => {
+            Err(ApiError::SessionExpired(reason))
+        }
+        Refreshed::Ended(reason, None) => Err(ApiError::InvalidRefreshToken(Some(reason))),
+        Refreshed::Refused(reason) => Err(ApiError::InvalidRefreshToken(reason)),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::http::extract::{Authenticated, JsonBody, Recent};
 use crate::http::routes::auth::{TokenResponse, token_response};
 use crate::http::schemas::{ErrorBody, StepUpBody};
 use crate::http::state::AppState;
-use crate::login::{Reauth, Signed};
+use crate::login::{LoginError, Reauth, Signed};
 
 /// A passkey as `GET /auth/mfa` lists it.
 #[derive(Serialize, ToSchema)]
@@ -261,10 +261,13 @@ pub async fn step_up(
     Authenticated(claims): Authenticated,
     JsonBody(body): JsonBody<StepUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let proof = match body {
-        StepUpRequest::Password(b) => Reauth::Password(Password::new(b.password)),
-        StepUpRequest::Totp(b) => Reauth::Factor(Proof::Totp(b.totp)),
-        StepUpRequest::RecoveryCode(b) => Reauth::Factor(Proof::RecoveryCode(b.recovery_code)),
+    let (proof, refused): (_, fn(LoginError) -> ApiError) = match body {
+        StepUpRequest::Password(b) => (Reauth::Password(Password::new(b.password)), |e| e.into()),
+        StepUpRequest::Totp(b) => (Reauth::Factor(Proof::Totp(b.totp)), ApiError::for_code),
+        StepUpRequest::RecoveryCode(b) => (
+            Reauth::Factor(Proof::RecoveryCode(b.recovery_code)),
+            ApiError::for_code,
+        ),
     };
     let who = Signed {
         user_id: &claims.sub,
@@ -274,6 +277,7 @@ pub async fn step_up(
     let login = &state.services.login;
     let (user, session) = login
         .step_up(who, proof, &caller, state.clock.now())
-        .await?;
+        .await
+        .map_err(refused)?;
     token_response(&state, &user, &session)
 }

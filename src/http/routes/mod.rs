@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod events;
 pub mod factors;
 pub mod health;
 pub mod sessions;

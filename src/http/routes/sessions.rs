@@ -121,16 +121,23 @@ pub async fn end(
     Authenticated(claims): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let session_id = id.into_inner();
+    // ending the session this request came from is a logout
+    let reason = if session_id == claims.sid {
+        EndReason::Logout
+    } else {
+        EndReason::EndedElsewhere
+    };
     let which = Which::OwnedBy {
         user_id: claims.sub,
-        session_id: id.into_inner(),
+        session_id,
     };
-    let (reason, now) = (EndReason::EndedElsewhere, state.clock.now());
+    let now = state.clock.now();
     let ended = state
         .services
         .sessions
         .end(which, reason, &caller, None, now);
-    if ended.await?.is_empty() {
+    if !ended.await? {
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::NoContent().finish())

@@ -62,6 +62,14 @@ impl TestApp {
         self.clock.now().timestamp()
     }
 
+    /// Asserts that `auth_time` (Unix seconds) is the gateway's clock of a
+    /// moment ago: not later than now, at most 3 s before (a loaded
+    /// machine may cross a second or two between the request and here).
+    pub fn assert_just_now(&self, auth_time: &Value) {
+        let (at, now) = (auth_time.as_i64().unwrap(), self.unix_now());
+        assert!(at <= now && now - at <= 3, "auth_time {at}, now {now}");
+    }
+
     /// Moves the clock to the middle of a 30 s step, so that a code
     /// computed now is still this step's when the gateway checks it.
     pub fn to_mid_step(&self) {

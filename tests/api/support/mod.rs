@@ -9,6 +9,7 @@
 //! - [`responses`]: what to read off a response, and the shared assertions.
 //! - [`factors`]: second factors: an encryption key, `oathtool`'s codes,
 //!   enrolment and the two steps of a login.
+//! - [`events`]: security events stored and read, device-cookie logins.
 //! - [`users`], [`ledger`]: rows written and read behind the gateway's
 //!   back; the only doors to the library's account and schema functions.
 //! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
@@ -32,6 +33,7 @@ pub mod app;
 pub mod binary;
 pub mod browser;
 pub mod database;
+pub mod events;
 pub mod factors;
 pub mod ledger;
 pub mod process;
@@ -45,6 +47,7 @@ pub mod users;
 pub use app::*;
 pub use binary::*;
 pub use database::*;
+pub use events::*;
 pub use factors::*;
 pub use ledger::*;
 pub use process::*;
