@@ -1,45 +1,15 @@
 /**
- * account-api.js — the gateway's own account routes (contract §8), called
- * with the access token through AuthClient.fetchApi: the caller's sessions
- * and password, and the admin's user list. Every non-2xx answer becomes an
- * ApiError carrying the gateway's code and message.
+ * account-api.js — the gateway's own account routes (contract §8),
+ * called with the access token through AuthClient.fetchApi: the caller's
+ * sessions and password, and the admin's user list. Every
+ * non-2xx answer becomes an AuthError carrying the gateway's code and
+ * message (see api.js).
  */
-import { ApiError } from './api.js';
-
-async function errorFrom(res) {
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    // not JSON: fall back to the status
-  }
-  const message = typeof body?.message === 'string' && body.message
-    ? body.message
-    : `Request failed: HTTP ${res.status}.`;
-  const error = new ApiError(message, { status: res.status, code: body?.error ?? null });
-  const retry = Number(res.headers.get('Retry-After'));
-  error.retryAfter = Number.isFinite(retry) && retry > 0 ? retry : null;
-  return error;
-}
+import { jsonCaller } from './api.js';
 
 /** Binds the account calls to an AuthClient. */
 export function accountApi(auth) {
-  async function call(path, { method = 'GET', body } = {}) {
-    const init = { method, headers: { Accept: 'application/json' } };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await auth.fetchApi(path, init);
-    } catch {
-      throw new ApiError('Could not reach the server. Check your connection and try again.');
-    }
-    if (!res.ok) throw await errorFrom(res);
-    return res.status === 204 ? null : res.json();
-  }
-
+  const call = jsonCaller(auth);
   const user = (id) => `/auth/admin/users/${encodeURIComponent(id)}`;
 
   return {

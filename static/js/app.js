@@ -9,6 +9,7 @@
  * "logged-out" so that browser tests can wait on it.
  */
 import { AuthClient } from './auth-client.js';
+import { $ } from './dom.js';
 import { employeeApi } from './api.js';
 import { createStatus } from './status.js';
 import { createSessionPanel } from './session-panel.js';
@@ -18,10 +19,6 @@ import { accountApi } from './account-api.js';
 import { createSessionsView } from './sessions-view.js';
 import { createPasswordView } from './password-view.js';
 import { createUsersView } from './users-view.js';
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 const el = {
   loading: $('#loading-view'),

@@ -5,14 +5,11 @@
  * Shown only to admins, but the gateway decides: it re-reads the caller's
  * roles on every admin call.
  */
+import { $, button } from './dom.js';
 import { confirmed } from './confirm.js';
 import { timeElement } from './time.js';
 
 const EDITABLE_ROLES = ['editor', 'admin'];
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 /**
  * @param {{api: ReturnType<import('./account-api.js').accountApi>, status: object,
@@ -35,15 +32,6 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     td.className = className;
     td.append(...children);
     return td;
-  }
-
-  function button(className, label, ariaLabel) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = `button small-button ${className}`;
-    b.textContent = label;
-    b.setAttribute('aria-label', ariaLabel);
-    return b;
   }
 
   function badge(text) {
