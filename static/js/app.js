@@ -19,16 +19,11 @@ import { accountApi } from './account-api.js';
 import { createSessionsView } from './sessions-view.js';
 import { createPasswordView } from './password-view.js';
 import { createUsersView } from './users-view.js';
+import { createLoginView } from './login-view.js';
 
 const el = {
   loading: $('#loading-view'),
   loginView: $('#login-view'),
-  loginForm: $('#login-form'),
-  username: $('#username'),
-  password: $('#password'),
-  loginSubmit: $('#login-submit'),
-  loginError: $('#login-error'),
-  loginMessage: $('#login-message'),
   appView: $('#app-view'),
   account: $('#account'),
   whoami: $('#whoami'),
@@ -75,6 +70,13 @@ const sessions = createSessionsView({
   logoutEverywhere: () => auth.logoutEverywhere(),
 });
 const password = createPasswordView({ api: account, status });
+const login = createLoginView({
+  auth,
+  status,
+  onSignedIn: () => {
+    if (document.body.dataset.view === 'employees') $('#search').focus();
+  },
+});
 const users = createUsersView({
   api: account,
   status,
@@ -143,26 +145,13 @@ el.nav.addEventListener('click', (event) => {
 
 // --- views -------------------------------------------------------------------
 
-function showLoginError(message) {
-  el.loginError.textContent = message;
-  el.loginError.hidden = !message;
-}
-
-function showLoginMessage(message) {
-  el.loginMessage.textContent = message ?? '';
-  el.loginMessage.hidden = !message;
-}
-
 function showLogin(message) {
   document.body.dataset.state = 'logged-out';
   el.loading.hidden = true;
   el.appView.hidden = true;
   el.account.hidden = true;
   el.loginView.hidden = false;
-  el.password.value = '';
-  showLoginError('');
-  showLoginMessage(message);
-  if (!el.loginForm.contains(document.activeElement)) el.username.focus();
+  login.show(message);
 }
 
 function showApp(user) {
@@ -202,8 +191,7 @@ auth.onChange((state) => {
       status.error(`Could not renew your session: ${state.error?.message ?? 'unknown error'} Retrying shortly.`);
     }
     if (isNewSession) {
-      showLoginMessage('');
-      el.password.value = ''; // e.g. another tab logged in while this one had the form open
+      login.reset(); // e.g. another tab logged in while this one had the form open
       employees.reset();
       showRoute(parseRoute(location.pathname), { employeesRoute: false });
       permissions.then(() => employees.reload({ announce: document.body.dataset.view === 'employees' })).then(() => {
@@ -236,59 +224,6 @@ auth.onChange((state) => {
     message = `Could not check for an existing session: ${state.error?.message ?? 'the server did not answer.'}`;
   }
   showLogin(message);
-});
-
-// --- login -------------------------------------------------------------------
-
-let retryTimer = null;
-
-/** "Too many attempts — try again in N s", counting down to zero. */
-function showRetryCountdown(seconds) {
-  clearInterval(retryTimer);
-  if (!Number.isFinite(seconds)) {
-    showLoginError('Too many attempts — try again later.');
-    return;
-  }
-  const until = Date.now() + seconds * 1000;
-  const draw = () => {
-    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-    if (left === 0) {
-      clearInterval(retryTimer);
-      showLoginError('You can try again now.');
-    } else {
-      showLoginError(`Too many attempts — try again in ${left} s`);
-    }
-  };
-  draw();
-  retryTimer = setInterval(draw, 1000);
-}
-
-el.loginForm.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const username = el.username.value.trim();
-  const password = el.password.value;
-  if (!username || !password) {
-    showLoginError('Enter your username and password.');
-    (username ? el.password : el.username).focus();
-    return;
-  }
-  clearInterval(retryTimer);
-  showLoginError('');
-  el.loginSubmit.disabled = true;
-  el.loginSubmit.textContent = 'Signing in…';
-  try {
-    await auth.login(username, password); // onChange switches the view
-    el.password.value = '';
-    status.say(`Signed in as ${auth.user?.username ?? username}.`);
-    $('#search').focus();
-  } catch (err) {
-    if (err.status === 429) showRetryCountdown(err.retryAfter ?? NaN);
-    else showLoginError(err.message || 'Sign-in failed.');
-    el.password.select();
-  } finally {
-    el.loginSubmit.disabled = false;
-    el.loginSubmit.textContent = 'Sign in';
-  }
 });
 
 // --- session controls ----------------------------------------------------------

@@ -23,3 +23,21 @@ export function show(node, message) {
   node.textContent = message ?? '';
   node.hidden = !message;
 }
+
+/**
+ * Runs `task` with `button` disabled (showing `label` meanwhile, if given).
+ * A disabled button may lose focus: it gets it back unless the task put
+ * focus somewhere else.
+ */
+export async function whileBusy(button, task, { label } = {}) {
+  const idle = button.textContent;
+  button.disabled = true;
+  if (label) button.textContent = label;
+  try {
+    return await task();
+  } finally {
+    button.disabled = false;
+    if (label) button.textContent = idle;
+    if (!document.activeElement || document.activeElement === document.body) button.focus();
+  }
+}

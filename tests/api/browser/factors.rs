@@ -1,9 +1,65 @@
 //! Second factors in the SPA (contract §9, without passkeys), in real
-//! Chromium. The auth client's `WWW-Authenticate` parser, run in the page.
+//! Chromium: a recovery code in place of the app's code at login, and the
+//! auth client's `WWW-Authenticate` parser, run in the page. Codes come
+//! from `oathtool` at the gateway's (test) clock.
 
 use serde_json::{Value, json};
 
-use crate::support::browser::fixture;
+use crate::support::browser::{Browser, Is, WAIT, fixture};
+use crate::support::*;
+
+/// The browser fixture with TOTP offered, and `adjust` applied too.
+async fn with_factors(adjust: impl FnOnce(&mut ServeArgs)) -> Option<(Browser, TestApp)> {
+    fixture(|a| {
+        with_encryption_key(a);
+        adjust(a);
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_recovery_code_signs_in_in_place_of_the_app_code_once() {
+    let Some((browser, app)) = with_factors(|_| {}).await else {
+        return;
+    };
+    let alice = app.logged_in("alice", &[]).await;
+    let enrolled = app.enrol_totp(&alice).await;
+
+    browser.submit_password(&app, "alice").await;
+    browser.wait_for("#mfa-form", Is::Shown, WAIT).await;
+    browser
+        .click("#mfa-form [data-use=\"recovery_code\"]")
+        .await;
+    browser.wait_for("#mfa-recovery", Is::Shown, WAIT).await;
+    assert_eq!(browser.focused().await, "mfa-recovery");
+    assert!(!browser.is_shown("#mfa-totp").await);
+    assert!(browser.is_shown("#mfa-form [data-use=\"totp\"]").await);
+    browser
+        .enter_second_factor("recovery_code", "AAAA-BBBB-CCCC-DDDD")
+        .await;
+    browser
+        .wait_for("#mfa-error", Is::Text("recovery code is not right"), WAIT)
+        .await;
+    // typed as a person might: lower case, spaces for dashes
+    let code = &enrolled.recovery_codes[0];
+    let typed = code.to_lowercase().replace('-', " ");
+    browser.enter_second_factor("recovery_code", &typed).await;
+    browser.wait_signed_in("alice").await;
+
+    // the same code a second time is refused; "Start again" goes back to the password
+    browser.log_out().await;
+    browser.submit_password(&app, "alice").await;
+    browser.enter_second_factor("recovery_code", code).await;
+    browser
+        .wait_for("#mfa-error", Is::Text("used already"), WAIT)
+        .await;
+    browser.click("#mfa-restart").await;
+    browser.wait_for("#login-form", Is::Shown, WAIT).await;
+    assert!(!browser.is_shown("#mfa-form").await);
+    assert_eq!(browser.focused().await, "password");
+    assert_eq!(browser.value("#username").await, "alice");
+    assert_eq!(browser.value("#password").await, "");
+}
 
 #[actix_web::test]
 async fn the_www_authenticate_parser_reads_rfc_7235_challenges_exactly() {

@@ -1,5 +1,5 @@
 //! The SPA's own vocabulary on a [`Browser`]: its states, logging in and
-//! out, its views, the employee rows, where tokens must never be, and the
+//! out (with a second factor too), its views, the employee rows, where tokens must never be, and the
 //! two checks that a view the user may not use is neither offered nor
 //! answered.
 
@@ -36,16 +36,56 @@ impl Browser {
     /// Logs `name` in through the form on a freshly loaded page and waits
     /// for the employee list.
     pub async fn log_in(&self, app: &TestApp, name: &str) {
+        self.submit_password(app, name).await;
+        self.wait_signed_in(name).await;
+    }
+
+    /// Loads the page and sends `name`'s username and password from the
+    /// form: the first step of a login.
+    pub async fn submit_password(&self, app: &TestApp, name: &str) {
         self.goto(&app.url).await;
         self.wait_state("logged-out").await;
         self.fill("#username", name).await;
         self.fill("#password", PASSWORD).await;
         self.click("#login-submit").await;
+    }
+
+    /// Waits until `name` is signed in and the employee list has loaded
+    /// without an error.
+    pub async fn wait_signed_in(&self, name: &str) {
         self.wait_state("logged-in").await;
         self.wait_for("#whoami", Is::Text(name), WAIT).await;
         self.wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
             .await;
         self.assert_no_error_shown().await;
+    }
+
+    /// The login's second step: waits for it, switches to the field of
+    /// `factor` (`totp` or `recovery_code`) when another one shows, types
+    /// `code` and sends it.
+    pub async fn enter_second_factor(&self, factor: &str, code: &str) {
+        self.wait_for("#mfa-form", Is::Shown, WAIT).await;
+        self.type_factor("#mfa-form", factor, code).await;
+        self.click("#mfa-submit").await;
+    }
+
+    /// In `form`, shows the field of `factor` (pressing its "Use … instead"
+    /// when needed) and types `value` into it.
+    async fn type_factor(&self, form: &str, factor: &str, value: &str) {
+        let field = format!("{form} [data-factor=\"{factor}\"] input");
+        if !self.is_shown(&field).await {
+            self.click(&format!("{form} [data-use=\"{factor}\"]")).await;
+            self.wait_for(&field, Is::Shown, WAIT).await;
+        }
+        self.fill(&field, value).await;
+    }
+
+    /// The `id` of the focused element.
+    pub async fn focused(&self) -> String {
+        let id = self
+            .js("return document.activeElement?.id ?? ''", vec![])
+            .await;
+        id.as_str().unwrap_or_default().to_owned()
     }
 
     pub async fn log_out(&self) {
@@ -189,6 +229,7 @@ impl Browser {
             return { url: location.href, state: document.body.dataset.state,
                      status: text('#status'), loginError: text('#login-error'),
                      loginMessage: text('#login-message'), formError: text('#form-error'),
+                     mfaError: text('#mfa-error'),
                      refreshes: document.querySelector('#last-refresh')?.dataset.count ?? null };
         "#;
         match self.client.execute(script, vec![]).await {
