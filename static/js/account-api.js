@@ -1,7 +1,7 @@
 /**
- * account-api.js — the gateway's own account routes (contract §8),
+ * account-api.js — the gateway's own account routes (contract §8, §9),
  * called with the access token through AuthClient.fetchApi: the caller's
- * sessions and password, and the admin's user list. Every
+ * sessions, password and second factors, and the admin's user list. Every
  * non-2xx answer becomes an AuthError carrying the gateway's code and
  * message (see api.js).
  */
@@ -19,6 +19,16 @@ export function accountApi(auth) {
       method: 'POST',
       body: { current_password: currentPassword, new_password: newPassword },
     }),
+    /** `{totp, totp_available, passkeys, recovery_codes_left, required}` */
+    factors: () => call('/auth/mfa'),
+    /** `{secret, otpauth_uri, qr_svg}`, pending until confirmed */
+    setUpTotp: () => call('/auth/mfa/totp/setup', { method: 'POST' }),
+    /** Turns TOTP on; resolves with the ten recovery codes. */
+    confirmTotp: async (code) => (await call('/auth/mfa/totp/confirm', { method: 'POST', body: { code } }))
+      .recovery_codes,
+    removeTotp: () => call('/auth/mfa/totp', { method: 'DELETE' }),
+    /** Ten new recovery codes; the old ones die. */
+    newRecoveryCodes: async () => (await call('/auth/mfa/recovery-codes', { method: 'POST' })).recovery_codes,
     users: async () => (await call('/auth/admin/users')).users,
     setRoles: (id, roles) => call(`${user(id)}/roles`, { method: 'PUT', body: { roles } }),
     disable: (id) => call(`${user(id)}/disable`, { method: 'POST' }),
