@@ -34,5 +34,6 @@ export function accountApi(auth) {
     disable: (id) => call(`${user(id)}/disable`, { method: 'POST' }),
     enable: (id) => call(`${user(id)}/enable`, { method: 'POST' }),
     endSessions: (id) => call(`${user(id)}/sessions`, { method: 'DELETE' }),
+    resetFactors: (id) => call(`${user(id)}/mfa/reset`, { method: 'POST' }),
   };
 }

@@ -2,8 +2,8 @@
 //! Chromium: TOTP set up in the Security view and asked for at login, a
 //! recovery code instead, the step-up dialog for a stale session and for
 //! an `/api` rule that wants a second factor, removal, new recovery codes,
-//! a role that must enrol, and the `WWW-Authenticate` parser. Codes come
-//! from `oathtool` at the gateway's (test) clock.
+//! the admin's reset, a role that must enrol, and the `WWW-Authenticate`
+//! parser. Codes come from `oathtool` at the gateway's (test) clock.
 
 use portcullis::auth::Role;
 use serde_json::{Value, json};
@@ -433,6 +433,49 @@ async fn new_recovery_codes_replace_the_old_ones_after_a_step_up_with_a_code() {
     assert_eq!(app.second_step(&token, old).await.status(), 401);
     let new = json!({ "recovery_code": codes[1] });
     assert_eq!(app.second_step(&token, new).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn an_admin_resets_another_users_second_factor_from_the_users_view() {
+    let Some((admin, app)) = with_factors(|_| {}).await else {
+        return;
+    };
+    app.add_user("alice", &[Role::Admin]);
+    let bob = app.logged_in("bob", &[]).await;
+    let bobs = app.enrol_totp(&bob).await;
+    let bob = app.login_with_totp("bob", &bobs.secret).await;
+    admin.log_in(&app, "alice").await;
+    admin.open_view("#nav-users", "/admin/users").await;
+    admin
+        .wait_for("#users", Is::AttrAtLeast("data-loaded", 1), WAIT)
+        .await;
+    let row = format!("#users tbody tr[data-id=\"{}\"]", bob.user_id());
+    admin
+        .wait_for(&format!("{row} td.mfa"), Is::Text("On"), WAIT)
+        .await;
+    let me = "#users tbody tr:has(.badge)";
+    assert_eq!(admin.text(&format!("{me} td.mfa")).await, "Off");
+    assert_eq!(admin.count_shown(&format!("{me} .reset-mfa")).await, 0);
+
+    let reset = format!("{row} .reset-mfa");
+    admin.click(&reset).await;
+    admin.wait_for(&reset, Is::Text("Confirm"), WAIT).await;
+    assert_eq!(app.me(&bob.access).await.status(), 200, "not yet");
+    admin.click_and_wait_for_load(&reset, "#users").await;
+    admin
+        .wait_for(&format!("{row} td.mfa"), Is::Text("Off"), WAIT)
+        .await;
+    admin
+        .wait_for("#status", Is::Text("has no second factor now"), WAIT)
+        .await;
+    assert_eq!(admin.count_shown(&reset).await, 0);
+    app.wait_until_refused(&bob.access, std::time::Duration::from_secs(2))
+        .await;
+    assert_eq!(
+        app.login_raw("bob", PASSWORD).await.status(),
+        200,
+        "the password alone signs bob in"
+    );
 }
 
 #[actix_web::test]
