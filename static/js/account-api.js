@@ -1,45 +1,15 @@
 /**
- * account-api.js — the gateway's own account routes (contract §8), called
- * with the access token through AuthClient.fetchApi: the caller's sessions
- * and password, and the admin's user list. Every non-2xx answer becomes an
- * ApiError carrying the gateway's code and message.
+ * account-api.js — the gateway's own account routes (contract §8, §9),
+ * called with the access token through AuthClient.fetchApi: the caller's
+ * sessions, password and second factors, and the admin's user list. Every
+ * non-2xx answer becomes an AuthError carrying the gateway's code and
+ * message (see api.js).
  */
-import { ApiError } from './api.js';
-
-async function errorFrom(res) {
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    // not JSON: fall back to the status
-  }
-  const message = typeof body?.message === 'string' && body.message
-    ? body.message
-    : `Request failed: HTTP ${res.status}.`;
-  const error = new ApiError(message, { status: res.status, code: body?.error ?? null });
-  const retry = Number(res.headers.get('Retry-After'));
-  error.retryAfter = Number.isFinite(retry) && retry > 0 ? retry : null;
-  return error;
-}
+import { jsonCaller } from './api.js';
 
 /** Binds the account calls to an AuthClient. */
 export function accountApi(auth) {
-  async function call(path, { method = 'GET', body } = {}) {
-    const init = { method, headers: { Accept: 'application/json' } };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await auth.fetchApi(path, init);
-    } catch {
-      throw new ApiError('Could not reach the server. Check your connection and try again.');
-    }
-    if (!res.ok) throw await errorFrom(res);
-    return res.status === 204 ? null : res.json();
-  }
-
+  const call = jsonCaller(auth);
   const user = (id) => `/auth/admin/users/${encodeURIComponent(id)}`;
 
   return {
@@ -49,10 +19,21 @@ export function accountApi(auth) {
       method: 'POST',
       body: { current_password: currentPassword, new_password: newPassword },
     }),
+    /** `{totp, totp_available, passkeys, recovery_codes_left, required}` */
+    factors: () => call('/auth/mfa'),
+    /** `{secret, otpauth_uri, qr_svg}`, pending until confirmed */
+    setUpTotp: () => call('/auth/mfa/totp/setup', { method: 'POST' }),
+    /** Turns TOTP on; resolves with the ten recovery codes. */
+    confirmTotp: async (code) => (await call('/auth/mfa/totp/confirm', { method: 'POST', body: { code } }))
+      .recovery_codes,
+    removeTotp: () => call('/auth/mfa/totp', { method: 'DELETE' }),
+    /** Ten new recovery codes; the old ones die. */
+    newRecoveryCodes: async () => (await call('/auth/mfa/recovery-codes', { method: 'POST' })).recovery_codes,
     users: async () => (await call('/auth/admin/users')).users,
     setRoles: (id, roles) => call(`${user(id)}/roles`, { method: 'PUT', body: { roles } }),
     disable: (id) => call(`${user(id)}/disable`, { method: 'POST' }),
     enable: (id) => call(`${user(id)}/enable`, { method: 'POST' }),
     endSessions: (id) => call(`${user(id)}/sessions`, { method: 'DELETE' }),
+    resetFactors: (id) => call(`${user(id)}/mfa/reset`, { method: 'POST' }),
   };
 }

@@ -1,14 +1,16 @@
 /**
  * app.js — wires the page together: login view, the employees view with its
- * session panel, the sessions, password and (for admins) users views, and a
- * tiny client-side router (/, /employees/new, /employees/{id}, /sessions,
- * /password, /admin/users).
+ * session panel, the sessions, password, security and (for admins) users
+ * views, the step-up dialog, and a tiny client-side router (/,
+ * /employees/new, /employees/{id}, /sessions, /password, /security,
+ * /admin/users).
  *
  * All session logic lives in auth-client.js; this file only reacts to its
  * onChange events. document.body.dataset.state is "loading", "logged-in" or
  * "logged-out" so that browser tests can wait on it.
  */
 import { AuthClient } from './auth-client.js';
+import { $ } from './dom.js';
 import { employeeApi } from './api.js';
 import { createStatus } from './status.js';
 import { createSessionPanel } from './session-panel.js';
@@ -18,20 +20,13 @@ import { accountApi } from './account-api.js';
 import { createSessionsView } from './sessions-view.js';
 import { createPasswordView } from './password-view.js';
 import { createUsersView } from './users-view.js';
-
-function $(selector) {
-  return document.querySelector(selector);
-}
+import { createSecurityView } from './security-view.js';
+import { createStepUpDialog } from './step-up-dialog.js';
+import { createLoginView } from './login-view.js';
 
 const el = {
   loading: $('#loading-view'),
   loginView: $('#login-view'),
-  loginForm: $('#login-form'),
-  username: $('#username'),
-  password: $('#password'),
-  loginSubmit: $('#login-submit'),
-  loginError: $('#login-error'),
-  loginMessage: $('#login-message'),
   appView: $('#app-view'),
   account: $('#account'),
   whoami: $('#whoami'),
@@ -44,8 +39,16 @@ const el = {
     employees: $('#employees-view'),
     sessions: $('#sessions-view'),
     password: $('#password-view'),
+    security: $('#security-view'),
     users: $('#users-view'),
   },
+};
+
+/** Why a user is sent to the Security view: their role, or a part of the app that asks for it. */
+const ENROL_MESSAGES = {
+  required: 'Your account must use a second factor. Set up an authenticator app below; '
+    + 'until then the rest of the app is closed to you.',
+  asked: 'That part of the app needs a second factor. Set up an authenticator app below, then try again.',
 };
 
 /** What the login screen says after a session ended, by AuthClient reason. */
@@ -60,7 +63,7 @@ const END_MESSAGES = {
   logout_everywhere: 'You have signed out on every device.',
 };
 
-const auth = new AuthClient();
+const auth = new AuthClient({ onStepUp: (challenge) => stepUpDialog.ask(challenge) });
 const status = createStatus($('#status'));
 const panel = createSessionPanel();
 const employees = createEmployeesView({
@@ -78,6 +81,26 @@ const sessions = createSessionsView({
   logoutEverywhere: () => auth.logoutEverywhere(),
 });
 const password = createPasswordView({ api: account, status });
+const security = createSecurityView({
+  api: account,
+  status,
+  isLoggedIn: () => auth.user !== null,
+  me: () => auth.user,
+});
+const stepUpDialog = createStepUpDialog({
+  factors: () => security.reload({ quiet: true }),
+  needsSecondFactor: (factors) => {
+    listDue = true; // what was refused may be the list: load it again on the way back
+    sendToEnrol(ENROL_MESSAGES[factors?.required ? 'required' : 'asked']);
+  },
+});
+const login = createLoginView({
+  auth,
+  status,
+  onSignedIn: () => {
+    if (document.body.dataset.view === 'employees') $('#search').focus();
+  },
+});
 const users = createUsersView({
   api: account,
   status,
@@ -88,12 +111,14 @@ const users = createUsersView({
 });
 
 let currentUserId = null; // null while logged out
+let listDue = false; // the employee list is still to load: it waited for a second factor
 
 // --- routing -----------------------------------------------------------------
 
 function parseRoute(pathname) {
   if (pathname === '/sessions') return { name: 'sessions' };
   if (pathname === '/password') return { name: 'password' };
+  if (pathname === '/security') return { name: 'security' };
   if (pathname === '/admin/users') return { name: 'users' };
   if (pathname === '/employees/new') return { name: 'new' };
   const match = pathname.match(/^\/employees\/([^/]+)\/?$/);
@@ -115,7 +140,7 @@ const isAdmin = () => Boolean(auth.user?.roles.includes('admin'));
  * not loaded yet).
  */
 function showRoute(route, { employeesRoute = true } = {}) {
-  let view = ['sessions', 'password', 'users'].includes(route.name) ? route.name : 'employees';
+  let view = ['sessions', 'password', 'security', 'users'].includes(route.name) ? route.name : 'employees';
   if (view === 'users' && !isAdmin()) {
     view = 'employees';
     navigate('/', { replace: true });
@@ -126,9 +151,25 @@ function showRoute(route, { employeesRoute = true } = {}) {
     else link.removeAttribute('aria-current');
   }
   document.body.dataset.view = view;
-  if (view === 'employees' && employeesRoute) employees.showRoute(route);
+  if (view !== 'security') security.leave();
+  if (view === 'employees' && listDue) loadEmployees();
+  else if (view === 'employees' && employeesRoute) employees.showRoute(route);
   else if (view === 'sessions') sessions.reload();
+  else if (view === 'security') security.reload();
   else if (view === 'users') users.reload();
+}
+
+/** Opens the Security view with `sentence` saying why (focus moves to it unless already there). */
+function sendToEnrol(sentence) {
+  if (currentUserId === null) return;
+  if (document.body.dataset.view === 'security') {
+    security.explain(sentence, { focus: false });
+    return;
+  }
+  status.clear();
+  navigate('/security');
+  showRoute({ name: 'security' });
+  security.explain(sentence);
 }
 
 window.addEventListener('popstate', () => {
@@ -146,26 +187,13 @@ el.nav.addEventListener('click', (event) => {
 
 // --- views -------------------------------------------------------------------
 
-function showLoginError(message) {
-  el.loginError.textContent = message;
-  el.loginError.hidden = !message;
-}
-
-function showLoginMessage(message) {
-  el.loginMessage.textContent = message ?? '';
-  el.loginMessage.hidden = !message;
-}
-
 function showLogin(message) {
   document.body.dataset.state = 'logged-out';
   el.loading.hidden = true;
   el.appView.hidden = true;
   el.account.hidden = true;
   el.loginView.hidden = false;
-  el.password.value = '';
-  showLoginError('');
-  showLoginMessage(message);
-  if (!el.loginForm.contains(document.activeElement)) el.username.focus();
+  login.show(message);
 }
 
 function showApp(user) {
@@ -187,10 +215,34 @@ async function updatePermissions(user) {
   permissionsFor = key;
   const can = await loadPermissions(auth);
   if (permissionsFor !== key) return; // the user changed meanwhile
+  if (!can) permissionsFor = null; // no answer: ask again at the next change
   employees.setPermissions({
-    canEdit: can('POST', '/employees') && can('PUT', '/employees/any'),
-    canDelete: can('DELETE', '/employees/any'),
+    canEdit: Boolean(can?.('POST', '/employees') && can('PUT', '/employees/any')),
+    canDelete: Boolean(can?.('DELETE', '/employees/any')),
   });
+}
+
+/**
+ * After a login, or when the list is still due: a user whose role must use
+ * a second factor, and who has none, can use nothing else yet and goes to
+ * set one up; anyone else gets the policy's controls, the employee list and
+ * the employee route of the URL.
+ */
+async function loadEmployees() {
+  const userId = currentUserId;
+  const factors = await security.reload({ quiet: true });
+  if (currentUserId !== userId) return;
+  if (factors?.required && !factors.totp) {
+    listDue = true;
+    sendToEnrol(ENROL_MESSAGES.required);
+    return;
+  }
+  listDue = false;
+  await updatePermissions(auth.user);
+  await employees.reload({ announce: document.body.dataset.view === 'employees' });
+  if (currentUserId !== null && document.body.dataset.view === 'employees') {
+    employees.showRoute(parseRoute(location.pathname));
+  }
 }
 
 auth.onChange((state) => {
@@ -200,21 +252,19 @@ auth.onChange((state) => {
     const isNewSession = state.user.id !== currentUserId;
     currentUserId = state.user.id;
     showApp(state.user);
-    const permissions = updatePermissions(state.user);
     if (state.reason === 'refresh_failed') {
       status.error(`Could not renew your session: ${state.error?.message ?? 'unknown error'} Retrying shortly.`);
     }
     if (isNewSession) {
-      showLoginMessage('');
-      el.password.value = ''; // e.g. another tab logged in while this one had the form open
+      login.reset(); // e.g. another tab logged in while this one had the form open
       employees.reset();
+      listDue = false;
       showRoute(parseRoute(location.pathname), { employeesRoute: false });
-      permissions.then(() => employees.reload({ announce: document.body.dataset.view === 'employees' })).then(() => {
-        if (currentUserId !== null && document.body.dataset.view === 'employees') {
-          employees.showRoute(parseRoute(location.pathname));
-        }
-      });
-    } else if (document.body.dataset.view === 'users' && !isAdmin()) {
+      loadEmployees();
+    } else if (!listDue) {
+      updatePermissions(state.user); // the roles may have changed
+    }
+    if (!isNewSession && document.body.dataset.view === 'users' && !isAdmin()) {
       navigate('/', { replace: true }); // demoted meanwhile
       showRoute({ name: 'list' });
     }
@@ -223,11 +273,14 @@ auth.onChange((state) => {
 
   const wasLoggedIn = currentUserId !== null;
   currentUserId = null;
+  listDue = false;
   permissionsFor = null;
   employees.setPermissions({ canEdit: false, canDelete: false });
   employees.reset();
   sessions.reset();
   password.reset();
+  security.reset();
+  stepUpDialog.cancel();
   users.reset();
   el.navUsers.hidden = true;
   if (wasLoggedIn) {
@@ -239,59 +292,6 @@ auth.onChange((state) => {
     message = `Could not check for an existing session: ${state.error?.message ?? 'the server did not answer.'}`;
   }
   showLogin(message);
-});
-
-// --- login -------------------------------------------------------------------
-
-let retryTimer = null;
-
-/** "Too many attempts — try again in N s", counting down to zero. */
-function showRetryCountdown(seconds) {
-  clearInterval(retryTimer);
-  if (!Number.isFinite(seconds)) {
-    showLoginError('Too many attempts — try again later.');
-    return;
-  }
-  const until = Date.now() + seconds * 1000;
-  const draw = () => {
-    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-    if (left === 0) {
-      clearInterval(retryTimer);
-      showLoginError('You can try again now.');
-    } else {
-      showLoginError(`Too many attempts — try again in ${left} s`);
-    }
-  };
-  draw();
-  retryTimer = setInterval(draw, 1000);
-}
-
-el.loginForm.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const username = el.username.value.trim();
-  const password = el.password.value;
-  if (!username || !password) {
-    showLoginError('Enter your username and password.');
-    (username ? el.password : el.username).focus();
-    return;
-  }
-  clearInterval(retryTimer);
-  showLoginError('');
-  el.loginSubmit.disabled = true;
-  el.loginSubmit.textContent = 'Signing in…';
-  try {
-    await auth.login(username, password); // onChange switches the view
-    el.password.value = '';
-    status.say(`Signed in as ${auth.user?.username ?? username}.`);
-    $('#search').focus();
-  } catch (err) {
-    if (err.status === 429) showRetryCountdown(err.retryAfter ?? NaN);
-    else showLoginError(err.message || 'Sign-in failed.');
-    el.password.select();
-  } finally {
-    el.loginSubmit.disabled = false;
-    el.loginSubmit.textContent = 'Sign in';
-  }
 });
 
 // --- session controls ----------------------------------------------------------

@@ -44,6 +44,22 @@
  *   for the lock checks for such a token before calling the server.
  * - Logging out in one tab posts `{type:'logout'}` and every tab drops its token.
  *
+ * Second factors and step-up (contract §9)
+ * - For a user with a second factor, `login()` rejects with an AuthError whose
+ *   `code` is 'mfa_required' and whose `details` carry `mfa_token` and
+ *   `methods`; `loginSecondFactor(mfaToken, {totp})` (or `{recovery_code}`)
+ *   finishes the login within 5 minutes.
+ * - A call that the gateway refuses for too weak or too old an authentication
+ *   (401 with `WWW-Authenticate: Bearer
+ *   error="insufficient_user_authentication", acr_values="mfa", max_age=300`,
+ *   RFC 9470) is answered through the `onStepUp` option: it is called with
+ *   `{acrValues, maxAge, description, path, stepUp}` and resolves once done;
+ *   `stepUp(proof)` (`{password}`, `{totp}` or `{recovery_code}`) calls `POST
+ *   /auth/step-up`, keeps the new access token (same session, no new cookie)
+ *   and rejects with an AuthError for a wrong one, so the app may ask again.
+ *   When the token changed, the refused call is retried once. Calls refused
+ *   together share one question. Without `onStepUp` the 401 comes back as is.
+ *
  * Sessions ended elsewhere
  * - While logged in and visible, each tab asks `GET /auth/me` every few
  *   seconds (`watchInterval`). When the session was ended from another device,
@@ -57,7 +73,8 @@
  *   'login'                login() succeeded in this tab
  *   'login_elsewhere'      another tab logged in; this tab adopted its token
  *   'refresh'              this tab renewed the access token
- *   'adopted'              another tab renewed it; this tab adopted the new one
+ *   'adopted'              another tab renewed it (or stepped up); this tab adopted the new one
+ *   'step_up'              stepUp() re-authenticated this tab's session
  *   'refresh_failed'       a background refresh failed for a transient reason
  *                          (network, 5xx); the session is kept and retried
  *   'logged_out'           init() found no session
@@ -74,7 +91,8 @@
  *
  * Errors: every failed call rejects with an `AuthError` carrying `status` (0 for
  * a network failure), `code` (the JSON `error` field of the gateway's answer),
- * `message`, and `retryAfter` (seconds, from `Retry-After` on a 429).
+ * `message`, `retryAfter` (seconds, from `Retry-After` on a 429) and `details`
+ * (the whole JSON body, e.g. `mfa_token` and `methods`, or null).
  */
 
 const DEFAULT_OPTIONS = Object.freeze({
@@ -97,6 +115,11 @@ const DEFAULT_OPTIONS = Object.freeze({
   watchInterval: 3000,
   /** Injected for tests; defaults to the global fetch. */
   fetch: undefined,
+  /**
+   * `async ({acrValues, maxAge, description, path, stepUp}) => void`: asks the
+   * user to re-authenticate when a call needs it (see "Second factors").
+   */
+  onStepUp: undefined,
 });
 
 /** The refresh answers after which the user must be told why they were logged out. */
@@ -109,9 +132,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class AuthError extends Error {
   /**
    * @param {string} message one human sentence
-   * @param {{status?: number, code?: string, retryAfter?: number|null, cause?: unknown}} [details]
+   * @param {{status?: number, code?: string, retryAfter?: number|null, details?: object|null,
+   *          cause?: unknown}} [options]
    */
-  constructor(message, { status = 0, code = 'network_error', retryAfter = null, cause } = {}) {
+  constructor(message, { status = 0, code = 'network_error', retryAfter = null, details = null, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'AuthError';
     /** HTTP status, or 0 when the server could not be reached. */
@@ -120,6 +144,8 @@ export class AuthError extends Error {
     this.code = code;
     /** Seconds to wait, from `Retry-After` (429), else null. */
     this.retryAfter = retryAfter;
+    /** The JSON body as the gateway sent it (`mfa_token`, `acr_values`…), else null. */
+    this.details = details;
   }
 
   /** Builds an AuthError from a non-2xx Response with the contract's `{error, message}` body. */
@@ -138,6 +164,7 @@ export class AuthError extends Error {
       status: res.status,
       code,
       retryAfter: parseRetryAfter(res.headers.get('Retry-After')),
+      details: body !== null && typeof body === 'object' ? body : null,
     });
   }
 }
@@ -169,6 +196,110 @@ function parseRetryAfter(value) {
   return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
 }
 
+const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
+/** A token68 (RFC 9110 §11.2) only when nothing but a list separator follows. */
+const TOKEN68 = /[A-Za-z0-9\-._~+/]+=*(?=[ \t]*(?:,|$))/y;
+
+/**
+ * Parses a `WWW-Authenticate` value (RFC 9110 §11.6.1, the RFC 7235
+ * grammar) into its challenges, in order: `[{scheme, params, token68}]`,
+ * the scheme and parameter names lower-cased, values as sent (a
+ * quoted-string unquoted and unescaped, a token as is). The first of a
+ * repeated parameter counts. Parsing stops at the first malformed part and
+ * keeps the challenges before it.
+ * @param {string|null} value
+ * @returns {{scheme: string, params: Record<string, string>, token68: string|null}[]}
+ */
+export function parseWwwAuthenticate(value) {
+  const text = String(value ?? '');
+  let at = 0;
+  const match = (re) => {
+    re.lastIndex = at;
+    const found = re.exec(text);
+    if (found) at = re.lastIndex;
+    return found?.[0] ?? null;
+  };
+  const spaces = () => match(/[ \t]*/y);
+  const separators = () => match(/[ \t,]*/y); // a list allows empty elements
+  const quoted = () => {
+    let out = '';
+    for (at += 1; at < text.length; at += 1) {
+      const c = text[at];
+      if (c === '"') {
+        at += 1;
+        return out;
+      }
+      if (c === '\\') at += 1;
+      if (at < text.length) out += text[at];
+    }
+    return null; // unterminated
+  };
+
+  const challenges = [];
+  const atListEnd = () => at === text.length || text[at] === ',';
+  for (;;) {
+    separators();
+    if (at === text.length) break;
+    const scheme = match(TOKEN);
+    if (!scheme) break;
+    const challenge = { scheme: scheme.toLowerCase(), params: Object.create(null), token68: null };
+    challenges.push(challenge);
+    if (!match(/ +/y)) {
+      if (!atListEnd()) break;
+      continue;
+    }
+    challenge.token68 = match(TOKEN68);
+    if (challenge.token68) {
+      spaces();
+      if (!atListEnd()) break;
+      continue;
+    }
+    // auth-params up to a token without "=": the next challenge's scheme
+    for (;;) {
+      separators();
+      const start = at;
+      const name = match(TOKEN);
+      spaces();
+      if (!name || !match(/=/y)) {
+        at = start;
+        break;
+      }
+      spaces();
+      const param = text[at] === '"' ? quoted() : match(TOKEN);
+      if (param === null) return challenges;
+      const key = name.toLowerCase();
+      if (!(key in challenge.params)) challenge.params[key] = param;
+      spaces();
+      if (!atListEnd()) return challenges;
+    }
+  }
+  return challenges;
+}
+
+/** The parameters of the Bearer challenge in `value` whose `error` is `error`, or null. */
+function bearerError(value, error) {
+  const found = parseWwwAuthenticate(value).find((c) => c.scheme === 'bearer' && c.params.error === error);
+  return found?.params ?? null;
+}
+
+/**
+ * What an RFC 9470 step-up challenge asks for: `{acrValues, maxAge,
+ * description}` (`acrValues` a list, `maxAge` seconds or null), or null when
+ * `value` holds no Bearer challenge with `error="insufficient_user_authentication"`.
+ * `max_age` is read as a token or a quoted-string.
+ * @param {string|null} value a `WWW-Authenticate` header
+ */
+export function stepUpChallenge(value) {
+  const params = bearerError(value, 'insufficient_user_authentication');
+  if (!params) return null;
+  const maxAge = /^\d+$/.test(params.max_age ?? '') ? Number(params.max_age) : null;
+  return {
+    acrValues: (params.acr_values ?? '').split(/[ \t]+/).filter(Boolean),
+    maxAge,
+    description: params.error_description ?? null,
+  };
+}
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -195,6 +326,7 @@ export class AuthClient {
   #watch = null;
   #retryDelay = 0;
   #inflight = null;
+  #stepUpFlight = null; // the step-up question being asked, shared by the calls refused meanwhile
   #initPromise = null;
   #listeners = new Set();
   #channel = null;
@@ -276,17 +408,37 @@ export class AuthClient {
 
   /**
    * Logs in. Resolves with the user; rejects with an AuthError
-   * (401 invalid_credentials, 429 too_many_attempts with retryAfter, ...).
+   * (401 invalid_credentials, 429 too_many_attempts with retryAfter, ...;
+   * 401 mfa_required with `details.mfa_token` and `details.methods` when a
+   * second factor is due: see loginSecondFactor).
    */
   async login(username, password) {
     this.#start();
-    const res = await this.#postAuth('/auth/login', { username, password });
-    if (!res.ok) throw await AuthError.fromResponse(res);
-    const body = await this.#readTokenResponse(res);
-    const at = Date.now();
-    this.#setSession(body, 'login', { receivedAt: at });
-    this.#broadcast({ type: 'token', source: 'login', ...body, at });
-    return this.#user;
+    return this.#keep(await this.#postAuth('/auth/login', { username, password }), 'login');
+  }
+
+  /**
+   * Finishes a login that answered 'mfa_required', with `err.details.mfa_token`
+   * and one second factor: `{totp: '123456'}` or `{recovery_code: '…'}`.
+   * Resolves with the user; rejects with an AuthError (401
+   * invalid_credentials for a wrong code or a pending login that is over:
+   * used, older than 5 minutes or past its fifth wrong code; 429).
+   */
+  async loginSecondFactor(mfaToken, proof) {
+    this.#start();
+    return this.#keep(await this.#postAuth('/auth/login/mfa', { ...proof, mfa_token: mfaToken }), 'login');
+  }
+
+  /**
+   * Re-authenticates this session (`POST /auth/step-up`) with `{password}`,
+   * `{totp}` or `{recovery_code}`: a new access token with a new `auth_time`
+   * (and `acr` "mfa" after a second factor), the same session and cookie.
+   * Resolves with the user; rejects with an AuthError (401
+   * invalid_credentials, 429 too_many_attempts…).
+   */
+  async stepUp(proof) {
+    this.#start();
+    return this.#keep(await this.#postAuth('/auth/step-up', proof, this.#token), 'step_up');
   }
 
   /**
@@ -341,29 +493,35 @@ export class AuthClient {
    * refuses the token itself (401 with `WWW-Authenticate: Bearer
    * error="invalid_token"`) it refreshes once and retries once, so
    * `init.body` must be replayable (a string, Blob, FormData or
-   * URLSearchParams, not a stream); other 401s (a wrong password, an
-   * upstream's own) come back as they are. Resolves with the Response,
-   * whatever its status; rejects only when fetch itself does.
+   * URLSearchParams, not a stream). A step-up challenge (401 with
+   * `error="insufficient_user_authentication"`) goes to `onStepUp`, and
+   * the call is retried once if that gave a new token. Other 401s (a wrong
+   * password, an upstream's own) come back as they are. Resolves with the
+   * Response, whatever its status; rejects only when fetch itself does.
    */
   async fetchApi(path, init = {}) {
     // Skip a request that is sure to fail: renew an expired token first.
     if (this.#token && this.#expiresAt !== null && Date.now() >= this.#expiresAt - 1000) {
       await this.refresh().catch(() => {});
     }
-    const sent = this.#token;
-    const res = await this.#fetchWithToken(path, init, sent);
-    if (res.status !== 401 || !/invalid_token/.test(res.headers.get('WWW-Authenticate') ?? '')) return res;
-
-    // Another tab may already have handed us a newer token; else refresh once.
-    let renewed = this.#token !== null && this.#token !== sent;
-    if (!renewed) {
-      try {
-        renewed = await this.refresh();
-      } catch {
-        renewed = false;
+    let sent = this.#token;
+    let res = await this.#fetchWithToken(path, init, sent);
+    if (res.status === 401 && bearerError(res.headers.get('WWW-Authenticate'), 'invalid_token')) {
+      // Another tab may already have handed us a newer token; else refresh once.
+      let renewed = this.#token !== null && this.#token !== sent;
+      if (!renewed) {
+        try {
+          renewed = await this.refresh();
+        } catch {
+          renewed = false;
+        }
       }
+      if (!renewed) return res;
+      sent = this.#token;
+      res = await this.#fetchWithToken(path, init, sent);
     }
-    if (!renewed) return res;
+    const challenge = res.status === 401 ? stepUpChallenge(res.headers.get('WWW-Authenticate')) : null;
+    if (!challenge || !(await this.#answerStepUp(challenge, path, sent))) return res;
     return this.#fetchWithToken(path, init, this.#token);
   }
 
@@ -396,6 +554,27 @@ export class AuthClient {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /**
+   * Asks the app (`onStepUp`) to re-authenticate, once for all the calls
+   * refused meanwhile; true when the token changed since `sent`.
+   */
+  async #answerStepUp(challenge, path, sent) {
+    const ask = this.#options.onStepUp;
+    if (typeof ask !== 'function' || !this.#token) return false;
+    this.#stepUpFlight ??= (async () => {
+      try {
+        await ask({ ...challenge, path, stepUp: (proof) => this.stepUp(proof) });
+      } catch (err) {
+        if (typeof reportError === 'function') reportError(err);
+        else console.error(err);
+      }
+    })().finally(() => {
+      this.#stepUpFlight = null;
+    });
+    await this.#stepUpFlight;
+    return this.#token !== null && this.#token !== sent;
+  }
 
   /** Opens the channel before anything waits on the lock, so no message is missed. */
   #start() {
@@ -508,6 +687,16 @@ export class AuthClient {
     }
   }
 
+  /** The answer of a login or a step-up in this tab: its token is kept and told to the other tabs. */
+  async #keep(res, source) {
+    if (!res.ok) throw await AuthError.fromResponse(res);
+    const body = await this.#readTokenResponse(res);
+    const at = Date.now();
+    this.#setSession(body, source, { receivedAt: at });
+    this.#broadcast({ type: 'token', source, ...body, at });
+    return this.#user;
+  }
+
   #onMessage(data) {
     if (!data || typeof data !== 'object') return;
     const at = Number.isFinite(data.at) ? data.at : Date.now();
@@ -515,10 +704,9 @@ export class AuthClient {
       if (typeof data.access_token !== 'string' || !(data.expires_in > 0)) return;
       // Stale news: older than the token we hold, or than our own logout.
       if (at <= this.#receivedAt || at <= this.#endedAt) return;
-      const isRefresh = data.source !== 'login';
-      this.#setSession(data, isRefresh ? 'adopted' : 'login_elsewhere', {
+      this.#setSession(data, data.source === 'login' ? 'login_elsewhere' : 'adopted', {
         receivedAt: at,
-        countsAsRefresh: isRefresh,
+        countsAsRefresh: data.source === 'refresh',
       });
     } else if (data.type === 'logout') {
       // Ignore a logout older than a session this tab started since.
@@ -604,9 +792,10 @@ export class AuthClient {
     return `${this.#options.baseUrl}${path}`;
   }
 
-  async #postAuth(path, json) {
+  async #postAuth(path, json, bearer) {
     const headers = { 'X-CSRF': '1', Accept: 'application/json' };
     if (json !== undefined) headers['Content-Type'] = 'application/json';
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
     const timeout = this.#options.requestTimeout;
     try {
       return await this.#options.fetch(this.#url(path), {

@@ -7,12 +7,10 @@
  * Data is written with textContent only, never parsed as HTML.
  */
 
+import { $, button, show } from './dom.js';
+
 const CONFIRM_MS = 5000;
 const FIELDS = ['first_name', 'last_name', 'email', 'department'];
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 function fullName(employee) {
   return [employee.first_name, employee.last_name].filter(Boolean).join(' ') || `#${employee.id}`;
@@ -57,15 +55,6 @@ export function createEmployeesView({ api, status, isLoggedIn, navigate }) {
     td.className = className;
     td.textContent = text;
     return td;
-  }
-
-  function button(className, label, ariaLabel) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = `button small-button ${className}`;
-    b.textContent = label;
-    b.setAttribute('aria-label', ariaLabel);
-    return b;
   }
 
   function rowFor(employee) {
@@ -190,10 +179,7 @@ export function createEmployeesView({ api, status, isLoggedIn, navigate }) {
 
   let returnFocusTo = null;
 
-  function showFormError(message) {
-    el.formError.textContent = message;
-    el.formError.hidden = !message;
-  }
+  const showFormError = (message) => show(el.formError, message);
 
   function openForm(employee) {
     editingId = employee ? String(employee.id) : null;

@@ -3,13 +3,10 @@
  * errors shown beside the field they are about, and on success a note that
  * the other sessions were signed out.
  */
+import { $, show } from './dom.js';
 
 const MIN = 8;
 const MAX = 256;
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 /** @param {{api: ReturnType<import('./account-api.js').accountApi>, status: object}} deps */
 export function createPasswordView({ api, status }) {
@@ -23,11 +20,6 @@ export function createPasswordView({ api, status }) {
     success: $('#password-success'),
     submit: $('#password-submit'),
   };
-
-  function show(node, message) {
-    node.textContent = message ?? '';
-    node.hidden = !message;
-  }
 
   function fieldError(input, node, message) {
     show(node, message);

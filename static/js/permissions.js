@@ -23,17 +23,17 @@ export function allows(rules, method, path) {
 
 /**
  * Asks the gateway for the user's view of the policy. Resolves with
- * `(method, path) => boolean`; when the answer cannot be had, everything is
- * treated as refused (the safe side for showing controls).
+ * `(method, path) => boolean`, or null when the answer cannot be had (then
+ * show no control: the safe side).
  */
 export async function loadPermissions(auth) {
   try {
     const res = await auth.fetchApi('/auth/policy');
-    if (!res.ok) return () => false;
+    if (!res.ok) return null;
     const { rules } = await res.json();
-    if (!Array.isArray(rules)) return () => false;
+    if (!Array.isArray(rules)) return null;
     return (method, path) => allows(rules, method, path);
   } catch {
-    return () => false;
+    return null;
   }
 }

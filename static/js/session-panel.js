@@ -4,6 +4,7 @@
  * silent refresh. It only displays; it never changes the session.
  */
 import { decodeJwt } from './auth-client.js';
+import { $ } from './dom.js';
 
 const REFRESH_SOURCES = {
   restore: 'on page load, from the refresh cookie',
@@ -16,10 +17,6 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   minute: '2-digit',
   second: '2-digit',
 });
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 export function createSessionPanel() {
   const el = {

@@ -4,13 +4,10 @@
  * button to sign out each other one, and "Sign out everywhere".
  * Data is written with textContent only, never parsed as HTML.
  */
+import { $ } from './dom.js';
 import { confirmed } from './confirm.js';
 import { describeUserAgent } from './user-agent.js';
 import { timeElement } from './time.js';
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 /**
  * @param {{api: ReturnType<import('./account-api.js').accountApi>, status: object,

@@ -1,18 +1,16 @@
 /**
  * users-view.js — the admin's "Users" view: roles (editable, saved per
- * row), active or disabled, live sessions, created; disable or enable, and
- * end every session of a user. Destructive actions ask for a second press.
+ * row), active or disabled, live sessions, second factor, created; disable
+ * or enable, end every session of a user, and reset a lost second factor.
+ * Destructive actions ask for a second press.
  * Shown only to admins, but the gateway decides: it re-reads the caller's
  * roles on every admin call.
  */
+import { $, button } from './dom.js';
 import { confirmed } from './confirm.js';
 import { timeElement } from './time.js';
 
 const EDITABLE_ROLES = ['editor', 'admin'];
-
-function $(selector) {
-  return document.querySelector(selector);
-}
 
 /**
  * @param {{api: ReturnType<import('./account-api.js').accountApi>, status: object,
@@ -35,15 +33,6 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     td.className = className;
     td.append(...children);
     return td;
-  }
-
-  function button(className, label, ariaLabel) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = `button small-button ${className}`;
-    b.textContent = label;
-    b.setAttribute('aria-label', ariaLabel);
-    return b;
   }
 
   function badge(text) {
@@ -99,11 +88,16 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     if (user.sessions > 0) {
       actions.push(button('danger end-sessions', 'End sessions', `End every session of ${user.username}`));
     }
+    // your own is in Security; resetting it here would sign you out everywhere
+    if (user.mfa && !isMe) {
+      actions.push(button('danger reset-mfa', 'Reset second factor', `Reset the second factor of ${user.username}`));
+    }
     tr.append(
       cell('username', name, ...(isMe ? [' ', badge('you')] : [])),
       rolesCell(user, isMe),
       cell('state-cell', state),
       cell('sessions', String(user.sessions)),
+      cell('mfa', user.mfa ? 'On' : 'Off'),
       cell('created', timeElement(user.created_at, { absolute: true })),
       cell('actions', ...actions),
     );
@@ -179,6 +173,11 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     } else if (target.classList.contains('end-sessions')) {
       if (!confirmed(target, { confirmLabel: 'Confirm end sessions', what: `sign ${name} out everywhere`, status })) return;
       await act(target, () => api.endSessions(user.id), `${name} is signed out everywhere.`);
+    } else if (target.classList.contains('reset-mfa')) {
+      const what = `remove every second factor of ${name} and sign them out everywhere`;
+      if (!confirmed(target, { confirmLabel: 'Confirm reset', what, status })) return;
+      await act(target, () => api.resetFactors(user.id),
+        `${name} has no second factor now and is signed out everywhere; they sign in with their password and may set one up again.`);
     }
   });
 

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::support::browser::{Browser, Is, WAIT, fixture};
 use crate::support::*;
 
+mod factors;
+
 #[actix_web::test]
 async fn each_role_sees_only_the_controls_it_may_use() {
     let Some((browser, app)) = fixture(|_| {}).await else {

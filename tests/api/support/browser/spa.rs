@@ -1,6 +1,7 @@
 //! The SPA's own vocabulary on a [`Browser`]: its states, logging in and
-//! out, its views, the employee rows, where tokens must never be, and the
-//! two checks that a view the user may not use is neither offered nor
+//! out (with a second factor too), its views, the employee rows, the
+//! Security view and the step-up dialog, where tokens must never be, and
+//! the two checks that a view the user may not use is neither offered nor
 //! answered.
 
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::page::POLL;
 use super::{Browser, Is, WAIT};
-use crate::support::{COOKIE, PASSWORD, TestApp};
+use crate::support::{COOKIE, Enrolled, PASSWORD, TestApp};
 
 impl Browser {
     /// `document.body.dataset.state`: loading, logged-in or logged-out.
@@ -36,16 +37,134 @@ impl Browser {
     /// Logs `name` in through the form on a freshly loaded page and waits
     /// for the employee list.
     pub async fn log_in(&self, app: &TestApp, name: &str) {
+        self.submit_password(app, name).await;
+        self.wait_signed_in(name).await;
+    }
+
+    /// Loads the page and sends `name`'s username and password from the
+    /// form: the first step of a login.
+    pub async fn submit_password(&self, app: &TestApp, name: &str) {
         self.goto(&app.url).await;
         self.wait_state("logged-out").await;
         self.fill("#username", name).await;
         self.fill("#password", PASSWORD).await;
         self.click("#login-submit").await;
+    }
+
+    /// Waits until `name` is signed in and the employee list has loaded
+    /// without an error.
+    pub async fn wait_signed_in(&self, name: &str) {
         self.wait_state("logged-in").await;
         self.wait_for("#whoami", Is::Text(name), WAIT).await;
         self.wait_for("#employees", Is::AttrAtLeast("data-loaded", 1), WAIT)
             .await;
         self.assert_no_error_shown().await;
+    }
+
+    /// Logs `name` in with the password and then the code of `secret` now
+    /// (by the app's clock), and waits for the employee list.
+    pub async fn log_in_with_totp(&self, app: &TestApp, name: &str, secret: &str) {
+        self.submit_password(app, name).await;
+        self.enter_second_factor("totp", &app.code_now(secret))
+            .await;
+        self.wait_signed_in(name).await;
+    }
+
+    /// The login's second step: waits for it, switches to the field of
+    /// `factor` (`totp` or `recovery_code`) when another one shows, types
+    /// `code` and sends it.
+    pub async fn enter_second_factor(&self, factor: &str, code: &str) {
+        self.wait_for("#mfa-form", Is::Shown, WAIT).await;
+        self.type_factor("#mfa-form", factor, code).await;
+        self.click("#mfa-submit").await;
+    }
+
+    /// In `form`, shows the field of `factor` (pressing its "Use … instead"
+    /// when needed) and types `value` into it.
+    async fn type_factor(&self, form: &str, factor: &str, value: &str) {
+        let field = format!("{form} [data-factor=\"{factor}\"] input");
+        if !self.is_shown(&field).await {
+            self.click(&format!("{form} [data-use=\"{factor}\"]")).await;
+            self.wait_for(&field, Is::Shown, WAIT).await;
+        }
+        self.fill(&field, value).await;
+    }
+
+    /// The `id` of the focused element.
+    pub async fn focused(&self) -> String {
+        let id = self
+            .js("return document.activeElement?.id ?? ''", vec![])
+            .await;
+        id.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits for the step-up dialog to be open.
+    pub async fn wait_step_up(&self) {
+        self.wait_for("#step-up[open]", Is::Shown, WAIT).await;
+    }
+
+    /// Sends `value` in the field of `factor` (`password`, `totp` or
+    /// `recovery_code`) from the step-up dialog, once it is open.
+    pub async fn submit_step_up(&self, factor: &str, value: &str) {
+        self.wait_step_up().await;
+        self.type_factor("#step-up-form", factor, value).await;
+        self.click("#step-up-submit").await;
+    }
+
+    /// Answers the step-up dialog with `value` for `factor` and waits for
+    /// it to close.
+    pub async fn answer_step_up(&self, factor: &str, value: &str) {
+        self.submit_step_up(factor, value).await;
+        self.wait_for("#step-up", Is::Hidden, WAIT).await;
+    }
+
+    /// Sets up TOTP in the Security view (the view must be open and its
+    /// authentication recent): reads the key shown as text, confirms with
+    /// its code now (by the app's clock, moved to the middle of a step) and
+    /// returns the key and the recovery codes shown. The code's step is
+    /// then spent: move the clock 30 s before the next code.
+    pub async fn enrol_totp(&self, app: &TestApp) -> Enrolled {
+        self.wait_for("#totp-setup", Is::Shown, WAIT).await;
+        self.click("#totp-setup").await;
+        self.wait_for("#totp-enrol", Is::Shown, WAIT).await;
+        let secret = self.totp_secret_shown().await;
+        app.to_mid_step();
+        self.fill("#totp-confirm-code", &app.code_now(&secret))
+            .await;
+        self.click("#totp-confirm").await;
+        self.wait_for("#recovery-codes", Is::Shown, WAIT).await;
+        let recovery_codes = self.recovery_codes_shown().await;
+        self.wait_for("#mfa-state", Is::Text("On"), WAIT).await;
+        Enrolled {
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// The TOTP key of the enrolment on show, without the spaces that
+    /// group it for reading.
+    pub async fn totp_secret_shown(&self) -> String {
+        let shown = self.text("#totp-secret").await;
+        let secret: String = shown.split_whitespace().collect();
+        assert!(
+            secret.len() >= 16
+                && secret
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c)),
+            "a base32 key: {shown:?}"
+        );
+        secret
+    }
+
+    /// The recovery codes on show.
+    pub async fn recovery_codes_shown(&self) -> Vec<String> {
+        let codes = self
+            .js(
+                "return [...document.querySelectorAll('#recovery-list li')].map((li) => li.textContent)",
+                vec![],
+            )
+            .await;
+        serde_json::from_value(codes).unwrap()
     }
 
     pub async fn log_out(&self) {
@@ -189,6 +308,9 @@ impl Browser {
             return { url: location.href, state: document.body.dataset.state,
                      status: text('#status'), loginError: text('#login-error'),
                      loginMessage: text('#login-message'), formError: text('#form-error'),
+                     mfaError: text('#mfa-error'), stepUpError: text('#step-up-error'),
+                     stepUpOpen: document.querySelector('#step-up')?.open ?? null,
+                     securityNotice: text('#security-notice'), mfaState: text('#mfa-state'),
                      refreshes: document.querySelector('#last-refresh')?.dataset.count ?? null };
         "#;
         match self.client.execute(script, vec![]).await {
