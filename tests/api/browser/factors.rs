@@ -498,6 +498,15 @@ async fn a_user_whose_role_must_use_a_second_factor_is_sent_to_set_one_up() {
     assert_eq!(browser.focused().await, "security-notice");
     assert!(!browser.is_shown("#step-up").await);
     browser.assert_no_error_shown().await;
+    // the activity too is for after the second factor; it says so, no error
+    browser
+        .wait_for(
+            "#activity-empty",
+            Is::Text("once you sign in with a second factor"),
+            WAIT,
+        )
+        .await;
+    browser.assert_no_error_shown().await;
     // the rest of the app stays closed: back to Security, no list asked for
     browser.click("#nav-employees").await;
     browser

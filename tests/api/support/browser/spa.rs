@@ -191,14 +191,65 @@ impl Browser {
 
     /// Waits until the sessions list shows `n` sessions after a load.
     pub async fn wait_for_sessions(&self, n: usize) {
+        self.wait_for_listed("#session-list", ".session-item", n)
+            .await;
+    }
+
+    /// Waits until the Activity list shows `n` events after a load.
+    pub async fn wait_for_activity(&self, n: usize) {
+        self.wait_for_listed("#activity-list", ".activity-item", n)
+            .await;
+    }
+
+    /// Waits until `list` has loaded and holds `n` of `item`.
+    async fn wait_for_listed(&self, list: &str, item: &str, n: usize) {
         self.wait_js(
-            "return Number(document.querySelector('#session-list').dataset.loaded) > 0
-                 && document.querySelectorAll('#session-list .session-item').length === arguments[0]",
-            vec![json!(n)],
+            "return Number(document.querySelector(arguments[0]).dataset.loaded) > 0
+                 && document.querySelectorAll(`${arguments[0]} ${arguments[1]}`).length === arguments[2]",
+            vec![json!(list), json!(item), json!(n)],
             WAIT,
-            &format!("{n} sessions listed"),
+            &format!("{n} of {item} in {list}"),
         )
         .await;
+    }
+
+    /// Waits until the Events view's table has loaded `n` times.
+    pub async fn wait_for_events_load(&self, n: u64) {
+        self.wait_for("#events", Is::AttrAtLeast("data-loaded", n), WAIT)
+            .await;
+    }
+
+    /// The rendered text of every element matching `css`, in order.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let texts = self
+            .js(
+                "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)",
+                vec![json!(css)],
+            )
+            .await;
+        serde_json::from_value(texts).unwrap()
+    }
+
+    /// Picks the option with `value` in the `<select>` at `css`, as a user would.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+    }
+
+    /// The refresh cookie this browser holds (read at `/auth/me`, where it
+    /// is sent: the page is left).
+    pub async fn refresh_cookie(&self, app: &TestApp) -> String {
+        self.goto(&format!("{}/auth/me", app.url)).await;
+        let cookies = self.client.get_all_cookies().await.unwrap();
+        cookies
+            .iter()
+            .find(|c| c.name() == COOKIE)
+            .unwrap_or_else(|| panic!("no refresh cookie: {cookies:?}"))
+            .value()
+            .to_owned()
     }
 
     /// Clicks the open view's Reload and checks it loads without an error.
@@ -331,6 +382,20 @@ impl Browser {
             &format!("{path} to fall back to / for this user"),
         )
         .await;
+    }
+
+    /// An admin's view (`view`: its `data-view`) that this logged-in
+    /// user may not use is not offered, falls back when asked for by URL
+    /// (`path`), and its route (`/auth{path}`), called from the page
+    /// anyway, is refused.
+    pub async fn assert_admin_view_closed(&self, app: &TestApp, view: &str, path: &str) {
+        let link = format!("#nav-{view}");
+        assert!(!self.is_shown(&link).await, "{link} offered");
+        self.assert_route_falls_back(app, path).await;
+        assert!(!self.is_shown(&format!("#{view}-view")).await);
+        assert!(!self.is_shown(&link).await, "{link} offered");
+        self.assert_page_fetch_refused(&format!("/auth{path}"), Value::Null)
+            .await;
     }
 
     /// Calls `route` from the page anyway, through the SPA's own auth
