@@ -23,9 +23,10 @@ const SENTENCES = {
 
 /**
  * A reuse this tab caused itself, when the token's successor was never
- * presented: most likely its renewal's answer never arrived, not a theft.
+ * presented: most likely its renewal's answer never arrived, but a thief
+ * who renewed first and has not renewed again looks the same.
  */
-const LOST_RENEWAL = 'Your session could not be renewed safely after a lost connection, so we ended it to protect you.';
+const OLD_KEY = 'An old key of your session was used again, perhaps after a lost connection or by someone else, so we ended it to protect you.';
 
 /**
  * The sentence for how a session ended (`{reason, cause}` from the refresh
@@ -35,7 +36,7 @@ const LOST_RENEWAL = 'Your session could not be renewed safely after a lost conn
 export function endSentence(ended) {
   const reason = ended?.reason;
   const said = reason === 'reuse_detected' && ended.cause === 'successor_unused'
-    ? LOST_RENEWAL
+    ? OLD_KEY
     : Object.hasOwn(SENTENCES, reason ?? '') ? SENTENCES[reason] : null;
   return said && `${said} Please sign in again.`;
 }

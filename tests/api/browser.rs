@@ -340,13 +340,14 @@ async fn a_stolen_refresh_token_ends_the_session_with_an_explanation() {
     let thiefs = refresh_cookie(&res);
 
     // The victim's page presents the same token again: reuse. The whole
-    // session dies and the page says why.
+    // session dies and the page says why; the thief has not used the new
+    // token yet, which looks like a lost answer, and the words allow both.
     browser.goto(&app.url).await;
     browser.wait_state("logged-out").await;
     browser
         .wait_for(
             "#login-message",
-            Is::Text("so we ended it to protect you"),
+            Is::Text("An old key of your session was used again, perhaps after a lost connection or by someone else, so we ended it to protect you."),
             WAIT,
         )
         .await;
