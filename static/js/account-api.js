@@ -37,8 +37,9 @@ export function accountApi(auth) {
      * may hold `user` (an id), `kind`, `before` (a page's `next`) and `limit`.
      */
     events: (filters = {}) => {
-      const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== undefined && v !== null && v !== ''));
-      return call(`/auth/admin/events${query.size ? `?${query}` : ''}`);
+      const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== undefined && v !== null && v !== ''))
+        .toString();
+      return call(`/auth/admin/events${query ? `?${query}` : ''}`);
     },
     setRoles: (id, roles) => call(`${user(id)}/roles`, { method: 'PUT', body: { roles } }),
     disable: (id) => call(`${user(id)}/disable`, { method: 'POST' }),
