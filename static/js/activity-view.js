@@ -51,6 +51,7 @@ export function createActivityView({ api, status, isLoggedIn }) {
   const loader = createListLoader(el.list, el.reload);
   let events = [];
   let shown = 0;
+  let closed = false; // refused until the user signs in with a second factor
 
   /** Adds the next `PAGE` events to the list. */
   function showMore() {
@@ -63,6 +64,7 @@ export function createActivityView({ api, status, isLoggedIn }) {
 
   function reload({ announce = false } = {}) {
     return loader.run(() => api.activity(), (answer) => {
+      closed = false;
       events = answer;
       shown = 0;
       el.list.replaceChildren();
@@ -72,6 +74,7 @@ export function createActivityView({ api, status, isLoggedIn }) {
       if (!isLoggedIn()) return;
       if (err.code === 'insufficient_user_authentication') {
         // a role that must use a second factor sees nothing else before it
+        closed = true;
         show(el.empty, 'Your activity shows here once you sign in with a second factor.');
       } else {
         status.error(`Could not load your activity: ${err.message}`);
@@ -90,9 +93,14 @@ export function createActivityView({ api, status, isLoggedIn }) {
 
   return {
     reload,
+    /** Loads again after a change, unless loading would only ask for a second factor. */
+    changed() {
+      if (!closed) reload();
+    },
     /** Forgets everything shown, so the next user sees none of it. */
     reset() {
       loader.forget();
+      closed = false;
       events = [];
       shown = 0;
       el.list.replaceChildren();

@@ -96,6 +96,7 @@ const security = createSecurityView({
   status,
   isLoggedIn: () => auth.user !== null,
   me: () => auth.user,
+  onChanged: () => activity.changed(), // the change is the newest activity
 });
 const stepUpDialog = createStepUpDialog({
   factors: () => security.reload({ quiet: true }),

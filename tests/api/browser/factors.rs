@@ -130,6 +130,14 @@ async fn totp_is_set_up_in_the_security_view_and_asked_for_at_the_next_login() {
         "the key is put away"
     );
     assert!(!browser.is_shown("#totp-setup").await);
+    // the Activity list below shows the change first
+    browser
+        .wait_for(
+            "#activity-list .activity-item .what",
+            Is::Text("Second factor added (authenticator app)"),
+            WAIT,
+        )
+        .await;
 
     // Copy puts the ten on the clipboard; Download saves them as a .txt
     // from a Blob URL (both caught in the page, so nothing leaves it)
