@@ -361,3 +361,39 @@ async fn an_expired_or_idle_session_is_told_in_the_open_tab() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn a_session_ended_by_itself_elsewhere_in_the_browser_is_told_in_the_open_tab() {
+    let Some((browser, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    app.add_user("alice", &[]);
+    browser.log_in(&app, "alice").await;
+    // another script of this browser, with its own auth client, ends the
+    // session it shares with the page (DELETE /auth/sessions/{its own id}):
+    // the cookie stays, and the page's next refresh hears `logout`
+    let ended = browser
+        .js(
+            r#"return (async () => {
+                const { AuthClient } = await import('/js/auth-client.js');
+                const auth = new AuthClient({ watchInterval: 0 });
+                try {
+                    await auth.init();
+                    const { sessions } = await (await auth.fetchApi('/auth/sessions')).json();
+                    const own = sessions.find((s) => s.current);
+                    const res = await auth.fetchApi(`/auth/sessions/${own.id}`, { method: 'DELETE' });
+                    return res.status;
+                } finally {
+                    auth.destroy();
+                }
+            })()"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(ended, 204);
+    assert_told(
+        &browser,
+        "You signed out of this session in another tab or window.",
+    )
+    .await;
+}
