@@ -373,20 +373,11 @@ async fn a_session_ended_by_itself_elsewhere_in_the_browser_is_told_in_the_open_
     // session it shares with the page (DELETE /auth/sessions/{its own id}):
     // the cookie stays, and the page's next refresh hears `logout`
     let ended = browser
-        .js(
-            r#"return (async () => {
-                const { AuthClient } = await import('/js/auth-client.js');
-                const auth = new AuthClient({ watchInterval: 0 });
-                try {
-                    await auth.init();
-                    const { sessions } = await (await auth.fetchApi('/auth/sessions')).json();
-                    const own = sessions.find((s) => s.current);
-                    const res = await auth.fetchApi(`/auth/sessions/${own.id}`, { method: 'DELETE' });
-                    return res.status;
-                } finally {
-                    auth.destroy();
-                }
-            })()"#,
+        .with_page_client(
+            "const { sessions } = await (await auth.fetchApi('/auth/sessions')).json();
+             const own = sessions.find((s) => s.current);
+             const res = await auth.fetchApi(`/auth/sessions/${own.id}`, { method: 'DELETE' });
+             return res.status;",
             vec![],
         )
         .await;

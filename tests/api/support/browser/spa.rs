@@ -398,23 +398,33 @@ impl Browser {
             .await;
     }
 
+    /// Runs `body` (the body of an async function of `auth`, a second
+    /// AuthClient of the page started from the cookie, and `args`) in the
+    /// page, as another script of this browser would; its result.
+    pub async fn with_page_client(&self, body: &str, args: Vec<Value>) -> Value {
+        let script = format!(
+            "return (async (args) => {{
+                const {{ AuthClient }} = await import('/js/auth-client.js');
+                const auth = new AuthClient({{ watchInterval: 0 }});
+                try {{
+                    await auth.init();
+                    {body}
+                }} finally {{
+                    auth.destroy();
+                }}
+            }})([...arguments]);"
+        );
+        self.js(&script, args).await
+    }
+
     /// Calls `route` from the page anyway, through the SPA's own auth
     /// client with the logged-in session (`init`: fetch's options, or
     /// null), and checks that the gateway refuses it: 403 `forbidden`.
     pub async fn assert_page_fetch_refused(&self, route: &str, init: Value) {
         let answer = self
-            .js(
-                r#"return (async () => {
-                    const { AuthClient } = await import('/js/auth-client.js');
-                    const auth = new AuthClient({ watchInterval: 0 });
-                    try {
-                        await auth.init();
-                        const res = await auth.fetchApi(arguments[0], arguments[1] ?? undefined);
-                        return { status: res.status, body: await res.json() };
-                    } finally {
-                        auth.destroy();
-                    }
-                })()"#,
+            .with_page_client(
+                "const res = await auth.fetchApi(args[0], args[1] ?? undefined);
+                 return { status: res.status, body: await res.json() };",
                 vec![json!(route), init],
             )
             .await;
