@@ -1,8 +1,9 @@
 //! The SPA's own vocabulary on a [`Browser`]: its states, logging in and
 //! out (with a second factor too), its views, the employee rows, the
-//! Security view and the step-up dialog, where tokens must never be, and
-//! the two checks that a view the user may not use is neither offered nor
-//! answered.
+//! Security view with its Activity list, the Events table and the step-up
+//! dialog, the refresh cookie, where tokens must never be, a second auth
+//! client in the page, and the checks that a view the user may not use is
+//! neither offered nor answered.
 
 use std::time::{Duration, Instant};
 
