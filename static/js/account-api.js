@@ -1,9 +1,9 @@
 /**
- * account-api.js — the gateway's own account routes (contract §8, §9),
+ * account-api.js — the gateway's own account routes (contract §8, §9, §12),
  * called with the access token through AuthClient.fetchApi: the caller's
- * sessions, password and second factors, and the admin's user list. Every
- * non-2xx answer becomes an AuthError carrying the gateway's code and
- * message (see api.js).
+ * sessions, password, second factors and security events, and the admin's
+ * user list and event log. Every non-2xx answer becomes an AuthError
+ * carrying the gateway's code and message (see api.js).
  */
 import { jsonCaller } from './api.js';
 
@@ -29,7 +29,18 @@ export function accountApi(auth) {
     removeTotp: () => call('/auth/mfa/totp', { method: 'DELETE' }),
     /** Ten new recovery codes; the old ones die. */
     newRecoveryCodes: async () => (await call('/auth/mfa/recovery-codes', { method: 'POST' })).recovery_codes,
+    /** The caller's last 100 security events, newest first (contract §12). */
+    activity: async () => (await call('/auth/activity')).events,
     users: async () => (await call('/auth/admin/users')).users,
+    /**
+     * A page of every user's events, newest first: `{events, next}`. `filters`
+     * may hold `user` (an id), `kind`, `before` (a page's `next`) and `limit`.
+     */
+    events: (filters = {}) => {
+      const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== undefined && v !== null && v !== ''))
+        .toString();
+      return call(`/auth/admin/events${query ? `?${query}` : ''}`);
+    },
     setRoles: (id, roles) => call(`${user(id)}/roles`, { method: 'PUT', body: { roles } }),
     disable: (id) => call(`${user(id)}/disable`, { method: 'POST' }),
     enable: (id) => call(`${user(id)}/enable`, { method: 'POST' }),

@@ -1,9 +1,9 @@
 /**
  * app.js — wires the page together: login view, the employees view with its
- * session panel, the sessions, password, security and (for admins) users
- * views, the step-up dialog, and a tiny client-side router (/,
- * /employees/new, /employees/{id}, /sessions, /password, /security,
- * /admin/users).
+ * session panel, the sessions, password, security (with the activity list)
+ * and (for admins) users and events views, the step-up dialog, and a tiny
+ * client-side router (/, /employees/new, /employees/{id}, /sessions,
+ * /password, /security, /admin/users, /admin/events).
  *
  * All session logic lives in auth-client.js; this file only reacts to its
  * onChange events. document.body.dataset.state is "loading", "logged-in" or
@@ -20,6 +20,9 @@ import { accountApi } from './account-api.js';
 import { createSessionsView } from './sessions-view.js';
 import { createPasswordView } from './password-view.js';
 import { createUsersView } from './users-view.js';
+import { createEventsView } from './events-view.js';
+import { createActivityView } from './activity-view.js';
+import { endSentence } from './end-reasons.js';
 import { createSecurityView } from './security-view.js';
 import { createStepUpDialog } from './step-up-dialog.js';
 import { createLoginView } from './login-view.js';
@@ -34,6 +37,7 @@ const el = {
   logout: $('#logout'),
   refreshNow: $('#refresh-now'),
   navUsers: $('#nav-users'),
+  navEvents: $('#nav-events'),
   nav: $('.app-nav'),
   views: {
     employees: $('#employees-view'),
@@ -41,6 +45,7 @@ const el = {
     password: $('#password-view'),
     security: $('#security-view'),
     users: $('#users-view'),
+    events: $('#events-view'),
   },
 };
 
@@ -51,7 +56,10 @@ const ENROL_MESSAGES = {
   asked: 'That part of the app needs a second factor. Set up an authenticator app below, then try again.',
 };
 
-/** What the login screen says after a session ended, by AuthClient reason. */
+/**
+ * What the login screen says after a session ended, by AuthClient reason,
+ * when the gateway did not say why (end-reasons.js words it when it did).
+ */
 const END_MESSAGES = {
   session_expired: 'Your session expired, please sign in again.',
   refresh_token_reused:
@@ -81,11 +89,14 @@ const sessions = createSessionsView({
   logoutEverywhere: () => auth.logoutEverywhere(),
 });
 const password = createPasswordView({ api: account, status });
+const activity = createActivityView({ api: account, status, isLoggedIn: () => auth.user !== null });
+const events = createEventsView({ api: account, status, isLoggedIn: () => auth.user !== null });
 const security = createSecurityView({
   api: account,
   status,
   isLoggedIn: () => auth.user !== null,
   me: () => auth.user,
+  onChanged: () => activity.changed(), // the change is the newest activity
 });
 const stepUpDialog = createStepUpDialog({
   factors: () => security.reload({ quiet: true }),
@@ -120,6 +131,7 @@ function parseRoute(pathname) {
   if (pathname === '/password') return { name: 'password' };
   if (pathname === '/security') return { name: 'security' };
   if (pathname === '/admin/users') return { name: 'users' };
+  if (pathname === '/admin/events') return { name: 'events' };
   if (pathname === '/employees/new') return { name: 'new' };
   const match = pathname.match(/^\/employees\/([^/]+)\/?$/);
   if (match) return { name: 'edit', id: decodeURIComponent(match[1]) };
@@ -133,6 +145,9 @@ function navigate(path, { replace = false } = {}) {
 }
 
 const isAdmin = () => Boolean(auth.user?.roles.includes('admin'));
+const VIEWS = ['sessions', 'password', 'security', 'users', 'events'];
+/** The views only admins are offered (the gateway refuses the others anyway). */
+const ADMIN_VIEWS = ['users', 'events'];
 
 /**
  * Shows the view a route names; the employee routes go to the employees view,
@@ -140,8 +155,8 @@ const isAdmin = () => Boolean(auth.user?.roles.includes('admin'));
  * not loaded yet).
  */
 function showRoute(route, { employeesRoute = true } = {}) {
-  let view = ['sessions', 'password', 'security', 'users'].includes(route.name) ? route.name : 'employees';
-  if (view === 'users' && !isAdmin()) {
+  let view = VIEWS.includes(route.name) ? route.name : 'employees';
+  if (ADMIN_VIEWS.includes(view) && !isAdmin()) {
     view = 'employees';
     navigate('/', { replace: true });
   }
@@ -155,8 +170,11 @@ function showRoute(route, { employeesRoute = true } = {}) {
   if (view === 'employees' && listDue) loadEmployees();
   else if (view === 'employees' && employeesRoute) employees.showRoute(route);
   else if (view === 'sessions') sessions.reload();
-  else if (view === 'security') security.reload();
-  else if (view === 'users') users.reload();
+  else if (view === 'security') {
+    security.reload();
+    activity.reload();
+  } else if (view === 'users') users.reload();
+  else if (view === 'events') events.reload();
 }
 
 /** Opens the Security view with `sentence` saying why (focus moves to it unless already there). */
@@ -205,6 +223,7 @@ function showApp(user) {
   el.whoami.textContent = user.username;
   el.roles.textContent = user.roles.join(', ');
   el.navUsers.hidden = !user.roles.includes('admin');
+  el.navEvents.hidden = !user.roles.includes('admin');
 }
 
 /** Which controls the gateway's policy allows this user, asked once per change of roles. */
@@ -264,7 +283,7 @@ auth.onChange((state) => {
     } else if (!listDue) {
       updatePermissions(state.user); // the roles may have changed
     }
-    if (!isNewSession && document.body.dataset.view === 'users' && !isAdmin()) {
+    if (!isNewSession && ADMIN_VIEWS.includes(document.body.dataset.view) && !isAdmin()) {
       navigate('/', { replace: true }); // demoted meanwhile
       showRoute({ name: 'list' });
     }
@@ -282,12 +301,15 @@ auth.onChange((state) => {
   security.reset();
   stepUpDialog.cancel();
   users.reset();
+  events.reset();
+  activity.reset();
   el.navUsers.hidden = true;
+  el.navEvents.hidden = true;
   if (wasLoggedIn) {
     status.clear();
     navigate('/', { replace: true });
   }
-  let message = END_MESSAGES[state.reason] ?? null;
+  let message = endSentence(state.ended) ?? END_MESSAGES[state.reason] ?? null;
   if (state.reason === 'unavailable') {
     message = `Could not check for an existing session: ${state.error?.message ?? 'the server did not answer.'}`;
   }

@@ -66,9 +66,14 @@
  *   by a password change or by an administrator, the token is refused, the
  *   refresh fails, and listeners hear 'session_ended' within seconds rather
  *   than at the next click.
+ * - The refresh 401 says why the session ended (`reason`, and `cause` for a
+ *   reuse, contract §12): listeners get it as `ended: {reason, cause}`, and
+ *   the other tabs hear it too, so every tab can tell the user the same.
  *
  * `onChange` listeners receive `{user, accessToken, expiresAt, lastRefresh,
- * refreshCount, reason, error}`. `reason` is one of:
+ * refreshCount, reason, error, ended}`. `ended` is `{reason, cause}` from the
+ * gateway when a session ended and it said why (`cause` null but for a
+ * reuse), else null. `reason` is one of:
  *   'restore'              init() found a live session (refresh cookie)
  *   'login'                login() succeeded in this tab
  *   'login_elsewhere'      another tab logged in; this tab adopted its token
@@ -87,7 +92,8 @@
  *                          token was presented twice (possible theft)
  *   'session_ended'        the refresh was refused for another reason while
  *                          logged in (ended from another device, password
- *                          changed, user disabled, cookie gone)
+ *                          changed, user disabled, cookie gone), or on
+ *                          init() for a session that ended with a reason
  *
  * Errors: every failed call rejects with an `AuthError` carrying `status` (0 for
  * a network failure), `code` (the JSON `error` field of the gateway's answer),
@@ -124,6 +130,17 @@ const DEFAULT_OPTIONS = Object.freeze({
 
 /** The refresh answers after which the user must be told why they were logged out. */
 const SESSION_ENDING_CODES = new Set(['refresh_token_reused', 'session_expired']);
+
+/**
+ * Why the gateway says a session ended, from a refresh 401's body (an
+ * AuthError's `details`): `{reason, cause}`, or null when it names none.
+ */
+function endedBy(err) {
+  const reason = err?.details?.reason;
+  if (typeof reason !== 'string' || !reason) return null;
+  const cause = err.details.cause;
+  return { reason, cause: typeof cause === 'string' ? cause : null };
+}
 
 /** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -652,11 +669,14 @@ export class AuthClient {
     // A login in this tab while the call was out: the 401 is about the old cookie.
     if (this.#generation !== generationAtCall && this.#token) return true;
 
-    // 401: the session is over. Only reuse and expiry deserve an explanation;
-    // a missing or unknown cookie just means "not logged in".
-    if (SESSION_ENDING_CODES.has(err.code)) {
-      this.#clearSession(err.code, err);
-      await this.#broadcastAndHold({ type: 'logout', reason: err.code, at: Date.now() });
+    // 401: the session is over. A session that ended for a reason the
+    // gateway names deserves an explanation, in every tab; a missing or
+    // unknown cookie just means "not logged in".
+    const ended = endedBy(err);
+    if (SESSION_ENDING_CODES.has(err.code) || ended) {
+      const reason = SESSION_ENDING_CODES.has(err.code) ? err.code : 'session_ended';
+      this.#clearSession(reason, err, ended);
+      await this.#broadcastAndHold({ type: 'logout', reason, ended, at: Date.now() });
     } else {
       this.#clearSession(this.#token ? 'session_ended' : 'logged_out', err);
     }
@@ -711,7 +731,8 @@ export class AuthClient {
     } else if (data.type === 'logout') {
       // Ignore a logout older than a session this tab started since.
       if (!this.#token || at < this.#receivedAt) return;
-      this.#clearSession(SESSION_ENDING_CODES.has(data.reason) ? data.reason : 'logout_elsewhere');
+      const said = SESSION_ENDING_CODES.has(data.reason) || data.reason === 'session_ended';
+      this.#clearSession(said ? data.reason : 'logout_elsewhere', null, endedBy({ details: data.ended }));
     }
   }
 
@@ -730,7 +751,7 @@ export class AuthClient {
     this.#emit(reason);
   }
 
-  #clearSession(reason, error) {
+  #clearSession(reason, error, ended = null) {
     this.#clearTimer();
     this.#token = null;
     this.#user = null;
@@ -738,7 +759,7 @@ export class AuthClient {
     this.#lastRefreshAt = null;
     this.#generation += 1;
     this.#endedAt = Date.now();
-    this.#emit(reason, error);
+    this.#emit(reason, error, ended);
   }
 
   /** Refresh `min(margin, 20 % of lifetime)` before expiry, counted from the server's expires_in. */
@@ -762,8 +783,8 @@ export class AuthClient {
     this.#refreshDueAt = null;
   }
 
-  #emit(reason, error) {
-    const state = { ...this.snapshot, reason, error: error ?? null };
+  #emit(reason, error, ended = null) {
+    const state = { ...this.snapshot, reason, error: error ?? null, ended };
     for (const listener of [...this.#listeners]) {
       try {
         listener(state);

@@ -18,6 +18,25 @@ export function button(className, label, ariaLabel) {
   return b;
 }
 
+/** A `<td>` of class `className` holding `children` (text or nodes). */
+export function cell(className, ...children) {
+  const td = document.createElement('td');
+  td.className = className;
+  td.append(...children);
+  return td;
+}
+
+/** `label value` on one line, the label muted: a fact of a list item. */
+export function fact(label, value) {
+  const wrap = document.createElement('span');
+  wrap.className = 'fact';
+  const name = document.createElement('span');
+  name.className = 'muted';
+  name.textContent = `${label} `;
+  wrap.append(name, value);
+  return wrap;
+}
+
 /** Shows `message` in `node`, or hides it when there is none. */
 export function show(node, message) {
   node.textContent = message ?? '';

@@ -30,9 +30,10 @@ function plural(n, word) {
 
 /**
  * @param {{api: ReturnType<import('./account-api.js').accountApi>, status: object,
- *          isLoggedIn: () => boolean, me: () => object|null}} deps
+ *          isLoggedIn: () => boolean, me: () => object|null, onChanged: () => void}} deps
+ *   `onChanged` is called after a factor was added, removed or renewed here.
  */
-export function createSecurityView({ api, status, isLoggedIn, me }) {
+export function createSecurityView({ api, status, isLoggedIn, me, onChanged }) {
   const el = {
     notice: $('#security-notice'),
     state: $('#mfa-state'),
@@ -159,6 +160,7 @@ export function createSecurityView({ api, status, isLoggedIn, me }) {
         showCodes(codes);
         status.say('Your authenticator app is on. Your other sessions were signed out.');
         await load();
+        onChanged();
       } catch (err) {
         if (err.code === 'invalid_input') {
           fieldError('That code is not right. Enter the code the app shows now for this new key.');
@@ -244,6 +246,7 @@ export function createSecurityView({ api, status, isLoggedIn, me }) {
         showCodes(await api.newRecoveryCodes());
         status.say('Here are ten new recovery codes; the old ones no longer work.');
         await load();
+        onChanged();
       } catch (err) {
         status.error(`Could not make new recovery codes: ${err.message}`);
       }
@@ -262,6 +265,7 @@ export function createSecurityView({ api, status, isLoggedIn, me }) {
         status.say('The authenticator app is removed: your password alone signs you in now. '
           + 'Your other sessions were signed out.');
         await load();
+        onChanged();
         el.setup.focus();
       } catch (err) {
         status.error(`Could not remove the authenticator app: ${err.message}`);

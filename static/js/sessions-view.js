@@ -4,8 +4,9 @@
  * button to sign out each other one, and "Sign out everywhere".
  * Data is written with textContent only, never parsed as HTML.
  */
-import { $ } from './dom.js';
+import { $, fact } from './dom.js';
 import { confirmed } from './confirm.js';
+import { createListLoader } from './list-loader.js';
 import { describeUserAgent } from './user-agent.js';
 import { timeElement } from './time.js';
 
@@ -20,18 +21,7 @@ export function createSessionsView({ api, status, isLoggedIn, logoutEverywhere }
     reload: $('#reload-sessions'),
     everywhere: $('#logout-everywhere'),
   };
-  let seq = 0;
-  let loaded = 0;
-
-  function fact(label, value) {
-    const wrap = document.createElement('span');
-    wrap.className = 'fact';
-    const name = document.createElement('span');
-    name.className = 'muted';
-    name.textContent = `${label} `;
-    wrap.append(name, value);
-    return wrap;
-  }
+  const loader = createListLoader(el.list, el.reload);
 
   function itemFor(session) {
     const li = document.createElement('li');
@@ -75,27 +65,15 @@ export function createSessionsView({ api, status, isLoggedIn, logoutEverywhere }
     return li;
   }
 
-  async function reload({ announce = false } = {}) {
-    const mine = ++seq;
-    el.list.setAttribute('aria-busy', 'true');
-    el.reload.disabled = true;
-    try {
-      const sessions = await api.sessions();
-      if (mine !== seq) return;
+  function reload({ announce = false } = {}) {
+    return loader.run(() => api.sessions(), (sessions) => {
       el.list.replaceChildren(...sessions.map(itemFor));
       const n = sessions.length;
       el.count.textContent = `${n} session${n === 1 ? '' : 's'}`;
       if (announce) status.say(`You are signed in on ${n} session${n === 1 ? '' : 's'}.`);
-    } catch (err) {
-      if (mine === seq && isLoggedIn()) status.error(`Could not load your sessions: ${err.message}`);
-    } finally {
-      if (mine === seq) {
-        el.list.setAttribute('aria-busy', 'false');
-        el.reload.disabled = false;
-        loaded += 1;
-        el.list.dataset.loaded = String(loaded);
-      }
-    }
+    }, (err) => {
+      if (isLoggedIn()) status.error(`Could not load your sessions: ${err.message}`);
+    });
   }
 
   async function endSession(button, id) {
@@ -136,7 +114,7 @@ export function createSessionsView({ api, status, isLoggedIn, logoutEverywhere }
     reload,
     /** Forgets everything shown, so the next user sees none of it. */
     reset() {
-      seq += 1;
+      loader.forget();
       el.list.replaceChildren();
       el.count.textContent = '';
     },

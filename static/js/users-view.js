@@ -6,7 +6,8 @@
  * Shown only to admins, but the gateway decides: it re-reads the caller's
  * roles on every admin call.
  */
-import { $, button } from './dom.js';
+import { $, button, cell } from './dom.js';
+import { createListLoader } from './list-loader.js';
 import { confirmed } from './confirm.js';
 import { timeElement } from './time.js';
 
@@ -24,16 +25,8 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     count: $('#user-count'),
     reload: $('#reload-users'),
   };
+  const loader = createListLoader(el.table, el.reload);
   let users = new Map();
-  let seq = 0;
-  let loaded = 0;
-
-  function cell(className, ...children) {
-    const td = document.createElement('td');
-    td.className = className;
-    td.append(...children);
-    return td;
-  }
 
   function badge(text) {
     const span = document.createElement('span');
@@ -104,27 +97,15 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     return tr;
   }
 
-  async function reload({ announce = false } = {}) {
-    const mine = ++seq;
-    el.table.setAttribute('aria-busy', 'true');
-    el.reload.disabled = true;
-    try {
-      const list = await api.users();
-      if (mine !== seq) return;
+  function reload({ announce = false } = {}) {
+    return loader.run(() => api.users(), (list) => {
       users = new Map(list.map((u) => [u.id, u]));
       el.tbody.replaceChildren(...list.map(rowFor));
       el.count.textContent = `${list.length} user${list.length === 1 ? '' : 's'}`;
       if (announce) status.say(`Loaded ${list.length} user${list.length === 1 ? '' : 's'}.`);
-    } catch (err) {
-      if (mine === seq && isLoggedIn()) status.error(`Could not load the users: ${err.message}`);
-    } finally {
-      if (mine === seq) {
-        el.table.removeAttribute('aria-busy');
-        el.reload.disabled = false;
-        loaded += 1;
-        el.table.dataset.loaded = String(loaded);
-      }
-    }
+    }, (err) => {
+      if (isLoggedIn()) status.error(`Could not load the users: ${err.message}`);
+    });
   }
 
   function chosenRoles(tr) {
@@ -187,7 +168,7 @@ export function createUsersView({ api, status, isLoggedIn, me, onOwnRolesChanged
     reload,
     /** Forgets everything shown, so the next user sees none of it. */
     reset() {
-      seq += 1;
+      loader.forget();
       users = new Map();
       el.tbody.replaceChildren();
       el.count.textContent = '';

@@ -130,6 +130,14 @@ async fn totp_is_set_up_in_the_security_view_and_asked_for_at_the_next_login() {
         "the key is put away"
     );
     assert!(!browser.is_shown("#totp-setup").await);
+    // the Activity list below shows the change first
+    browser
+        .wait_for(
+            "#activity-list .activity-item .what",
+            Is::Text("Second factor added (authenticator app)"),
+            WAIT,
+        )
+        .await;
 
     // Copy puts the ten on the clipboard; Download saves them as a .txt
     // from a Blob URL (both caught in the page, so nothing leaves it)
@@ -497,6 +505,15 @@ async fn a_user_whose_role_must_use_a_second_factor_is_sent_to_set_one_up() {
     assert_eq!(browser.path().await, "/security");
     assert_eq!(browser.focused().await, "security-notice");
     assert!(!browser.is_shown("#step-up").await);
+    browser.assert_no_error_shown().await;
+    // the activity too is for after the second factor; it says so, no error
+    browser
+        .wait_for(
+            "#activity-empty",
+            Is::Text("once you sign in with a second factor"),
+            WAIT,
+        )
+        .await;
     browser.assert_no_error_shown().await;
     // the rest of the app stays closed: back to Security, no list asked for
     browser.click("#nav-employees").await;

@@ -1,8 +1,9 @@
 //! The SPA's own vocabulary on a [`Browser`]: its states, logging in and
 //! out (with a second factor too), its views, the employee rows, the
-//! Security view and the step-up dialog, where tokens must never be, and
-//! the two checks that a view the user may not use is neither offered nor
-//! answered.
+//! Security view with its Activity list, the Events table and the step-up
+//! dialog, the refresh cookie, where tokens must never be, a second auth
+//! client in the page, and the checks that a view the user may not use is
+//! neither offered nor answered.
 
 use std::time::{Duration, Instant};
 
@@ -191,14 +192,65 @@ impl Browser {
 
     /// Waits until the sessions list shows `n` sessions after a load.
     pub async fn wait_for_sessions(&self, n: usize) {
+        self.wait_for_listed("#session-list", ".session-item", n)
+            .await;
+    }
+
+    /// Waits until the Activity list shows `n` events after a load.
+    pub async fn wait_for_activity(&self, n: usize) {
+        self.wait_for_listed("#activity-list", ".activity-item", n)
+            .await;
+    }
+
+    /// Waits until `list` has loaded and holds `n` of `item`.
+    async fn wait_for_listed(&self, list: &str, item: &str, n: usize) {
         self.wait_js(
-            "return Number(document.querySelector('#session-list').dataset.loaded) > 0
-                 && document.querySelectorAll('#session-list .session-item').length === arguments[0]",
-            vec![json!(n)],
+            "return Number(document.querySelector(arguments[0]).dataset.loaded) > 0
+                 && document.querySelectorAll(`${arguments[0]} ${arguments[1]}`).length === arguments[2]",
+            vec![json!(list), json!(item), json!(n)],
             WAIT,
-            &format!("{n} sessions listed"),
+            &format!("{n} of {item} in {list}"),
         )
         .await;
+    }
+
+    /// Waits until the Events view's table has loaded `n` times.
+    pub async fn wait_for_events_load(&self, n: u64) {
+        self.wait_for("#events", Is::AttrAtLeast("data-loaded", n), WAIT)
+            .await;
+    }
+
+    /// The rendered text of every element matching `css`, in order.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let texts = self
+            .js(
+                "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)",
+                vec![json!(css)],
+            )
+            .await;
+        serde_json::from_value(texts).unwrap()
+    }
+
+    /// Picks the option with `value` in the `<select>` at `css`, as a user would.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+    }
+
+    /// The refresh cookie this browser holds (read at `/auth/me`, where it
+    /// is sent: the page is left).
+    pub async fn refresh_cookie(&self, app: &TestApp) -> String {
+        self.goto(&format!("{}/auth/me", app.url)).await;
+        let cookies = self.client.get_all_cookies().await.unwrap();
+        cookies
+            .iter()
+            .find(|c| c.name() == COOKIE)
+            .unwrap_or_else(|| panic!("no refresh cookie: {cookies:?}"))
+            .value()
+            .to_owned()
     }
 
     /// Clicks the open view's Reload and checks it loads without an error.
@@ -333,23 +385,47 @@ impl Browser {
         .await;
     }
 
+    /// An admin's view (`view`: its `data-view`) that this logged-in
+    /// user may not use is not offered, falls back when asked for by URL
+    /// (`path`), and its route (`/auth{path}`), called from the page
+    /// anyway, is refused.
+    pub async fn assert_admin_view_closed(&self, app: &TestApp, view: &str, path: &str) {
+        let link = format!("#nav-{view}");
+        assert!(!self.is_shown(&link).await, "{link} offered");
+        self.assert_route_falls_back(app, path).await;
+        assert!(!self.is_shown(&format!("#{view}-view")).await);
+        assert!(!self.is_shown(&link).await, "{link} offered");
+        self.assert_page_fetch_refused(&format!("/auth{path}"), Value::Null)
+            .await;
+    }
+
+    /// Runs `body` (the body of an async function of `auth`, a second
+    /// AuthClient of the page started from the cookie, and `args`) in the
+    /// page, as another script of this browser would; its result.
+    pub async fn with_page_client(&self, body: &str, args: Vec<Value>) -> Value {
+        let script = format!(
+            "return (async (args) => {{
+                const {{ AuthClient }} = await import('/js/auth-client.js');
+                const auth = new AuthClient({{ watchInterval: 0 }});
+                try {{
+                    await auth.init();
+                    {body}
+                }} finally {{
+                    auth.destroy();
+                }}
+            }})([...arguments]);"
+        );
+        self.js(&script, args).await
+    }
+
     /// Calls `route` from the page anyway, through the SPA's own auth
     /// client with the logged-in session (`init`: fetch's options, or
     /// null), and checks that the gateway refuses it: 403 `forbidden`.
     pub async fn assert_page_fetch_refused(&self, route: &str, init: Value) {
         let answer = self
-            .js(
-                r#"return (async () => {
-                    const { AuthClient } = await import('/js/auth-client.js');
-                    const auth = new AuthClient({ watchInterval: 0 });
-                    try {
-                        await auth.init();
-                        const res = await auth.fetchApi(arguments[0], arguments[1] ?? undefined);
-                        return { status: res.status, body: await res.json() };
-                    } finally {
-                        auth.destroy();
-                    }
-                })()"#,
+            .with_page_client(
+                "const res = await auth.fetchApi(args[0], args[1] ?? undefined);
+                 return { status: res.status, body: await res.json() };",
                 vec![json!(route), init],
             )
             .await;
