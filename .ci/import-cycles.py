@@ -22,7 +22,7 @@ from rust_source import without_tests  # noqa: E402
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "src")
 DOMAIN = ("auth", "db", "proxy", "client_addr", "clock")
-SERVICES = ("login", "sessions", "factors", "accounts", "events", "metrics", "services", "jobs")
+SERVICES = ("login", "sessions", "factors", "accounts", "oidc", "events", "metrics", "services", "jobs")
 ABOVE_SERVICES = ("http", "cli", "demo", "startup", "config")
 FRAMEWORKS = ("actix_web", "actix_http", "awc")
 

@@ -73,10 +73,14 @@ pub enum Kind {
     UserCreated,
     UserDisabled,
     UserEnabled,
+    /// A login through an OpenID Provider.
+    OidcLogin,
+    /// An OpenID Provider's back-channel logout, whatever it ended.
+    BackchannelLogout,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::LoginOk,
         Kind::LoginFailed,
         Kind::LoginThrottled,
@@ -94,6 +98,8 @@ impl Kind {
         Kind::UserCreated,
         Kind::UserDisabled,
         Kind::UserEnabled,
+        Kind::OidcLogin,
+        Kind::BackchannelLogout,
     ];
 
     /// The stored name, and the `kind` of the API and the metrics.
@@ -116,6 +122,8 @@ impl Kind {
             Kind::UserCreated => "user_created",
             Kind::UserDisabled => "user_disabled",
             Kind::UserEnabled => "user_enabled",
+            Kind::OidcLogin => "oidc_login",
+            Kind::BackchannelLogout => "backchannel_logout",
         }
     }
 
@@ -142,6 +150,8 @@ impl Kind {
             Kind::UserCreated => "user created",
             Kind::UserDisabled => "user disabled",
             Kind::UserEnabled => "user enabled",
+            Kind::OidcLogin => "login ok through an OpenID Provider",
+            Kind::BackchannelLogout => "back-channel logout",
         }
     }
 

@@ -22,8 +22,9 @@
 //!   [`login`] flow (throttle, hashing pool, metrics, event, and the one
 //!   step that opens a session), the [`sessions`] service (refresh, and
 //!   the one place sessions end, with their [`sessions::EndReason`]), the
-//!   [`accounts`] use cases; each says what happened as one security
-//!   [`events`] record;
+//!   [`accounts`] use cases, signing in with an OpenID Provider
+//!   ([`oidc`]); each says what happened as one security [`events`]
+//!   record;
 //! - the domain below knows no HTTP: passwords, the hashing pool, access
 //!   tokens, refresh tokens and the revocation list in [`auth`]; the
 //!   refresh-token ledger, users and the login throttle, on SQLite or
@@ -55,6 +56,7 @@ pub(crate) mod jobs;
 pub mod logging;
 pub mod login;
 pub(crate) mod metrics;
+pub mod oidc;
 pub(crate) mod proxy;
 pub mod services;
 pub mod sessions;

@@ -34,7 +34,7 @@ use crate::auth::user::{User, is_valid_username};
 use crate::db::ledger::{self, Grant, Session};
 use crate::db::throttle::{Counted, Settle, Throttle, Throttled};
 use crate::db::users::{self, Credentials, UserRef};
-use crate::db::{self, Db, DbError, pending};
+use crate::db::{self, Db, DbError, oidc, pending};
 use crate::events::{self, Caller, Event, Kind};
 use crate::factors::{FactorError, Factors, Proof};
 use crate::metrics::{LoginOutcome, Metrics};
@@ -355,7 +355,13 @@ impl Login {
     ) -> Result<Grant, LoginError> {
         let client = caller.client();
         let policy = self.sessions.policy();
-        let login_ok = Event::new(Kind::LoginOk, caller, now).with("amr", auth.stored_amr());
+        let login_ok = match &also {
+            Some(Also::Federated { provider, .. }) => {
+                Event::new(Kind::OidcLogin, caller, now).with("provider", provider.as_str())
+            }
+            _ => Event::new(Kind::LoginOk, caller, now),
+        }
+        .with("amr", auth.stored_amr());
         let factor_ok = Event::new(Kind::SecondFactorOk, caller, now);
         let (grant, events) = self
             .db
@@ -375,12 +381,15 @@ impl Login {
                             events.push(factor_ok.with("method", method.as_str()));
                             pending::claim(conn, token, now)?
                         }
-                        None => true,
+                        Some(Also::Federated { .. }) | None => true,
                     };
                     if !done {
                         return Err(LoginError::InvalidCredentials);
                     }
                     let grant = ledger::issue(conn, &user, &auth, &client, &policy, now)?;
+                    if let Some(Also::Federated { provider, sid }) = &also {
+                        oidc::mark_session(conn, &grant.session.id, provider, sid.as_deref())?;
+                    }
                     events.push(login_ok);
                     let events: Vec<Event> = events
                         .into_iter()
@@ -528,6 +537,12 @@ pub enum Also {
     /// Finishes the pending login of this `mfa_token`, whose second step
     /// used this method, or opens nothing.
     ClaimPending(String, Method),
+    /// Notes the OpenID Provider (by id) that signed the user in, and its
+    /// session id `sid`, for its back-channel logout.
+    Federated {
+        provider: String,
+        sid: Option<String>,
+    },
 }
 
 /// 256 random bits, URL-safe: an `mfa_token`.
@@ -542,7 +557,8 @@ fn check_password(
     found: Option<Credentials>,
     password: &Password,
 ) -> Option<(User, Option<String>)> {
-    let Some(found) = found else {
+    // a federated user without a password takes as long as an unknown one
+    let Some(found) = found.filter(|f| f.password_hash != users::NO_PASSWORD) else {
         hasher.verify_dummy(password.expose());
         return None;
     };

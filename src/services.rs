@@ -19,6 +19,7 @@ use crate::db::{self, Db, DbError, secrets};
 use crate::factors::Factors;
 use crate::login::Login;
 use crate::metrics::Metrics;
+use crate::oidc::{Fetch, Oidc, ProviderConfig};
 use crate::sessions::Sessions;
 
 /// Why the services could not be assembled.
@@ -45,6 +46,10 @@ pub struct Parts {
     pub issuer: String,
     /// How long security events are kept.
     pub event_retention: Duration,
+    /// The OpenID Providers, and the HTTP client they are reached with
+    /// (`None`: none is reached).
+    pub providers: Vec<ProviderConfig>,
+    pub fetch: Option<Fetch>,
 }
 
 /// How long security events are kept when nothing else is configured.
@@ -70,6 +75,7 @@ pub struct Services {
     pub factors: Factors,
     pub login: Login,
     pub accounts: Accounts,
+    pub oidc: Oidc,
     event_retention: Duration,
 }
 
@@ -87,6 +93,8 @@ impl Services {
             seal,
             issuer,
             event_retention,
+            providers,
+            fetch,
         } = parts;
         let successor = db.with_conn(|c| secrets::successor_key(c, now))?;
         let devices = db.with_conn(|c| secrets::device_key(c, now))?;
@@ -102,12 +110,20 @@ impl Services {
             devices,
             metrics,
         );
+        let oidc = Oidc::new(
+            providers,
+            fetch,
+            db.clone(),
+            login.clone(),
+            sessions.clone(),
+        );
         let accounts = Accounts::new(db, hashing, login.clone(), sessions.clone());
         Ok(Self {
             sessions,
             factors,
             login,
             accounts,
+            oidc,
             event_retention,
         })
     }
@@ -123,11 +139,13 @@ impl Services {
         let before = now - self.event_retention;
         let db = self.sessions.db();
         let events = db.run(move |c| db::events::purge(c, before)).await;
+        let flows = db.run(move |c| db::oidc::purge(c, now)).await;
         let purged = Purged {
             sessions: sessions?,
             events: events?,
         };
         logins?;
+        flows?;
         Ok(purged)
     }
 
@@ -151,6 +169,8 @@ impl Services {
             seal,
             issuer: DEFAULT_ISSUER.to_owned(),
             event_retention: Duration::days(DEFAULT_EVENT_RETENTION_DAYS),
+            providers: Vec::new(),
+            fetch: None,
         };
         Self::new(parts, now)
     }

@@ -70,6 +70,11 @@ impl Ending {
     pub fn is_empty(&self) -> bool {
         self.ended.is_empty()
     }
+
+    /// How many sessions ended.
+    pub fn len(&self) -> usize {
+        self.ended.len()
+    }
 }
 
 /// Ends the live sessions `which` names, for `reason`, on behalf of

@@ -116,6 +116,8 @@ impl Application {
             ))
         });
         let poller = actix_web::rt::spawn(jobs::maintain_ledger(services.clone(), clock.clone()));
+        let oidc = services.oidc.clone();
+        let discovery = actix_web::rt::spawn(async move { oidc.discover().await });
         let metrics: Option<ServerHandle> = self.metrics.map(|(_, server)| {
             let handle = server.handle();
             actix_web::rt::spawn(server);
@@ -126,6 +128,7 @@ impl Application {
             handle.stop(true).await;
         }
         poller.abort();
+        discovery.abort();
         if let Some(listener) = listener {
             listener.abort();
         }

@@ -71,6 +71,22 @@ impl Authentication {
         raised
     }
 
+    /// A login through an OpenID Provider at `at`: the provider's `amr`
+    /// when it is trusted and sent (`acr` `"mfa"` when it says `mfa` or
+    /// names two factors), else `["fed"]`.
+    pub fn federated(amr: Option<Vec<String>>, at: DateTime<Utc>) -> Self {
+        let Some(names) = amr.filter(|a| !a.is_empty()) else {
+            return Self::by(&[Method::Fed], at);
+        };
+        let said_mfa = names.iter().any(|n| n == AMR_MFA);
+        let mut auth = Self::from_names(names.into_iter().filter(|n| n != AMR_MFA).collect(), at);
+        if said_mfa && auth.acr != ACR_MFA {
+            auth.amr.push(AMR_MFA.to_owned());
+            auth.acr = ACR_MFA;
+        }
+        auth
+    }
+
     /// As stored with a session: `amr` comma-separated, `acr` as is.
     pub fn from_stored(amr: &str, acr: &str, auth_time: DateTime<Utc>) -> Self {
         Self {

@@ -23,11 +23,12 @@ use crate::clock::{self, Clock};
 use crate::config::parse::database_dir_exists;
 use crate::config::{Config, DbArgs, ServeArgs, defaults};
 use crate::db::users::{self, UserRef};
-use crate::db::{Db, DbError, DbSettings};
+use crate::db::{self, Db, DbError, DbSettings};
 use crate::demo::{self, DemoError};
 use crate::events::Caller;
 use crate::files::write_private_file;
 use crate::logging::{self, LogFormat};
+use crate::oidc;
 use crate::services::Services;
 use crate::startup::Application;
 
@@ -142,8 +143,24 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// List users: name, roles, state, id (never password hashes).
+    /// List users: name, roles, state, id, linked providers (never
+    /// password hashes).
     List,
+    /// Link an existing account to an OpenID Provider's subject, so that
+    /// signing in there signs in as this user (contract §10).
+    Link {
+        #[arg(help = NAME_HELP)]
+        name: String,
+        /// The provider's id in the providers file.
+        #[arg(long, value_name = "ID")]
+        provider: String,
+        /// The user's `sub` at that provider.
+        #[arg(long, value_name = "SUB")]
+        subject: String,
+        /// The providers file (as `serve` reads it).
+        #[arg(long, env = "PORTCULLIS_OIDC_PROVIDERS", value_name = "FILE")]
+        providers: PathBuf,
+    },
     /// Replace a user's roles (they apply from the user's next refresh).
     Roles {
         #[arg(help = NAME_HELP)]
@@ -174,6 +191,67 @@ enum UserCommand {
         #[arg(help = NAME_HELP)]
         name: String,
     },
+}
+
+/// `user list`: one line per user, the linked providers last
+/// (`provider:subject`, comma-separated, or `-`).
+fn list_users(db: &Db) -> Result<(), Failure> {
+    let links = db.with_conn(db::oidc::all_links)?;
+    for u in db.with_conn(users::list)? {
+        let state = if u.disabled { "disabled" } else { "active" };
+        let linked: Vec<String> = links
+            .iter()
+            .filter(|l| l.user_id == u.id)
+            .map(|l| format!("{}:{}", l.provider_id, l.subject))
+            .collect();
+        let linked = if linked.is_empty() {
+            "-".to_owned()
+        } else {
+            linked.join(",")
+        };
+        println!("{}\t{}\t{}\t{}\t{linked}", u.username, u.roles, state, u.id);
+    }
+    Ok(())
+}
+
+/// `user link`: the pair (the provider's issuer, `subject`) signs in as
+/// `name` from now on.
+fn link_user(
+    db: &Db,
+    name: &str,
+    provider: &str,
+    subject: &str,
+    file: &Path,
+) -> Result<(), Failure> {
+    // the redirect URIs are not used here; any origin will do
+    let providers = oidc::provider::load(file, Some("http://localhost")).map_err(|problems| {
+        Failure::Usage(
+            problems
+                .into_iter()
+                .map(|p| format!("PORTCULLIS_OIDC_PROVIDERS: {}: {p}", file.display()))
+                .collect(),
+        )
+    })?;
+    let Some(config) = providers.iter().find(|p| p.id == provider) else {
+        return Err(Failure::Usage(vec![format!(
+            "--provider: no provider {provider:?} in {}",
+            file.display()
+        )]));
+    };
+    let who = UserRef::Name(name.to_owned());
+    let Some(found) = db.with_conn(|c| users::find(c, &who))? else {
+        return Err(account_failure(AccountError::UnknownUser, name));
+    };
+    let now = clock::now();
+    let linked = db
+        .with_conn(|c| db::oidc::link(c, &config.issuer, subject, provider, &found.user.id, now))?;
+    if !linked {
+        return Err(Failure::Other(format!(
+            "{provider}'s subject {subject:?} is linked to an account already"
+        )));
+    }
+    println!("{name} is linked to {provider}'s subject {subject}");
+    Ok(())
 }
 
 /// A role, with the possible values listed in `--help` and in errors.
@@ -340,19 +418,26 @@ fn connect_migrated(args: &DbArgs) -> Result<Db, Failure> {
 }
 
 fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
+    match command {
+        UserCommand::List => list_users(db),
+        UserCommand::Link {
+            name,
+            provider,
+            subject,
+            providers,
+        } => link_user(db, &name, &provider, &subject, &providers),
+        other => account_command(db, other),
+    }
+}
+
+/// The `user` commands that go through the account use cases.
+fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
     let now = clock::now();
     // Is `name` taken? Asked before any password prompt.
     let exists = |name: &str| -> Result<bool, Failure> {
         let who = UserRef::Name(name.to_owned());
         Ok(db.with_conn(|c| users::find(c, &who))?.is_some())
     };
-    if let UserCommand::List = command {
-        for u in db.with_conn(users::list)? {
-            let state = if u.disabled { "disabled" } else { "active" };
-            println!("{}\t{}\t{}\t{}", u.username, u.roles, state, u.id);
-        }
-        return Ok(());
-    }
     let services = Services::standalone(db, None, now)?;
     let accounts = &services.accounts;
     let caller = Caller::default();
@@ -385,7 +470,7 @@ fn user(db: &Db, command: UserCommand) -> Result<(), Failure> {
                 .map_err(|e| account_failure(e, &name))?;
             println!("password changed for {name}; their sessions are revoked");
         }
-        UserCommand::List => {}
+        UserCommand::List | UserCommand::Link { .. } => {}
         UserCommand::Roles { name, set } => {
             let (who, roles) = (UserRef::Name(name.clone()), Roles::new(set));
             let user = block_on(accounts.set_roles(who, roles, None, &caller, now))

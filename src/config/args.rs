@@ -190,6 +190,10 @@ pub struct ServeArgs {
     /// [default: none; TOTP is not offered].
     #[arg(long, env = "PORTCULLIS_ENCRYPTION_KEY_FILE")]
     pub encryption_key_file: Option<PathBuf>,
+    /// A TOML file of OpenID Providers to sign in with (`[[providers]]`
+    /// tables) [default: none].
+    #[arg(long, env = "PORTCULLIS_OIDC_PROVIDERS")]
+    pub oidc_providers: Option<PathBuf>,
     /// Roles whose holders must use a second factor (comma-separated).
     #[arg(long, env = "PORTCULLIS_MFA_REQUIRED_ROLES", default_value = "")]
     pub mfa_required_roles: String,
@@ -242,6 +246,7 @@ impl Default for ServeArgs {
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT.into(),
             public_url: None,
             encryption_key_file: None,
+            oidc_providers: None,
             mfa_required_roles: String::new(),
             admin_require_mfa: defaults::ADMIN_REQUIRE_MFA.into(),
             hsts: defaults::HSTS.into(),

@@ -77,6 +77,10 @@ pub struct Config {
     pub seal: Option<SealKey>,
     /// Who must use a second factor.
     pub mfa: MfaPolicy,
+    /// The OpenID Providers users may sign in with.
+    pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
+    /// The client TLS the providers are reached with (`https://` issuers).
+    pub oidc_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Who must use a second factor (contract §9).
@@ -127,6 +131,7 @@ impl Config {
             sections::http_limits(args, &mut p),
             sections::second_factors(args, &mut p),
             sections::event_retention(args, &mut p),
+            sections::oidc(args, &mut p),
         );
         let (
             Some(database),
@@ -140,6 +145,7 @@ impl Config {
             Some(limits),
             Some(factors),
             Some(event_retention),
+            Some(oidc),
         ) = sections
         else {
             return Err(p.0);
@@ -177,6 +183,8 @@ impl Config {
                 required_roles: factors.required_roles,
                 admin_require_mfa: factors.admin_require_mfa,
             },
+            oidc_providers: oidc.providers,
+            oidc_tls: oidc.tls,
         })
     }
 }
@@ -338,6 +346,7 @@ mod tests {
             shutdown_timeout: "soon".into(),
             public_url: Some("ftp://example.com".into()),
             encryption_key_file: Some("no-such-key".into()),
+            oidc_providers: Some("no-such-providers.toml".into()),
             mfa_required_roles: "boss".into(),
             admin_require_mfa: "maybe".into(),
             hsts: "forever".into(),

@@ -24,6 +24,7 @@ use crate::auth::seal::SealKey;
 use crate::auth::tokens::{KeyError, SigningKey, Tokens};
 use crate::db::DbSettings;
 use crate::db::ledger::SessionPolicy;
+use crate::oidc::{self, ProviderConfig};
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
 
@@ -370,6 +371,43 @@ pub(super) fn second_factors(args: &ServeArgs, p: &mut Problems) -> Option<Secon
         required_roles: required_roles?,
         admin_require_mfa: admin_require_mfa?,
     })
+}
+
+/// The OpenID Providers of `PORTCULLIS_OIDC_PROVIDERS` (contract §10),
+/// with the client TLS they are reached with (the system's roots) when
+/// one is `https://`. Needs `PORTCULLIS_PUBLIC_URL`.
+pub(super) struct Providers {
+    pub providers: Vec<ProviderConfig>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+pub(super) fn oidc(args: &ServeArgs, p: &mut Problems) -> Option<Providers> {
+    const VAR: &str = "PORTCULLIS_OIDC_PROVIDERS";
+    let Some(path) = &args.oidc_providers else {
+        return Some(Providers {
+            providers: Vec::new(),
+            tls: None,
+        });
+    };
+    let public_url = args
+        .public_url
+        .as_deref()
+        .and_then(|u| parse_origin(u.trim().trim_end_matches('/')).ok());
+    let providers = match oidc::provider::load(path, public_url.as_deref()) {
+        Ok(providers) => providers,
+        Err(problems) => {
+            for problem in problems {
+                p.0.push(format!("{VAR}: {}: {problem}", path.display()));
+            }
+            return None;
+        }
+    };
+    let tls = if providers.iter().any(|pr| pr.issuer.starts_with("https://")) {
+        Some(Arc::new(p.take(VAR, tls::upstream(None))?))
+    } else {
+        None
+    };
+    Some(Providers { providers, tls })
 }
 
 /// How long security events are kept.

@@ -73,10 +73,12 @@ pub enum EndReason {
     Expired,
     /// Unused longer than the idle lifetime.
     Idle,
+    /// The OpenID Provider logged the user out (back-channel logout).
+    OidcLogout,
 }
 
 impl EndReason {
-    const ALL: [EndReason; 10] = [
+    const ALL: [EndReason; 11] = [
         EndReason::Logout,
         EndReason::LogoutAll,
         EndReason::EndedElsewhere,
@@ -87,6 +89,7 @@ impl EndReason {
         EndReason::ReuseDetected,
         EndReason::Expired,
         EndReason::Idle,
+        EndReason::OidcLogout,
     ];
 
     /// The stored, logged and answered name.
@@ -102,6 +105,7 @@ impl EndReason {
             EndReason::ReuseDetected => "reuse_detected",
             EndReason::Expired => "expired",
             EndReason::Idle => "idle",
+            EndReason::OidcLogout => "oidc_logout",
         }
     }
 
@@ -129,6 +133,13 @@ pub enum Which {
     AllOf {
         user_id: String,
         keep: Option<String>,
+    },
+    /// The sessions `provider` opened, for its session `sid` when given,
+    /// else for the user `user_id` (a back-channel logout, contract §10).
+    Federated {
+        provider: String,
+        sid: Option<String>,
+        user_id: Option<String>,
     },
 }
 
@@ -560,6 +571,22 @@ pub fn end(
                 .filter(sessions::id.ne(keep.as_deref().unwrap_or_default()))
                 .select(sessions::id)
                 .load(conn)?,
+            Which::Federated {
+                provider,
+                sid,
+                user_id,
+            } => {
+                let query = sessions::table
+                    .filter(sessions::oidc_provider.eq(provider))
+                    .filter(sessions::revoked_at.is_null())
+                    .select(sessions::id)
+                    .into_boxed();
+                match (sid, user_id) {
+                    (Some(sid), _) => query.filter(sessions::oidc_sid.eq(sid)).load(conn)?,
+                    (None, Some(user)) => query.filter(sessions::user_id.eq(user)).load(conn)?,
+                    (None, None) => Vec::new(),
+                }
+            }
         };
         mark_ended(conn, &candidates, reason, now)
     })

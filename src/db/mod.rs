@@ -20,6 +20,7 @@ pub mod events;
 pub mod factors;
 pub mod ledger;
 pub mod listen;
+pub mod oidc;
 pub mod pending;
 pub mod schema;
 pub mod secrets;

@@ -17,6 +17,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_flows (state_hash) {
+        state_hash -> Text,
+        provider_id -> Text,
+        browser_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        return_to -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oidc_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Text,
+        provider_id -> Text,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oidc_logout_tokens (issuer, jti) {
+        issuer -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     pending_logins (token_hash) {
         token_hash -> Text,
         user_id -> Text,
@@ -79,6 +111,8 @@ diesel::table! {
         acr -> Text,
         last_client_addr -> Nullable<Text>,
         last_user_agent -> Nullable<Text>,
+        oidc_provider -> Nullable<Text>,
+        oidc_sid -> Nullable<Text>,
     }
 }
 
@@ -106,6 +140,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(oidc_identities -> users (user_id));
 diesel::joinable!(pending_logins -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -115,6 +150,9 @@ diesel::joinable!(totp_factors -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     ledger_secrets,
     login_attempts,
+    oidc_flows,
+    oidc_identities,
+    oidc_logout_tokens,
     pending_logins,
     recovery_codes,
     refresh_tokens,

@@ -48,6 +48,10 @@ impl UserRow {
     }
 }
 
+/// The stored hash of a user without a password (one an OpenID Provider
+/// created): no password matches it.
+pub const NO_PASSWORD: &str = "!";
+
 /// The key a username is unique under: "Alice" and "alice" are one account.
 pub fn username_key(username: &str) -> String {
     username.to_ascii_lowercase()

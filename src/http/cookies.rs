@@ -2,7 +2,8 @@
 //! The refresh cookie, and the device cookie (contract §12, see
 //! [`crate::auth::device`]). Both `HttpOnly` (scripts cannot read them),
 //! `SameSite=Strict` (no cross-site sends), `Path=/auth` (never sent to
-//! `/api` or the SPA), `Secure` unless configured off.
+//! `/api` or the SPA), `Secure` unless configured off. And the cookie of
+//! a sign-in at an OpenID Provider ([`OIDC`]), `SameSite=Lax`.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
@@ -49,6 +50,32 @@ pub fn set_device(settings: &CookieSettings, value: String) -> Cookie<'static> {
 /// The device cookie sent with `req`, if any.
 pub fn read_device(req: &HttpRequest) -> Option<String> {
     req.cookie(device::COOKIE).map(|c| c.value().to_owned())
+}
+
+/// The cookie binding a sign-in at an OpenID Provider to this browser
+/// (contract §10): `SameSite=Lax`, so that it comes back with the
+/// provider's redirect, `Path=/auth/oidc`, at most the sign-in's lifetime.
+pub const OIDC: &str = "portcullis_oidc";
+const OIDC_PATH: &str = "/auth/oidc";
+
+pub fn set_oidc(settings: &CookieSettings, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(OIDC, value)
+        .path(OIDC_PATH)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure)
+        .max_age(time::Duration::seconds(max_age_secs))
+        .finish()
+}
+
+/// The cookie that deletes the sign-in's: a sign-in is over.
+pub fn clear_oidc(settings: &CookieSettings) -> Cookie<'static> {
+    set_oidc(settings, String::new(), 0)
+}
+
+/// The sign-in cookie sent with `req`, if any.
+pub fn read_oidc(req: &HttpRequest) -> Option<String> {
+    req.cookie(OIDC).map(|c| c.value().to_owned())
 }
 
 fn build(settings: &CookieSettings, value: String, max_age_secs: i64) -> Cookie<'static> {

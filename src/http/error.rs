@@ -18,12 +18,17 @@ use crate::auth::authn::{ACR_MFA, Requirement};
 use crate::db::DbError;
 use crate::factors::FactorError;
 use crate::login::LoginError;
+use crate::oidc::OidcError;
 use crate::sessions::{EndReason, ReuseCause};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     InvalidInput(String),
+    /// A request a protocol peer (an OpenID Provider) sent that is not
+    /// valid: `invalid_request`.
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("The request body must be JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
     #[error("The request body is too large.")]
@@ -88,6 +93,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RequestTimeout => "request_timeout",
@@ -210,6 +216,19 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<OidcError> for ApiError {
+    fn from(e: OidcError) -> Self {
+        match e {
+            OidcError::NotFound => ApiError::NotFound,
+            OidcError::Db(e) => e.into(),
+            OidcError::InvalidLogoutToken(why) => {
+                ApiError::InvalidRequest(format!("The logout token is not valid: {why}."))
+            }
+            other => ApiError::InvalidRequest(other.to_string()),
+        }
+    }
+}
+
 impl From<FactorError> for ApiError {
     fn from(e: FactorError) -> Self {
         match e {
@@ -241,7 +260,7 @@ impl From<AccountError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         let code = match self {
-            ApiError::InvalidInput(_) => 400,
+            ApiError::InvalidInput(_) | ApiError::InvalidRequest(_) => 400,
             ApiError::UnsupportedMediaType => 415,
             ApiError::PayloadTooLarge => 413,
             ApiError::RequestTimeout => 408,

@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod cors;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 mod header_map;
 pub mod limits;
 pub mod openapi;
@@ -29,7 +30,7 @@ use actix_web::{guard, web};
 
 use error::not_found;
 use prefixes::{API, AUTH, HEALTHZ, METRICS, OPENAPI, READYZ, WELL_KNOWN};
-use routes::{admin, api, auth, events, factors, health, sessions};
+use routes::{admin, api, auth, events, factors, health, oidc, sessions};
 
 /// The content security policy of every response: scripts and styles only
 /// from this origin, no framing.
@@ -98,6 +99,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             .service(post_only("/logout-all", sessions::logout_all))
             .service(post_only("/password", sessions::change_password))
             .service(get_only("/activity", events::activity))
+            .configure(oidc_routes)
             .service(get_only("/admin/events", events::admin_events))
             .service(get_only("/admin/users", admin::users))
             .service(only(
@@ -142,6 +144,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
         cfg.service(spa::service(dir).guard(get_or_head()));
     }
     cfg.default_service(web::to(not_found));
+}
+
+/// `/auth/oidc/*` (contract §10).
+fn oidc_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_only("/oidc/providers", oidc::providers))
+        .service(get_only("/oidc/links", oidc::links))
+        .service(get_only("/oidc/{id}/start", oidc::start))
+        .service(get_only("/oidc/{id}/callback", oidc::callback))
+        .service(post_only(
+            "/oidc/{id}/backchannel-logout",
+            oidc::backchannel_logout,
+        ));
 }
 
 /// The separate metrics listener's routes: `/metrics`, nothing else.

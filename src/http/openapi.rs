@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ApiError;
-use super::routes::{admin, auth, events, factors, health, sessions};
+use super::routes::{admin, auth, events, factors, health, oidc, sessions};
 use super::schemas::{ErrorBody, RoleName};
 use super::state::AppState;
 
@@ -43,6 +43,11 @@ use super::state::AppState;
         sessions::logout_all,
         sessions::change_password,
         events::activity,
+        oidc::providers,
+        oidc::start,
+        oidc::callback,
+        oidc::backchannel_logout,
+        oidc::links,
         admin::users,
         admin::set_roles,
         admin::disable,
@@ -63,6 +68,7 @@ use super::state::AppState;
         (name = "sessions", description = "The caller's own sessions and password (§8)."),
         (name = "factors", description = "The caller's second factors and step-up (§9). Adding or removing one needs an authentication at most 300 s old: \
             otherwise `401 insufficient_user_authentication` with an RFC 9470 `WWW-Authenticate` challenge."),
+        (name = "oidc", description = "Signing in with an OpenID Provider (§10): the start and the callback are browser navigations answered with `303`."),
         (name = "admin", description = "User administration; needs the `admin` role as the database has it now (§8)."),
         (name = "operations", description = "Health, keys, metrics, the SPA and this document (§5, §8)."),
     ),

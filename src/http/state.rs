@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::{Config, CookieSettings, MfaPolicy};
 use crate::db::throttle::Limits;
 use crate::db::{Db, ledger};
+use crate::http::fetch;
 use crate::metrics::Metrics;
 use crate::proxy::Upstream;
 use crate::proxy::policy::Policy;
@@ -30,6 +31,8 @@ use crate::services::{DEFAULT_ISSUER, Parts, Services, ServicesError};
 const HASH_WAITING_PER_THREAD: usize = 32;
 /// Longest a login waits for a hashing thread.
 const HASH_WAIT: Duration = Duration::from_secs(1);
+/// Longest a request to an OpenID Provider may take.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The name authenticator apps show for this gateway: the host users open
 /// it on, when `PORTCULLIS_PUBLIC_URL` says.
@@ -112,6 +115,8 @@ impl AppState {
             seal: config.seal,
             issuer: issuer(config.public_url.as_deref()),
             event_retention: config.event_retention,
+            providers: config.oidc_providers,
+            fetch: Some(fetch::fetcher(config.oidc_tls, PROVIDER_TIMEOUT)),
         };
         let hsts = config
             .hsts

@@ -17,6 +17,7 @@ mod events;
 mod factors;
 mod http;
 mod multi;
+mod oidc;
 mod ops;
 mod process;
 mod proxy;

@@ -34,7 +34,7 @@ pub struct EventBody {
     /// `second_factor_failed`, `stepped_up`, `refresh_token_reused`,
     /// `logout`, `session_ended`, `password_changed`, `factor_added`,
     /// `factor_removed`, `roles_changed`, `user_created`, `user_disabled`,
-    /// `user_enabled`.
+    /// `user_enabled`, `oidc_login`, `backchannel_logout`.
     kind: String,
     user_id: Option<String>,
     /// The user's name; `null` for a login with a name no user has.

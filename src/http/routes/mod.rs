@@ -6,4 +6,5 @@ pub mod auth;
 pub mod events;
 pub mod factors;
 pub mod health;
+pub mod oidc;
 pub mod sessions;

@@ -79,3 +79,11 @@ pub fn backdate_session(db: &Db, id: &str, now: DateTime<Utc>, hours: i64) {
     })
     .unwrap();
 }
+
+/// How many sessions are stored (live or ended).
+pub fn session_count(db: &Db) -> usize {
+    let n: i64 = db
+        .with_conn(|c| Ok(sessions::table.count().get_result(c)?))
+        .unwrap();
+    n.try_into().unwrap()
+}
