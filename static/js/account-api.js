@@ -31,6 +31,8 @@ export function accountApi(auth) {
     newRecoveryCodes: async () => (await call('/auth/mfa/recovery-codes', { method: 'POST' })).recovery_codes,
     /** The caller's last 100 security events, newest first (contract §12). */
     activity: async () => (await call('/auth/activity')).events,
+    /** The identity providers the caller's account is linked to: `[{id, name}]`. */
+    linkedProviders: async () => (await call('/auth/oidc/links')).providers,
     users: async () => (await call('/auth/admin/users')).users,
     /**
      * A page of every user's events, newest first: `{events, next}`. `filters`

@@ -26,6 +26,7 @@ import { endSentence } from './end-reasons.js';
 import { createSecurityView } from './security-view.js';
 import { createStepUpDialog } from './step-up-dialog.js';
 import { createLoginView } from './login-view.js';
+import { createLinkedProviders, showProviders, takeAuthError } from './oidc-view.js';
 
 const el = {
   loading: $('#loading-view'),
@@ -98,6 +99,7 @@ const security = createSecurityView({
   me: () => auth.user,
   onChanged: () => activity.changed(), // the change is the newest activity
 });
+const linked = createLinkedProviders({ api: account });
 const stepUpDialog = createStepUpDialog({
   factors: () => security.reload({ quiet: true }),
   needsSecondFactor: (factors) => {
@@ -122,6 +124,8 @@ const users = createUsersView({
 });
 
 let currentUserId = null; // null while logged out
+let authError = takeAuthError(); // why a sign-in at an identity provider failed, once
+showProviders();
 let listDue = false; // the employee list is still to load: it waited for a second factor
 
 // --- routing -----------------------------------------------------------------
@@ -172,6 +176,7 @@ function showRoute(route, { employeesRoute = true } = {}) {
   else if (view === 'sessions') sessions.reload();
   else if (view === 'security') {
     security.reload();
+    linked.reload();
     activity.reload();
   } else if (view === 'users') users.reload();
   else if (view === 'events') events.reload();
@@ -207,6 +212,8 @@ el.nav.addEventListener('click', (event) => {
 
 function showLogin(message) {
   document.body.dataset.state = 'logged-out';
+  message = authError ?? message; // a refused provider sign-in says why once
+  authError = null;
   el.loading.hidden = true;
   el.appView.hidden = true;
   el.account.hidden = true;
@@ -303,6 +310,7 @@ auth.onChange((state) => {
   users.reset();
   events.reset();
   activity.reset();
+  linked.reset();
   el.navUsers.hidden = true;
   el.navEvents.hidden = true;
   if (wasLoggedIn) {

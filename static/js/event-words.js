@@ -25,6 +25,8 @@ export const KINDS = [
   ['user_created', 'Account created'],
   ['user_disabled', 'Account disabled'],
   ['user_enabled', 'Account enabled'],
+  ['oidc_login', 'Signed in with an identity provider'],
+  ['backchannel_logout', 'Signed out by the identity provider'],
 ];
 
 const LABELS = Object.fromEntries(KINDS);
@@ -70,6 +72,9 @@ function specifics(event) {
       const how = String(detail.amr ?? '').split(',').map((m) => words(METHODS, m)).filter(Boolean);
       return how.length ? `with ${how.join(' and ')}` : null;
     }
+    case 'oidc_login':
+    case 'backchannel_logout':
+      return detail.provider ? `(${detail.provider})` : null;
     case 'login_failed':
       return detail.username_unknown ? '(unknown username)' : null;
     case 'second_factor_ok':

@@ -16,6 +16,7 @@ use crate::support::*;
 
 mod events;
 mod factors;
+mod oidc;
 
 #[actix_web::test]
 async fn each_role_sees_only_the_controls_it_may_use() {
