@@ -113,7 +113,8 @@ impl Services {
     }
 
     /// Forgets what can no longer matter at `now`: sessions ended more
-    /// than [`KEEP_ENDED_DAYS`] days ago, stale login counts and pending logins,
+    /// than [`KEEP_ENDED_DAYS`] days ago, stale login counts, pending logins
+    /// and WebSocket tickets,
     /// security events past their retention. Each part is tried; the
     /// first failure is returned.
     pub async fn purge(&self, now: DateTime<Utc>) -> Result<Purged, DbError> {
@@ -123,11 +124,13 @@ impl Services {
         let before = now - self.event_retention;
         let db = self.sessions.db();
         let events = db.run(move |c| db::events::purge(c, before)).await;
+        let tickets = db.run(move |c| db::tickets::purge(c, now)).await;
         let purged = Purged {
             sessions: sessions?,
             events: events?,
         };
         logins?;
+        tickets?;
         Ok(purged)
     }
 

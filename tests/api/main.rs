@@ -24,3 +24,4 @@ mod security;
 mod sessions;
 mod support;
 mod tokens;
+mod websockets;

@@ -7,3 +7,4 @@ pub mod events;
 pub mod factors;
 pub mod health;
 pub mod sessions;
+pub mod websocket;
