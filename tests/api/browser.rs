@@ -15,6 +15,7 @@ use crate::support::browser::{Browser, Is, WAIT, fixture};
 use crate::support::*;
 
 mod factors;
+mod websockets;
 
 #[actix_web::test]
 async fn each_role_sees_only_the_controls_it_may_use() {
