@@ -16,7 +16,8 @@ use futures_util::{SinkExt, StreamExt};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = || std::io::Error::other("usage: ws_bench echo ADDR | client URL CONNS SECS [TOKEN]");
+    let usage =
+        || std::io::Error::other("usage: ws_bench echo ADDR | client URL CONNS SECS [TOKEN]");
     match args.first().map(String::as_str) {
         Some("echo") => echo(args.get(1).ok_or_else(usage)?),
         Some("client") if args.len() >= 4 => {
