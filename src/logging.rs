@@ -93,6 +93,22 @@ pub struct AccessLine<'a> {
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<&'a str>,
+    /// For a proxied WebSocket, whose one line is written when it closes.
+    #[serde(flatten)]
+    pub socket: Option<SocketLine>,
+}
+
+/// What a proxied WebSocket did, on its access line.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SocketLine {
+    /// From the upgrade to the close, milliseconds.
+    pub duration_ms: u64,
+    /// Message payload bytes the client sent.
+    pub bytes_in: u64,
+    /// Message payload bytes the client was sent.
+    pub bytes_out: u64,
+    /// The close code the client got (1006: none, the connection dropped).
+    pub close_code: u16,
 }
 
 /// Whether access lines are written (`RUST_LOG` lets target
@@ -131,6 +147,13 @@ fn access_text(at: DateTime<Utc>, line: &AccessLine<'_>) -> String {
     );
     if let Some(user) = line.user_id {
         let _ = write_str_field(&mut out, "user_id", user);
+    }
+    if let Some(socket) = line.socket {
+        let _ = write!(
+            out,
+            " duration_ms={} bytes_in={} bytes_out={} close_code={}",
+            socket.duration_ms, socket.bytes_in, socket.bytes_out, socket.close_code
+        );
     }
     out.push('\n');
     out
@@ -432,6 +455,7 @@ mod tests {
             status: 200,
             latency_ms: 0.3,
             user_id: Some("u-9"),
+            socket: None,
         };
         assert_eq!(
             access_text(ts, &line),
@@ -454,6 +478,20 @@ mod tests {
                 "status": 200, "latency_ms": 0.3,
             })
         );
+        line.socket = Some(SocketLine {
+            duration_ms: 1500,
+            bytes_in: 3,
+            bytes_out: 4,
+            close_code: 1008,
+        });
+        assert!(
+            access_text(ts, &line).ends_with(
+                "latency_ms=0.3 duration_ms=1500 bytes_in=3 bytes_out=4 close_code=1008\n"
+            )
+        );
+        let json: Json = serde_json::from_slice(&access_json(ts, &line)).unwrap();
+        assert_eq!(json["close_code"], 1008);
+        assert_eq!(json["bytes_out"], 4);
     }
 
     #[test]

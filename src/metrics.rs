@@ -74,6 +74,45 @@ pub enum UpstreamFailure {
     Timeout,
 }
 
+/// Why a proxied WebSocket closed (contract §11): the `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketClose {
+    /// A peer closed it (a close frame, whatever its code).
+    Normal,
+    /// Its session ended.
+    SessionEnded,
+    /// A message over `PORTCULLIS_WS_MAX_MESSAGE`.
+    TooBig,
+    /// The gateway shut down.
+    Shutdown,
+    /// A peer stopped answering pings.
+    Idle,
+    /// A peer went away without a close frame, or broke the protocol.
+    Error,
+}
+
+impl SocketClose {
+    const ALL: [SocketClose; 6] = [
+        SocketClose::Normal,
+        SocketClose::SessionEnded,
+        SocketClose::TooBig,
+        SocketClose::Shutdown,
+        SocketClose::Idle,
+        SocketClose::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketClose::Normal => "normal",
+            SocketClose::SessionEnded => "session_ended",
+            SocketClose::TooBig => "too_big",
+            SocketClose::Shutdown => "shutdown",
+            SocketClose::Idle => "idle",
+            SocketClose::Error => "error",
+        }
+    }
+}
+
 /// Status codes actix can send: 100 to 999.
 const FIRST_STATUS: u16 = 100;
 const STATUSES: usize = 900;
@@ -91,6 +130,7 @@ pub struct Metrics {
     reuses: [IntCounter; 2],
     events_written: [IntCounter; Kind::ALL.len()],
     sessions_active: IntGauge,
+    sockets: SocketSeries,
     access_lines_dropped: IntCounter,
 }
 
@@ -178,6 +218,7 @@ impl Metrics {
                 [ReuseCause::SuccessorUnused, ReuseCause::SuccessorUsed].map(ReuseCause::as_str),
             )?,
             events_written: children(&events_written, Kind::ALL.map(Kind::as_str))?,
+            sockets: socket_series(&registry)?,
             registry,
             requests,
             sessions_active,
@@ -214,6 +255,17 @@ impl Metrics {
         self.reuses[cause as usize].inc();
     }
 
+    /// Counts a proxied WebSocket that opened.
+    pub fn socket_opened(&self) {
+        self.sockets.active.inc();
+    }
+
+    /// Counts a proxied WebSocket that closed, and why.
+    pub fn socket_closed(&self, why: SocketClose) {
+        self.sockets.active.dec();
+        self.sockets.closes[why as usize].inc();
+    }
+
     /// Counts security events that were stored.
     pub fn events(&self, written: &[Event]) {
         for event in written {
@@ -237,6 +289,31 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(out)
     }
+}
+
+/// The series of proxied WebSockets (contract §11): how many are open,
+/// and how many closed, by reason.
+struct SocketSeries {
+    active: IntGauge,
+    closes: [IntCounter; SocketClose::ALL.len()],
+}
+
+fn socket_series(registry: &Registry) -> prometheus::Result<SocketSeries> {
+    let closes = IntCounterVec::new(
+        Opts::new(
+            "portcullis_websocket_closes_total",
+            "Proxied WebSockets closed, by reason.",
+        ),
+        &["reason"],
+    )?;
+    registry.register(Box::new(closes.clone()))?;
+    let active = IntGauge::new(
+        "portcullis_websockets_active",
+        "Proxied WebSockets open now.",
+    )?;
+    registry.register(Box::new(active.clone()))?;
+    let closes = children(&closes, SocketClose::ALL.map(SocketClose::as_str))?;
+    Ok(SocketSeries { active, closes })
 }
 
 /// The process's own series (CPU, memory, open files), where the crate
@@ -297,5 +374,12 @@ mod tests {
         assert!(text.contains(r#"portcullis_refresh_reuse_total{cause="successor_unused"} 0"#));
         assert!(text.contains(r#"portcullis_events_written_total{kind="user_disabled"} 1"#));
         assert!(text.contains(r#"portcullis_events_written_total{kind="login_ok"} 0"#));
+        m.socket_opened();
+        m.socket_opened();
+        m.socket_closed(SocketClose::SessionEnded);
+        let text = String::from_utf8(m.render(None).unwrap()).unwrap();
+        assert!(text.contains("portcullis_websockets_active 1"));
+        assert!(text.contains(r#"portcullis_websocket_closes_total{reason="session_ended"} 1"#));
+        assert!(text.contains(r#"portcullis_websocket_closes_total{reason="too_big"} 0"#));
     }
 }

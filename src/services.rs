@@ -129,7 +129,8 @@ impl Services {
     }
 
     /// Forgets what can no longer matter at `now`: sessions ended more
-    /// than [`KEEP_ENDED_DAYS`] days ago, stale login counts and pending logins,
+    /// than [`KEEP_ENDED_DAYS`] days ago, stale login counts, pending logins
+    /// and WebSocket tickets,
     /// security events past their retention. Each part is tried; the
     /// first failure is returned.
     pub async fn purge(&self, now: DateTime<Utc>) -> Result<Purged, DbError> {
@@ -140,12 +141,14 @@ impl Services {
         let db = self.sessions.db();
         let events = db.run(move |c| db::events::purge(c, before)).await;
         let flows = db.run(move |c| db::oidc::purge(c, now)).await;
+        let tickets = db.run(move |c| db::tickets::purge(c, now)).await;
         let purged = Purged {
             sessions: sessions?,
             events: events?,
         };
         logins?;
         flows?;
+        tickets?;
         Ok(purged)
     }
 

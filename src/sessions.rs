@@ -10,15 +10,26 @@
 //! disabling a user) calls [`end_in`] in that transaction and hands the
 //! [`Ending`] to [`Sessions::announce`] once it committed.
 //!
+//! A session's WebSockets (contract §11) start here too: a ticket is
+//! issued for the session of an access token and spent once, on any
+//! instance, while that session lives ([`Sessions::issue_ticket`],
+//! [`Sessions::spend_ticket`]); a live socket asks when its session ends
+//! by itself ([`Sessions::live_until`]).
+//!
 //! Knows nothing of HTTP; callers pass `now`.
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 use crate::auth::refresh::{RefreshToken, SuccessorKey};
 use crate::auth::revocation::RevocationList;
+use crate::auth::sockets::LiveSockets;
+use crate::auth::tokens::Claims;
 use crate::db::ledger::{self, Ended, Grant, RotateOutcome, SessionInfo, SessionPolicy, Which};
+use crate::db::tickets;
 use crate::db::{self, Conn, Db, DbError};
 use crate::events::{self, Caller, Event, Kind};
 use crate::metrics::{Metrics, RefreshOutcome as Refresh};
@@ -39,6 +50,14 @@ pub enum Refreshed {
     /// An unknown token (`None`), or one of a session that had ended
     /// before, for this reason.
     Refused(Option<EndReason>),
+}
+
+/// A WebSocket ticket spent: the claims of the access token it was issued
+/// for, and when its session ends by itself if nothing else ends it.
+#[derive(Debug)]
+pub struct Ticketed {
+    pub claims: Claims,
+    pub live_until: DateTime<Utc>,
 }
 
 /// Sessions ended in a transaction, with their stored events: what
@@ -291,6 +310,78 @@ impl Sessions {
     /// Deletes sessions that ended before `before`; returns how many.
     pub(crate) async fn purge_ended(&self, before: DateTime<Utc>) -> Result<usize, DbError> {
         self.db.run(move |c| ledger::purge_ended(c, before)).await
+    }
+
+    /// Issues a WebSocket ticket for the session of `claims`: 256 random
+    /// bits, URL-safe, single use, [`tickets::LIFETIME`] long; only its
+    /// hash is stored. The caller hands it out and never logs it.
+    pub async fn issue_ticket(
+        &self,
+        claims: &Claims,
+        now: DateTime<Utc>,
+    ) -> Result<String, DbError> {
+        let ticket = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let json = serde_json::to_string(claims)
+            .map_err(|e| DbError::Inconsistent(format!("claims as JSON: {e}")))?;
+        let (stored, sid) = (ticket.clone(), claims.sid.clone());
+        self.db
+            .run(move |c| tickets::issue(c, &stored, &sid, &json, now))
+            .await?;
+        Ok(ticket)
+    }
+
+    /// Spends `ticket` if it is live and its session too: `None` for an
+    /// unknown, spent or expired ticket, or one of a session that ended.
+    pub async fn spend_ticket(
+        &self,
+        ticket: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticketed>, DbError> {
+        let policy = self.policy;
+        let spent = self
+            .db
+            .run(move |c| {
+                db::write_tx(c, |c| {
+                    let Some(claimed) = tickets::claim(c, &ticket, now)? else {
+                        return Ok::<_, DbError>(None);
+                    };
+                    let until = ledger::live_until(c, &claimed.session_id, &policy, now)?;
+                    Ok(until.map(|until| (claimed, until)))
+                })
+            })
+            .await?;
+        let Some((claimed, live_until)) = spent else {
+            return Ok(None);
+        };
+        let claims: Claims = serde_json::from_str(&claimed.claims)
+            .map_err(|e| DbError::Inconsistent(format!("a ticket's claims: {e}")))?;
+        if claims.sid != claimed.session_id || self.revoked.is_revoked(&claims.sid) {
+            return Ok(None);
+        }
+        Ok(Some(Ticketed { claims, live_until }))
+    }
+
+    /// When the session `session_id` ends by itself if nothing else ends
+    /// it, or `None` when it is over.
+    pub async fn live_until(
+        &self,
+        session_id: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, DbError> {
+        let policy = self.policy;
+        self.db
+            .read(move |c| ledger::live_until(c, &session_id, &policy, now))
+            .await
+    }
+
+    /// This instance's live WebSockets, which every ended session closes.
+    pub fn sockets(&self) -> &Arc<LiveSockets> {
+        self.revoked.sockets()
+    }
+
+    /// Whether this instance knows `session_id` has ended.
+    pub fn is_revoked(&self, session_id: &str) -> bool {
+        self.revoked.is_revoked(session_id)
     }
 
     /// The database this service works on.

@@ -2,7 +2,8 @@
 //! keys, binds the listener (port 0 works; HTTPS when TLS is configured) and
 //! the metrics listener when it has its own address, and starts the HTTP
 //! servers. SIGTERM or SIGINT stops them gracefully: no new connections,
-//! in-flight requests get `PORTCULLIS_SHUTDOWN_TIMEOUT` to finish.
+//! in-flight requests get `PORTCULLIS_SHUTDOWN_TIMEOUT` to finish, live
+//! WebSockets are closed (`1001`).
 //! Tests start exactly this.
 
 use std::net::TcpListener;
@@ -20,12 +21,14 @@ use actix_web::middleware::from_fn;
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, HttpServer, web};
 
+use crate::auth::sockets::LiveSockets;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
 use crate::http::access_log::AccessLog;
 use crate::http::limits::ConnectionLimit;
 use crate::http::routes::api;
+use crate::http::routes::websocket::SocketClient;
 use crate::http::state::{AppState, Listeners};
 use crate::http::{self, limits};
 use crate::jobs;
@@ -148,6 +151,7 @@ fn main_server(
         listeners.max_client_connections,
         state.trusted_proxies.clone(),
     );
+    let sockets = state.revoked.sockets().clone();
     let parts = AppParts {
         state,
         origins: listeners.cors_origins.clone(),
@@ -155,13 +159,20 @@ fn main_server(
         metrics_here: listeners.metrics_bind.is_none(),
     };
     match &listeners.tls {
-        Some(tls) => https_server(parts, listener, tls.clone(), connections, listeners),
+        Some(tls) => https_server(
+            parts,
+            listener,
+            tls.clone(),
+            connections,
+            listeners,
+            sockets,
+        ),
         None => HttpServer::new(move || app(parts.clone()))
             .on_connect(move |conn, data| connections.on_connect(conn, data))
             .workers(listeners.workers)
             .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
             .shutdown_timeout(listeners.shutdown_timeout)
-            .shutdown_signal(stop_signal())
+            .shutdown_signal(stop_signal(sockets))
             .listen(listener)
             .map(HttpServer::run),
     }
@@ -224,6 +235,10 @@ fn app(
     App::new()
         .app_data(web::Data::new(api::client(
             state.proxy.timeout,
+            parts.upstream_tls.clone(),
+        )))
+        .app_data(web::Data::new(SocketClient::new(
+            state.proxy.timeout,
             parts.upstream_tls,
         )))
         .app_data(state.clone())
@@ -246,13 +261,14 @@ fn https_server(
     tls: rustls::ServerConfig,
     connections: ConnectionLimit,
     listeners: &Listeners,
+    sockets: Arc<LiveSockets>,
 ) -> std::io::Result<Server> {
     let addr = listener.local_addr()?;
     let builder = actix_server::Server::build()
         .workers(listeners.workers)
         .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .shutdown_timeout(listeners.shutdown_timeout)
-        .shutdown_signal(stop_signal());
+        .shutdown_signal(stop_signal(sockets));
     let draining = builder.graceful_shutdown_signal();
     Ok(builder
         .listen("portcullis-https", listener, move || {
@@ -298,8 +314,14 @@ fn port_of(listener: &TcpListener, addr: &str) -> Result<u16, StartupError> {
 }
 
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the servers then stop
-/// gracefully. (actix's own handling treats SIGINT as a hard stop.)
-async fn stop_signal() {
+/// gracefully, and every live WebSocket closes with `1001`. (actix's own
+/// handling treats SIGINT as a hard stop.)
+async fn stop_signal(sockets: Arc<LiveSockets>) {
+    signalled().await;
+    sockets.shut_down();
+}
+
+async fn signalled() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

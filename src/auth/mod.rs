@@ -1,7 +1,7 @@
 //! Authentication domain: users, passwords and the pool that hashes them,
 //! second factors (TOTP, recovery codes) and how a session authenticated
 //! (`authn`), sealed secrets, access tokens (JWT), refresh tokens, the
-//! revocation list and roles. No actix types
+//! revocation list and the live WebSockets it closes, and roles. No actix types
 //! and no database here.
 
 pub mod authn;
@@ -14,6 +14,7 @@ pub mod refresh;
 pub mod revocation;
 pub mod roles;
 pub mod seal;
+pub mod sockets;
 pub mod token_cache;
 pub mod tokens;
 pub mod totp;

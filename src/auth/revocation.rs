@@ -6,17 +6,21 @@
 //! revocation could still be valid (`horizon`); the list is loaded at start
 //! and topped up about once a second from the database, which also catches
 //! revocations made by other processes (`portcullis user disable`, another
-//! gateway instance).
+//! gateway instance). Every session it learns has ended also closes that
+//! session's live WebSockets ([`LiveSockets`]), whichever way the news came.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
+
+use super::sockets::LiveSockets;
 
 #[derive(Debug)]
 pub struct RevocationList {
     horizon: Duration,
     revoked: RwLock<HashMap<String, DateTime<Utc>>>,
+    sockets: Arc<LiveSockets>,
 }
 
 impl RevocationList {
@@ -26,7 +30,13 @@ impl RevocationList {
         Self {
             horizon,
             revoked: RwLock::new(HashMap::new()),
+            sockets: Arc::default(),
         }
+    }
+
+    /// The live WebSockets this list closes.
+    pub fn sockets(&self) -> &Arc<LiveSockets> {
+        &self.sockets
     }
 
     /// How far back a poll must look to fill an empty list.
@@ -41,22 +51,41 @@ impl RevocationList {
             .contains_key(session_id)
     }
 
-    /// Adds revocations and drops those older than the horizon.
+    /// Adds revocations and drops those older than the horizon; then the
+    /// live sockets of the sessions added close. (In that order: a socket
+    /// registered after the close checks this list again.)
     pub fn extend(
         &self,
         entries: impl IntoIterator<Item = (String, DateTime<Utc>)>,
         now: DateTime<Utc>,
     ) {
-        let mut revoked = self.revoked.write().unwrap_or_else(|e| e.into_inner());
-        revoked.extend(entries);
-        let oldest = now - self.horizon;
-        revoked.retain(|_, at| *at >= oldest);
+        let ended: Vec<(String, DateTime<Utc>)> = entries.into_iter().collect();
+        {
+            let mut revoked = self.revoked.write().unwrap_or_else(|e| e.into_inner());
+            revoked.extend(ended.iter().cloned());
+            let oldest = now - self.horizon;
+            revoked.retain(|_, at| *at >= oldest);
+        }
+        self.sockets
+            .end_sessions(ended.iter().map(|(id, _)| id.as_str()));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_revocation_closes_the_sessions_live_sockets() {
+        let list = RevocationList::new(Duration::seconds(905));
+        let mut socket = list.sockets().register("s1");
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        list.extend([("s1".to_owned(), t0)], t0);
+        assert_eq!(
+            socket.closing().await,
+            super::super::sockets::Closing::SessionEnded
+        );
+    }
 
     #[test]
     fn revoked_sessions_are_remembered_until_the_horizon() {

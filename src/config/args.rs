@@ -30,6 +30,7 @@ pub mod defaults {
     pub(crate) const SHUTDOWN_TIMEOUT: &str = "30";
     pub(crate) const BODY_IDLE_TIMEOUT: &str = "30";
     pub(crate) const MAX_CLIENT_CONNECTIONS: &str = "100";
+    pub(crate) const WS_MAX_MESSAGE: &str = "1048576";
     pub(crate) const ADMIN_REQUIRE_MFA: &str = "false";
     pub(crate) const HSTS: &str = "max-age=31536000";
     pub(crate) const EVENT_RETENTION: &str = "90";
@@ -167,6 +168,10 @@ pub struct ServeArgs {
     /// Most connections one client address may hold open at once.
     #[arg(long, env = "PORTCULLIS_MAX_CLIENT_CONNECTIONS", default_value = defaults::MAX_CLIENT_CONNECTIONS)]
     pub max_client_connections: String,
+    /// Largest WebSocket message through /api, in bytes; a bigger one
+    /// closes the socket with 1009.
+    #[arg(long, env = "PORTCULLIS_WS_MAX_MESSAGE", default_value = defaults::WS_MAX_MESSAGE)]
+    pub ws_max_message: String,
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "PORTCULLIS_WORKERS")]
     pub workers: Option<String>,
@@ -239,6 +244,7 @@ impl Default for ServeArgs {
             max_body_size: defaults::MAX_BODY_SIZE.into(),
             body_idle_timeout: defaults::BODY_IDLE_TIMEOUT.into(),
             max_client_connections: defaults::MAX_CLIENT_CONNECTIONS.into(),
+            ws_max_message: defaults::WS_MAX_MESSAGE.into(),
             workers: None,
             tls_cert: None,
             tls_key: None,

@@ -60,6 +60,8 @@ pub struct Config {
     pub body_idle_timeout: StdDuration,
     /// Most connections one client address may hold open at once.
     pub max_client_connections: usize,
+    /// Largest WebSocket message through `/api`.
+    pub ws_max_message: usize,
     pub workers: usize,
     /// The listener's TLS; `None` is plain HTTP.
     pub tls: Option<rustls::ServerConfig>,
@@ -171,6 +173,7 @@ impl Config {
             max_body_size: limits.max_body_size,
             body_idle_timeout: limits.body_idle_timeout,
             max_client_connections: limits.max_client_connections,
+            ws_max_message: limits.ws_max_message,
             workers: listener.workers,
             tls: https.tls,
             hsts: https.hsts,
@@ -341,6 +344,7 @@ mod tests {
             max_body_size: "0".into(),
             body_idle_timeout: "soon".into(),
             max_client_connections: "0".into(),
+            ws_max_message: "0".into(),
             workers: Some("0".into()),
             tls_cert: Some("cert.pem".into()),
             shutdown_timeout: "soon".into(),

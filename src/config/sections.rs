@@ -419,11 +419,13 @@ pub(super) fn event_retention(args: &ServeArgs, p: &mut Problems) -> Option<Dura
     )
 }
 
-/// What one client may cost: body size, body pace, open connections.
+/// What one client may cost: body size, body pace, open connections,
+/// WebSocket message size.
 pub(super) struct HttpLimits {
     pub max_body_size: usize,
     pub body_idle_timeout: StdDuration,
     pub max_client_connections: usize,
+    pub ws_max_message: usize,
 }
 
 pub(super) fn http_limits(args: &ServeArgs, p: &mut Problems) -> Option<HttpLimits> {
@@ -439,10 +441,15 @@ pub(super) fn http_limits(args: &ServeArgs, p: &mut Problems) -> Option<HttpLimi
         "PORTCULLIS_MAX_CLIENT_CONNECTIONS",
         parse_count(&args.max_client_connections, 1..=65_536, "a number"),
     );
+    let ws_max_message = p.take(
+        "PORTCULLIS_WS_MAX_MESSAGE",
+        parse_count(&args.ws_max_message, 1..=(1 << 30), "a number of bytes"),
+    );
     Some(HttpLimits {
         max_body_size: max_body_size?,
         body_idle_timeout: body_idle_timeout?,
         max_client_connections: max_client_connections?,
+        ws_max_message: ws_max_message?,
     })
 }
 

@@ -704,6 +704,25 @@ pub(crate) fn purge_ended(conn: &mut Conn, before: DateTime<Utc>) -> Result<usiz
     .execute(conn)?)
 }
 
+/// When the session `id` ends by itself if nothing else happens (its
+/// absolute or its idle expiry), or `None` when it is over at `now`
+/// (ended, expired, unknown).
+pub(crate) fn live_until(
+    conn: &mut Conn,
+    id: &str,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    let Some(session) = find_session(conn, id)? else {
+        return Ok(None);
+    };
+    if session.revoked_at.is_some() || session.expiry(policy, now).is_some() {
+        return Ok(None);
+    }
+    let idle_end = session.last_used_at + policy.idle_ttl;
+    Ok(Some(session.expires_at.min(idle_end).and_utc()))
+}
+
 pub fn find_session(conn: &mut Conn, id: &str) -> Result<Option<Session>, DbError> {
     Ok(sessions::table
         .find(id)

@@ -25,6 +25,7 @@ pub mod pending;
 pub mod schema;
 pub mod secrets;
 pub mod throttle;
+pub mod tickets;
 pub mod users;
 pub mod writer;
 

@@ -25,7 +25,8 @@ pub struct Pending {
     pub amr: String,
 }
 
-/// The stored form of an `mfa_token`.
+/// The stored form of an `mfa_token` (and of a WebSocket ticket): hex
+/// SHA-256.
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()

@@ -140,12 +140,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ws_tickets (ticket_hash) {
+        ticket_hash -> Text,
+        session_id -> Text,
+        claims -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(oidc_identities -> users (user_id));
 diesel::joinable!(pending_logins -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(ws_tickets -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     ledger_secrets,
@@ -160,4 +172,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     totp_factors,
     users,
+    ws_tickets,
 );

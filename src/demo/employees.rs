@@ -3,11 +3,16 @@
 //! `X-User-Name` header the gateway sets, so it must never be reachable
 //! except through the gateway (it binds loopback by default).
 //!
-//! State is in memory, seeded with a few employees on start.
+//! State is in memory, seeded with a few employees on start. Every change
+//! is also told, as JSON, to the WebSockets of `GET /employees/feed`
+//! (`{"type": "created"|"updated", "employee"}` or `{"type": "deleted",
+//! "id"}`): the SPA's table updates live through the gateway.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Mutex;
+
+use tokio::sync::broadcast;
 
 use actix_web::dev::Server;
 use actix_web::error::JsonPayloadError;
@@ -43,6 +48,49 @@ struct Store {
 }
 
 type Shared = web::Data<Mutex<Store>>;
+
+/// Where changes are told: each feed socket holds a receiver.
+type Changes = web::Data<broadcast::Sender<String>>;
+
+/// Changes a slow feed socket may fall behind by before it is closed.
+const FEED_BACKLOG: usize = 64;
+
+/// Tells the feed sockets of a change (none listening is fine).
+fn tell(changes: &Changes, change: serde_json::Value) {
+    let _ = changes.send(change.to_string());
+}
+
+/// `GET /employees/feed`: a WebSocket of changes, one JSON text message
+/// each, until either side closes (or the socket falls too far behind).
+async fn feed(
+    req: HttpRequest,
+    body: web::Payload,
+    changes: Changes,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (res, mut session, mut messages) = actix_ws::handle(&req, body)?;
+    let mut told = changes.subscribe();
+    actix_web::rt::spawn(async move {
+        let reason = loop {
+            let sent = tokio::select! {
+                change = told.recv() => match change {
+                    Ok(text) => session.text(text).await,
+                    Err(_) => break None,
+                },
+                message = messages.recv() => match message {
+                    Some(Ok(actix_ws::Message::Ping(p))) => session.pong(&p).await,
+                    Some(Ok(actix_ws::Message::Close(reason))) => break reason,
+                    Some(Ok(_)) => Ok(()),
+                    _ => break None,
+                },
+            };
+            if sent.is_err() {
+                return;
+            }
+        };
+        let _ = session.close(reason).await;
+    });
+    Ok(res)
+}
 
 const SEED: [(&str, &str, &str, &str); 5] = [
     ("Ada", "Lovelace", "ada@example.com", "Engineering"),
@@ -210,6 +258,7 @@ async fn get(store: Shared, id: web::Path<String>) -> HttpResponse {
 async fn create(
     req: HttpRequest,
     store: Shared,
+    changes: Changes,
     body: web::Json<serde_json::Value>,
 ) -> HttpResponse {
     let input = match EmployeeInput::from_json(&body) {
@@ -217,6 +266,7 @@ async fn create(
         Err((field, message)) => return invalid(&field, &message),
     };
     let employee = lock(&store).insert(input, writer(&req));
+    tell(&changes, json!({ "type": "created", "employee": employee }));
     HttpResponse::Created()
         .insert_header(("Location", format!("/employees/{}", employee.id)))
         .json(employee)
@@ -225,6 +275,7 @@ async fn create(
 async fn update(
     req: HttpRequest,
     store: Shared,
+    changes: Changes,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> HttpResponse {
@@ -245,16 +296,20 @@ async fn update(
     employee.email = input.email;
     employee.department = input.department;
     employee.updated_by = writer(&req);
+    tell(&changes, json!({ "type": "updated", "employee": employee }));
     HttpResponse::Ok().json(employee.clone())
 }
 
-async fn delete(store: Shared, id: web::Path<String>) -> HttpResponse {
+async fn delete(store: Shared, changes: Changes, id: web::Path<String>) -> HttpResponse {
     match id
         .parse::<u64>()
         .ok()
         .and_then(|id| lock(&store).employees.remove(&id))
     {
-        Some(_) => HttpResponse::NoContent().finish(),
+        Some(gone) => {
+            tell(&changes, json!({ "type": "deleted", "id": gone.id }));
+            HttpResponse::NoContent().finish()
+        }
         None => not_found(),
     }
 }
@@ -273,9 +328,11 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
 /// The employee service on an already-bound listener.
 pub fn server(listener: TcpListener) -> std::io::Result<Server> {
     let store: Shared = web::Data::new(Mutex::new(seeded()));
+    let changes: Changes = web::Data::new(broadcast::channel(FEED_BACKLOG).0);
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(store.clone())
+            .app_data(changes.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(64 * 1024)
@@ -283,6 +340,7 @@ pub fn server(listener: TcpListener) -> std::io::Result<Server> {
             )
             .route("/employees", web::get().to(list))
             .route("/employees", web::post().to(create))
+            .route("/employees/feed", web::get().to(feed))
             .route("/employees/{id}", web::get().to(get))
             .route("/employees/{id}", web::put().to(update))
             .route("/employees/{id}", web::delete().to(delete))

@@ -8,7 +8,8 @@
 //! address, method, path without the query string (it may carry secrets),
 //! status, latency and the user id when a handler learnt it
 //! ([`note_user`]); nothing is formatted when the log level filters the line
-//! out.
+//! out. A proxied WebSocket's line (status 101) is written by its pump when
+//! it closes, with its duration, bytes each way and close code.
 
 use std::future::{Ready, ready};
 use std::rc::Rc;
@@ -17,6 +18,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -126,7 +128,9 @@ where
             if status.as_u16() == 502 || status.as_u16() == 504 {
                 count_upstream_failure(&metrics, &result);
             }
-            if let Some((method, uri, peer)) = line {
+            // a proxied WebSocket writes its one line when it closes
+            let upgraded = status == StatusCode::SWITCHING_PROTOCOLS;
+            if let Some((method, uri, peer)) = line.filter(|_| !upgraded) {
                 let extensions = result.as_ref().ok().map(|res| res.request().extensions());
                 let user_id = extensions
                     .as_ref()
@@ -143,6 +147,7 @@ where
                         status: status.as_u16(),
                         latency_ms: (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
                         user_id,
+                        socket: None,
                     },
                 );
             }

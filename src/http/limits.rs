@@ -5,7 +5,9 @@
 //! - a request body outside `/api` (the JSON of `/auth/*`) must arrive
 //!   whole within [`BODY_DEADLINE`];
 //! - a proxied body under `/api` may take as long as it needs, but may not
-//!   pause longer than `PORTCULLIS_BODY_IDLE_TIMEOUT` between two pieces;
+//!   pause longer than `PORTCULLIS_BODY_IDLE_TIMEOUT` between two pieces
+//!   (a WebSocket's is its messages, which may pause as long as the peers
+//!   answer pings: its pump watches that);
 //! - one client address (an IPv4 address, or an IPv6 /64) may hold at most
 //!   `PORTCULLIS_MAX_CLIENT_CONNECTIONS` connections at once; requests on
 //!   the ones past that get `429` and the connection is closed. Trusted
@@ -36,6 +38,7 @@ use super::error::ApiError;
 use super::prefixes::{self, API};
 use super::state::AppState;
 use crate::client_addr::{TrustedProxies, bucket, canonical};
+use crate::proxy::websocket;
 
 /// How long a request body outside `/api` may take to arrive in full.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(5);
@@ -80,8 +83,10 @@ pub async fn bound_clients<B: MessageBody + 'static>(
     } else {
         BodyTime::Whole(BODY_DEADLINE)
     };
+    let socket = websocket::is_handshake(req.method().as_str(), req.headers());
     match req.take_payload() {
         Payload::None => {}
+        payload if socket => req.set_payload(payload),
         payload => req.set_payload(on_the_clock(payload, time)),
     }
     next.call(req)

@@ -30,7 +30,7 @@ use actix_web::{guard, web};
 
 use error::not_found;
 use prefixes::{API, AUTH, HEALTHZ, METRICS, OPENAPI, READYZ, WELL_KNOWN};
-use routes::{admin, api, auth, events, factors, health, oidc, sessions};
+use routes::{admin, api, auth, events, factors, health, oidc, sessions, websocket};
 
 /// The content security policy of every response: scripts and styles only
 /// from this origin, no framing.
@@ -97,6 +97,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
                 web::delete().to(sessions::end),
             ))
             .service(post_only("/logout-all", sessions::logout_all))
+            .service(post_only("/ws-ticket", websocket::ticket))
             .service(post_only("/password", sessions::change_password))
             .service(get_only("/activity", events::activity))
             .configure(oidc_routes)
@@ -120,7 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             ))
             .default_service(web::to(not_found)),
     )
-    .service(web::scope(API).default_service(web::to(api::forward)))
+    .service(api_scope())
     .service(
         web::scope(WELL_KNOWN)
             .service(get_only("/jwks.json", health::jwks))
@@ -156,6 +157,18 @@ fn oidc_routes(cfg: &mut web::ServiceConfig) {
             "/oidc/{id}/backchannel-logout",
             oidc::backchannel_logout,
         ));
+}
+
+/// `/api`: WebSocket handshakes to their proxy, everything else to the
+/// HTTP one.
+fn api_scope() -> actix_web::Scope {
+    web::scope(API)
+        .service(
+            web::resource("/{rest:.*}")
+                .guard(guard::fn_guard(websocket::is_handshake))
+                .to(websocket::proxy),
+        )
+        .default_service(web::to(api::forward))
 }
 
 /// The separate metrics listener's routes: `/metrics`, nothing else.

@@ -4,14 +4,15 @@
 //! changes with the code, and the security schemes (bearer token; refresh
 //! cookie plus `X-CSRF` header). The schema-only bodies live in `schemas`.
 //!
-//! The `/api` proxy is not described: what it answers is the upstream's.
+//! The `/api` proxy is not described: what it answers is the upstream's
+//! (its WebSockets' ticket route is).
 
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ApiError;
-use super::routes::{admin, auth, events, factors, health, oidc, sessions};
+use super::routes::{admin, auth, events, factors, health, oidc, sessions, websocket};
 use super::schemas::{ErrorBody, RoleName};
 use super::state::AppState;
 
@@ -42,6 +43,7 @@ use super::state::AppState;
         sessions::end,
         sessions::logout_all,
         sessions::change_password,
+        websocket::ticket,
         events::activity,
         oidc::providers,
         oidc::start,

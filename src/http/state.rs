@@ -52,6 +52,8 @@ pub struct ProxySettings {
     pub max_body_size: usize,
     /// Longest pause between two pieces of a proxied request body.
     pub body_idle_timeout: Duration,
+    /// Largest WebSocket message, either way.
+    pub ws_max_message: usize,
 }
 
 /// Everything a handler may need, shared by every worker.
@@ -137,6 +139,7 @@ impl AppState {
                 timeout: config.upstream_timeout,
                 max_body_size: config.max_body_size,
                 body_idle_timeout: config.body_idle_timeout,
+                ws_max_message: config.ws_max_message,
             },
             static_dir: config.static_dir,
             metrics,

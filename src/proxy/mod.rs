@@ -1,12 +1,13 @@
 //! The pure parts of the `/api` proxy: the upstream's base URL, the header
-//! rules ([`headers`]), path validation ([`path`]) and the role policy
-//! ([`policy`]). The actix handler that streams requests is
+//! rules ([`headers`]), path validation ([`path`]), the role policy
+//! ([`policy`]) and the rules of a WebSocket handshake ([`websocket`]). The actix handler that streams requests is
 //! `http::routes::api`; nothing here does I/O or names anything of actix
 //! (the `http` crate's types are the vocabulary).
 
 pub mod headers;
 pub mod path;
 pub mod policy;
+pub mod websocket;
 
 /// The upstream's base URL: `http(s)://host[:port][/base]`, no trailing slash.
 #[derive(Debug, Clone)]

@@ -82,6 +82,20 @@ const employees = createEmployeesView({
   navigate,
 });
 
+// The live feed of employee changes, through the gateway; the helper waits
+// while nobody is logged in and reconnects after a refresh.
+auth.openSocket('/api/employees/feed', {
+  onMessage: (event) => {
+    try {
+      employees.applyChange(JSON.parse(event.data));
+    } catch {
+      // not JSON: not a change
+    }
+  },
+  onOpen: () => employees.setLive(true),
+  onClose: () => employees.setLive(false),
+});
+
 const account = accountApi(auth);
 const sessions = createSessionsView({
   api: account,

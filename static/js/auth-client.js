@@ -60,6 +60,17 @@
  *   When the token changed, the refused call is retried once. Calls refused
  *   together share one question. Without `onStepUp` the 401 comes back as is.
  *
+ * WebSockets (contract §11)
+ * - `openSocket('/api/feed', {onMessage, onOpen, onClose, protocols})` opens
+ *   a WebSocket through the gateway: browsers cannot set Authorization on
+ *   one, so it fetches a single-use ticket (`POST /auth/ws-ticket`, valid
+ *   30 s) with the access token and connects to `ws(s)://…/api/feed?ticket=…`.
+ *   It stays open for the app: after any close it connects again with a
+ *   fresh ticket (waiting a little longer after each failure), and while
+ *   nobody is logged in it waits. A socket the gateway closes because its
+ *   session ended (1008) reconnects once a refresh (or a new login) gave
+ *   this tab a token again. Returns `{close(), socket}`.
+ *
  * Sessions ended elsewhere
  * - While logged in and visible, each tab asks `GET /auth/me` every few
  *   seconds (`watchInterval`). When the session was ended from another device,
@@ -553,6 +564,88 @@ export class AuthClient {
       this.#inflight = null;
     });
     return this.#inflight;
+  }
+
+  /**
+   * Opens a WebSocket to `path` (an `/api` path) with a fresh ticket and
+   * keeps it open, as the module docs say. `handlers`: `onMessage(event)`,
+   * `onOpen(socket)`, `onClose(event)`, and `protocols` for the constructor.
+   */
+  openSocket(path, handlers = {}) {
+    const state = { socket: null, stopped: false, connecting: false, timer: null, delay: 500 };
+    const again = () => {
+      if (state.stopped || state.timer) return;
+      state.timer = setTimeout(() => {
+        state.timer = null;
+        connect();
+      }, state.delay);
+      state.delay = Math.min(state.delay * 2, 30000);
+    };
+    const connect = async () => {
+      if (state.stopped || state.connecting || state.socket || !this.#token) return;
+      state.connecting = true;
+      try {
+        const ticket = await this.#wsTicket();
+        if (state.stopped || !ticket) return;
+        const socket = new WebSocket(this.#wsUrl(path, ticket), handlers.protocols);
+        state.socket = socket;
+        socket.addEventListener('open', () => {
+          state.delay = 500;
+          handlers.onOpen?.(socket);
+        });
+        socket.addEventListener('message', (event) => handlers.onMessage?.(event));
+        socket.addEventListener('close', (event) => {
+          state.socket = null;
+          handlers.onClose?.(event);
+          // 1008: the session ended; a refresh tells whether it goes on
+          if (event.code === 1008) this.refresh().catch(() => {}).finally(again);
+          else again();
+        });
+      } catch {
+        again();
+      } finally {
+        state.connecting = false;
+      }
+    };
+    const unsubscribe = this.onChange(({ user }) => {
+      if (!user) state.socket?.close(1000, 'logged out');
+      else connect();
+    });
+    connect();
+    return {
+      close() {
+        state.stopped = true;
+        clearTimeout(state.timer);
+        unsubscribe();
+        state.socket?.close(1000, 'closed by the app');
+      },
+      get socket() {
+        return state.socket;
+      },
+    };
+  }
+
+  /** A fresh WebSocket ticket, or null when there is no session for one. */
+  async #wsTicket() {
+    const init = { method: 'POST', headers: { Accept: 'application/json' }, cache: 'no-store' };
+    // not fetchApi: a step-up question is never asked for a socket
+    let res = await this.#fetchWithToken('/auth/ws-ticket', init, this.#token);
+    const expired = res.status === 401 && bearerError(res.headers.get('WWW-Authenticate'), 'invalid_token');
+    if (expired && (await this.refresh().catch(() => false))) {
+      res = await this.#fetchWithToken('/auth/ws-ticket', init, this.#token);
+    }
+    if (res.status === 401) return null;
+    if (!res.ok) throw await AuthError.fromResponse(res);
+    const body = await res.json();
+    return typeof body?.ticket === 'string' ? body.ticket : null;
+  }
+
+  /** The `ws(s)://` URL of `path` on the gateway, carrying `ticket`. */
+  #wsUrl(path, ticket) {
+    const url = new URL(this.#url(path), globalThis.location?.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.append('ticket', ticket);
+    return url.href;
   }
 
   /** Stops timers and the channel; for tests and single-page teardown. */

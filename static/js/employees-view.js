@@ -5,6 +5,8 @@
  * but that is only a convenience: the gateway enforces the policy, and any
  * refusal it sends (403 and friends) is shown with the server's message.
  * Data is written with textContent only, never parsed as HTML.
+ * Changes made by anyone arrive over the live feed (`applyChange`) and are
+ * drawn as they come; "● Live" shows while the feed is connected.
  */
 
 import { $, button, show } from './dom.js';
@@ -36,6 +38,7 @@ export function createEmployeesView({ api, status, isLoggedIn, navigate }) {
     save: $('#save-employee'),
     cancel: $('#cancel-employee'),
     inputs: Object.fromEntries(FIELDS.map((name) => [name, $(`#${name}`)])),
+    live: $('#live-status'),
   };
 
   let employees = [];
@@ -46,6 +49,7 @@ export function createEmployeesView({ api, status, isLoggedIn, navigate }) {
   let selectedId = null;
   let reloadSeq = 0;
   let loadedCount = 0;
+  let changesSeen = 0;
   const confirmTimers = new Map(); // delete button -> timeout id
 
   // --- table ------------------------------------------------------------------
@@ -274,8 +278,40 @@ export function createEmployeesView({ api, status, isLoggedIn, navigate }) {
     else if (target.classList.contains('delete')) onDelete(target, row.dataset.id);
   });
 
+  /** Puts one employee in the list (in id order), or replaces it. */
+  function upsert(employee) {
+    const at = employees.findIndex((e) => String(e.id) === String(employee.id));
+    if (at >= 0) employees[at] = employee;
+    else employees = [...employees, employee].sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
   return {
     reload,
+
+    /**
+     * Draws a change the live feed told: `{type: 'created'|'updated',
+     * employee}` or `{type: 'deleted', id}`; anything else is ignored.
+     */
+    applyChange(change) {
+      const employee = change?.employee;
+      if ((change?.type === 'created' || change?.type === 'updated') && employee?.id != null) {
+        upsert(employee);
+      } else if (change?.type === 'deleted' && change.id != null) {
+        employees = employees.filter((e) => String(e.id) !== String(change.id));
+      } else {
+        return;
+      }
+      byId = new Map(employees.map((e) => [String(e.id), e]));
+      render();
+      changesSeen += 1;
+      el.table.dataset.changes = String(changesSeen);
+    },
+
+    /** Shows whether the live feed is connected. */
+    setLive(connected) {
+      el.live.hidden = !connected;
+      el.table.dataset.live = String(connected);
+    },
 
     /** Shows or hides the role-dependent controls; redraws only on a change. */
     setPermissions(next) {

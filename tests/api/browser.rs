@@ -17,6 +17,7 @@ use crate::support::*;
 mod events;
 mod factors;
 mod oidc;
+mod websockets;
 
 #[actix_web::test]
 async fn each_role_sees_only_the_controls_it_may_use() {

@@ -25,3 +25,4 @@ mod security;
 mod sessions;
 mod support;
 mod tokens;
+mod websockets;

@@ -233,7 +233,10 @@ async fn metrics_are_prometheus_text_with_route_groups_not_paths_and_process_met
         for pair in labels.split(',').filter(|p| !p.is_empty()) {
             let (name, _) = pair.split_once('=').unwrap();
             assert!(
-                ["route", "status", "outcome", "kind", "cause", "le"].contains(&name),
+                [
+                    "route", "status", "outcome", "kind", "cause", "reason", "le"
+                ]
+                .contains(&name),
                 "unexpected label in {line}"
             );
         }

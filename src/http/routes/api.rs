@@ -5,6 +5,7 @@
 //! gateway contact another host.
 
 use std::cell::Cell;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +35,19 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// One pooled client per worker, with keep-alive to the upstream; `tls`
 /// (for an `https://` upstream) says which roots it trusts.
 pub fn client(timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> awc::Client {
+    client_of(timeout, tls, 256)
+}
+
+/// [`client`] with at most `limit` connections at once (0: no limit).
+pub(super) fn client_of(
+    timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    limit: usize,
+) -> awc::Client {
     let connector = awc::Connector::new()
         .timeout(timeout)
         .conn_keep_alive(POOL_KEEP_ALIVE)
-        .limit(256);
+        .limit(limit);
     let connector = match tls {
         Some(config) => connector.rustls_0_23(config),
         None => connector,
@@ -50,7 +60,8 @@ pub fn client(timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> awc:
         .finish()
 }
 
-/// `ANY /api/<rest>`: checked, authorized, sent, relayed.
+/// `ANY /api/<rest>`: checked, authorized, sent, relayed. (A WebSocket
+/// handshake is routed to `websocket::proxy` instead.)
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
@@ -58,34 +69,19 @@ pub async fn forward(
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
     let path = checked_path(&req)?;
-    let claims = authorize(&req, &state, &path)?;
+    let claims = authorize(&state, req.method().as_str(), &path, || authenticate(&req))?;
     let settings = &state.proxy;
     let declared_len = content_length(req.headers());
     if declared_len.is_some_and(|n| n > settings.max_body_size as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let identity = claims.as_ref().map(|c| headers::Identity {
-        id: &c.sub,
-        name: &c.name,
-        roles: &c.roles,
-    });
-    let request_id = request_id(&req);
-    let host = client_host(&req);
-    let peer = peer_ip(&req);
-    let origin = headers::Origin {
-        peer,
-        peer_trusted: state.trusted_proxies.contains(peer),
-        host: host.as_deref(),
-        proto: if state.https { "https" } else { "http" },
-        request_id: &request_id,
-    };
+    let told = Forwarding::of(&req, &state);
     let url = settings.upstream.url(&path, req.uri().query());
     // the outgoing headers are built into the request itself, once; only
     // the (rare) retry builds them a second time
     let build = || {
         let mut upstream_req = client.request(req.method().clone(), url.as_str());
-        *upstream_req.headers_mut() =
-            headers::to_upstream(req.headers(), identity.as_ref(), &origin);
+        *upstream_req.headers_mut() = told.headers(&req, claims.as_deref());
         upstream_req
     };
     let fault = Rc::new(Cell::new(None));
@@ -100,10 +96,56 @@ pub async fn forward(
     relay(sent.map_err(|e| upstream_error(&e))?, &state.cookie.name)
 }
 
+/// What the upstream is told about a request beyond its own headers: the
+/// request id, the Host the client sent, who connected.
+pub(super) struct Forwarding {
+    request_id: String,
+    host: Option<String>,
+    peer: IpAddr,
+    peer_trusted: bool,
+    proto: &'static str,
+}
+
+impl Forwarding {
+    pub(super) fn of(req: &HttpRequest, state: &AppState) -> Self {
+        let peer = peer_ip(req);
+        Self {
+            request_id: request_id(req),
+            host: client_host(req),
+            peer,
+            peer_trusted: state.trusted_proxies.contains(peer),
+            proto: if state.https { "https" } else { "http" },
+        }
+    }
+
+    /// The request id the upstream gets (the access log's).
+    pub(super) fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The headers the upstream gets for `req`, sent for `claims`' user
+    /// (none on a public route), by the rules of `proxy::headers`.
+    pub(super) fn headers(&self, req: &HttpRequest, claims: Option<&Claims>) -> header::HeaderMap {
+        let identity = claims.map(|c| headers::Identity {
+            id: &c.sub,
+            name: &c.name,
+            roles: &c.roles,
+        });
+        let origin = headers::Origin {
+            peer: self.peer,
+            peer_trusted: self.peer_trusted,
+            host: self.host.as_deref(),
+            proto: self.proto,
+            request_id: &self.request_id,
+        };
+        headers::to_upstream(req.headers(), identity.as_ref(), &origin)
+    }
+}
+
 /// The path after `/api`, refused when it could leave the upstream's base
 /// or the request carries headers or overrides the rules cannot read
 /// one way.
-fn checked_path(req: &HttpRequest) -> Result<String, ApiError> {
+pub(super) fn checked_path(req: &HttpRequest) -> Result<String, ApiError> {
     // the router matched a decoded path: "/%61pi/x" lands here too
     let rest = req
         .uri()
@@ -126,21 +168,23 @@ fn checked_path(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(path)
 }
 
-/// The policy's decision for the request: `None` for a public route, the
-/// caller's claims when their token and roles pass.
-fn authorize(
-    req: &HttpRequest,
+/// The policy's decision for a `method` call of `path`: `None` for a
+/// public route, the caller's claims (from `caller`, asked only when the
+/// route is not public) when their token and roles pass.
+pub(super) fn authorize(
     state: &AppState,
+    method: &str,
     path: &str,
+    caller: impl FnOnce() -> Result<Arc<Claims>, ApiError>,
 ) -> Result<Option<Arc<Claims>>, ApiError> {
-    match state.proxy.policy.decide(req.method().as_str(), path) {
+    match state.proxy.policy.decide(method, path) {
         Decision::Public => Ok(None),
         Decision::Refused => {
-            authenticate(req)?;
+            caller()?;
             Err(ApiError::Forbidden)
         }
         Decision::NeedsToken(needed, requires) => {
-            let claims = authenticate(req)?;
+            let claims = caller()?;
             if !Policy::allows(&needed, &claims.role_set()) {
                 return Err(ApiError::Forbidden);
             }
@@ -263,7 +307,7 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-fn upstream_error(e: &SendRequestError) -> ApiError {
+pub(super) fn upstream_error(e: &SendRequestError) -> ApiError {
     match e {
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
             log::warn!("upstream timeout: {e}");

@@ -8,3 +8,4 @@ pub mod factors;
 pub mod health;
 pub mod oidc;
 pub mod sessions;
+pub mod websocket;

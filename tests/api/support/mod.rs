@@ -13,6 +13,8 @@
 //! - [`users`], [`ledger`]: rows written and read behind the gateway's
 //!   back; the only doors to the library's account and schema functions.
 //! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
+//! - [`sockets`]: a WebSocket upstream (echo) and the client side of a
+//!   socket through the gateway.
 //! - [`binary`]: the real binary's commands, `serve` among them.
 //! - [`process`]: the one harness for a child process.
 //! - [`relay`]: a TCP relay that cuts or freezes a database connection.
@@ -42,6 +44,7 @@ pub mod raw;
 pub mod relay;
 pub mod requests;
 pub mod responses;
+pub mod sockets;
 pub mod upstream;
 pub mod users;
 
@@ -56,6 +59,7 @@ pub use process::*;
 pub use relay::*;
 pub use requests::*;
 pub use responses::*;
+pub use sockets::*;
 pub use upstream::*;
 pub use users::*;
 
