@@ -22,13 +22,12 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 use crate::auth::authn::{ACR_PWD, Authentication, Method};
 use crate::auth::device::DeviceKey;
 use crate::auth::hash_pool::{Busy, HashGate};
+use crate::auth::opaque_token;
 use crate::auth::password::{HashError, Hasher, Password, Verdict};
 use crate::auth::user::{User, is_valid_username};
 use crate::db::ledger::{self, Grant, Session};
@@ -543,11 +542,6 @@ pub enum Also {
         provider: String,
         sid: Option<String>,
     },
-}
-
-/// 256 random bits, URL-safe: an `mfa_token`.
-fn opaque_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
 /// The password check itself, on a hashing thread: the user found, or the

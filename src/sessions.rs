@@ -20,8 +20,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 use crate::auth::refresh::{RefreshToken, SuccessorKey};
@@ -320,7 +318,7 @@ impl Sessions {
         claims: &Claims,
         now: DateTime<Utc>,
     ) -> Result<String, DbError> {
-        let ticket = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let ticket = crate::auth::opaque_token();
         let json = serde_json::to_string(claims)
             .map_err(|e| DbError::Inconsistent(format!("claims as JSON: {e}")))?;
         let (stored, sid) = (ticket.clone(), claims.sid.clone());

@@ -22,3 +22,11 @@ pub mod user;
 
 pub use roles::{Role, Roles};
 pub use user::User;
+
+/// 256 random bits, URL-safe: an opaque single-use value handed to a
+/// client (an `mfa_token`, a WebSocket ticket, a sign-in's browser cookie),
+/// stored only hashed.
+pub fn opaque_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}

@@ -19,8 +19,6 @@ pub mod provider;
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
@@ -272,7 +270,7 @@ impl Oidc {
             .url();
         let browser = match browser.filter(|b| is_browser_value(b)) {
             Some(b) => b.to_owned(),
-            None => URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+            None => crate::auth::opaque_token(),
         };
         let return_to = local_path(return_to).to_owned();
         let (state, nonce, verifier) = (

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use actix_web::cookie::Cookie;
 use serde_json::{Value, json};
 
 use super::*;
@@ -209,14 +208,7 @@ impl Browser {
 
     fn keep(&mut self, port: u16, res: &Response) {
         let jar = self.jars.entry(port).or_default();
-        for value in res.headers().get_all("set-cookie") {
-            let Some(cookie) = value
-                .to_str()
-                .ok()
-                .and_then(|v| Cookie::parse(v.to_owned()).ok())
-            else {
-                continue;
-            };
+        for cookie in set_cookies(res) {
             let gone = cookie
                 .max_age()
                 .is_some_and(|a| a.is_zero() || a.is_negative());

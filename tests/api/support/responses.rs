@@ -7,12 +7,16 @@ use serde_json::Value;
 
 use super::{COOKIE, Response};
 
-/// The `Set-Cookie` named `name`, parsed.
-pub fn set_cookie(res: &Response, name: &str) -> Option<Cookie<'static>> {
+/// Every `Set-Cookie` of the response, parsed (unparsable ones skipped).
+pub fn set_cookies(res: &Response) -> impl Iterator<Item = Cookie<'static>> + '_ {
     res.headers()
         .get_all("set-cookie")
         .filter_map(|v| Cookie::parse(v.to_str().ok()?.to_owned()).ok())
-        .find(|c| c.name() == name)
+}
+
+/// The `Set-Cookie` named `name`, parsed.
+pub fn set_cookie(res: &Response, name: &str) -> Option<Cookie<'static>> {
+    set_cookies(res).find(|c| c.name() == name)
 }
 
 /// The value of the refresh cookie the response set.
