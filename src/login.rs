@@ -10,6 +10,8 @@
 //! A user with a second factor gets, instead of a session, a pending login
 //! ([`SignIn::SecondFactor`]) that [`Login::second_factor`] finishes on any
 //! instance; its codes are counted against the username like passwords.
+//! A passkey alone is a login too ([`Login::with_passkey`]), counted
+//! against the caller's address.
 //! Every way in ends in [`Login::open_session`], the only code that opens
 //! a session, and says how the user authenticated (`amr`, `acr`,
 //! `auth_time`).
@@ -33,9 +35,10 @@ use crate::auth::user::{User, is_valid_username};
 use crate::db::ledger::{self, Grant, Session};
 use crate::db::throttle::{Counted, Settle, Throttle, Throttled};
 use crate::db::users::{self, Credentials, UserRef};
-use crate::db::{self, Db, DbError, oidc, pending};
+use crate::db::{self, Db, DbError, ceremonies, oidc, pending};
 use crate::events::{self, Caller, Event, Kind};
-use crate::factors::{FactorError, Factors, Proof};
+use crate::factors::passkeys::Ceremony;
+use crate::factors::{BY_PASSKEY, FactorError, Factors, Proof};
 use crate::metrics::{LoginOutcome, Metrics};
 use crate::sessions::{Ending, Sessions};
 
@@ -260,10 +263,60 @@ impl Login {
             }
         };
         let first = Authentication::from_stored(&pending.amr, ACR_PWD, now);
-        let auth = first.raised(&[method], now);
+        let auth = first.raised(method, now);
         let also = Some(Also::ClaimPending(mfa_token.to_owned(), method));
         let device = self.devices.issue(&key, now);
         let grant = self.open_session(user, auth, also, caller, now).await?;
+        Ok((grant, device))
+    }
+
+    /// Begins the passkey second step of the pending login of `mfa_token`:
+    /// a ceremony for its user's passkeys.
+    pub async fn passkey_second_step(
+        &self,
+        mfa_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Ceremony, LoginError> {
+        let token = mfa_token.to_owned();
+        let pending = self.db.read(move |c| pending::live(c, &token, now)).await?;
+        let pending = pending.ok_or(LoginError::InvalidCredentials)?;
+        Ok(self.factors.begin_assertion(&pending.user_id, now).await?)
+    }
+
+    /// A passwordless login: an assertion by a discoverable passkey for a
+    /// ceremony of [`Factors::begin_discovery`], counted against the
+    /// caller's address (no username was typed). Returns the session and
+    /// the device cookie.
+    pub async fn with_passkey(
+        &self,
+        ceremony: &str,
+        credential: &serde_json::Value,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<(Grant, String), LoginError> {
+        let check = async {
+            let Some(id) = self.factors.discovered(ceremony, credential, now).await? else {
+                return Err(LoginError::InvalidCredentials);
+            };
+            let user = self.db.read(move |c| users::find_by_id(c, &id)).await?;
+            user.ok_or(LoginError::InvalidCredentials)
+        };
+        let user = match self
+            .checked(Counted::Username(""), caller, now, check)
+            .await
+        {
+            Ok(user) => user,
+            Err(e) => {
+                let event = Event::new(Kind::LoginFailed, caller, now).with("method", "passkey");
+                self.refused(&e, event, now).await;
+                return Err(e);
+            }
+        };
+        let device = self
+            .devices
+            .issue(&users::username_key(&user.username), now);
+        let auth = Authentication::by(BY_PASSKEY, now);
+        let grant = self.open_session(user, auth, None, caller, now).await?;
         Ok((grant, device))
     }
 
@@ -277,7 +330,7 @@ impl Login {
         proof: Reauth,
         caller: &Caller,
         now: DateTime<Utc>,
-    ) -> Result<(User, Method), LoginError> {
+    ) -> Result<(User, &'static [Method]), LoginError> {
         let key = format!("reauth:{}", users::username_key(who.username));
         let counted = Counted::Username(&key);
         let id = UserRef::Id(who.user_id.to_owned());
@@ -286,7 +339,7 @@ impl Login {
             match proof {
                 Reauth::Password(password) => {
                     let (user, _) = self.check_password(found, password).await?;
-                    Ok((user, Method::Pwd))
+                    Ok((user, BY_PASSWORD))
                 }
                 Reauth::Factor(proof) => {
                     let user = found
@@ -311,12 +364,12 @@ impl Login {
         caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<(User, Session), LoginError> {
-        let (user, method) = self.reauthenticate(who, proof, caller, now).await?;
+        let (user, methods) = self.reauthenticate(who, proof, caller, now).await?;
         let (sid, policy) = (who.session_id.to_owned(), self.sessions.policy());
         let event = Event::new(Kind::SteppedUp, caller, now)
             .user(&user)
             .session(&sid)
-            .with("method", method.as_str());
+            .with("method", method_names(methods));
         let (session, event) = self
             .db
             .run(move |c| {
@@ -324,7 +377,7 @@ impl Login {
                     let Some(session) = ledger::find_session(c, &sid)? else {
                         return Ok(None);
                     };
-                    let auth = session.authentication().raised(&[method], now);
+                    let auth = session.authentication().raised(methods, now);
                     let Some(session) = ledger::reauthenticate(c, &sid, &auth, &policy, now)?
                     else {
                         return Ok(None);
@@ -376,8 +429,8 @@ impl Login {
                             users::update_hash(conn, &user.id, hash, now)?;
                             true
                         }
-                        Some(Also::ClaimPending(token, method)) => {
-                            events.push(factor_ok.with("method", method.as_str()));
+                        Some(Also::ClaimPending(token, methods)) => {
+                            events.push(factor_ok.with("method", method_names(methods)));
                             pending::claim(conn, token, now)?
                         }
                         Some(Also::Federated { .. }) | None => true,
@@ -404,12 +457,15 @@ impl Login {
         Ok(grant)
     }
 
-    /// Forgets login counts whose window has passed and pending logins
-    /// long over (neither can refuse or finish anything any more).
+    /// Forgets login counts whose window has passed, and pending logins
+    /// and WebAuthn ceremonies long over (none can refuse or finish
+    /// anything any more).
     pub async fn purge(&self, now: DateTime<Utc>) -> Result<(), DbError> {
         self.throttle.purge_stale(&self.db, now).await?;
         let before = now - pending::LIFETIME;
         self.db.run(move |c| pending::purge(c, before)).await?;
+        let before = now - ceremonies::LIFETIME;
+        self.db.run(move |c| ceremonies::purge(c, before)).await?;
         Ok(())
     }
 
@@ -534,14 +590,23 @@ pub enum Also {
     /// Stores this stronger hash of the password just checked.
     Rehash(String),
     /// Finishes the pending login of this `mfa_token`, whose second step
-    /// used this method, or opens nothing.
-    ClaimPending(String, Method),
+    /// used these methods, or opens nothing.
+    ClaimPending(String, &'static [Method]),
     /// Notes the OpenID Provider (by id) that signed the user in, and its
     /// session id `sid`, for its back-channel logout.
     Federated {
         provider: String,
         sid: Option<String>,
     },
+}
+
+/// How a password authenticates.
+const BY_PASSWORD: &[Method] = &[Method::Pwd];
+
+/// How an event names the methods of a step: `otp`, `hwk,user`.
+fn method_names(methods: &[Method]) -> String {
+    let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    names.join(",")
 }
 
 /// The password check itself, on a hashing thread: the user found, or the

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::accounts::Accounts;
 use crate::auth::hash_pool::HashGate;
+use crate::auth::passkey::RelyingParty;
 use crate::auth::password::HashError;
 use crate::auth::revocation::RevocationList;
 use crate::auth::seal::SealKey;
@@ -42,6 +43,8 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// What seals TOTP seeds; without it TOTP is not offered.
     pub seal: Option<SealKey>,
+    /// What checks passkeys; without it passkeys are not offered.
+    pub passkeys: Option<RelyingParty>,
     /// The name authenticator apps show for this gateway.
     pub issuer: String,
     /// How long security events are kept.
@@ -91,6 +94,7 @@ impl Services {
             session,
             metrics,
             seal,
+            passkeys,
             issuer,
             event_retention,
             providers,
@@ -99,7 +103,7 @@ impl Services {
         let successor = db.with_conn(|c| secrets::successor_key(c, now))?;
         let devices = db.with_conn(|c| secrets::device_key(c, now))?;
         let sessions = Sessions::new(db.clone(), revoked, session, successor, metrics.clone());
-        let factors = Factors::new(db.clone(), seal, issuer, sessions.clone());
+        let factors = Factors::new(db.clone(), seal, issuer, passkeys, sessions.clone());
         let throttle = Arc::new(Throttle::new(throttle));
         let login = Login::new(
             db.clone(),
@@ -170,6 +174,7 @@ impl Services {
             session: SessionPolicy::default(),
             metrics: Arc::new(Metrics::new()),
             seal,
+            passkeys: None,
             issuer: DEFAULT_ISSUER.to_owned(),
             event_retention: Duration::days(DEFAULT_EVENT_RETENTION_DAYS),
             providers: Vec::new(),

@@ -24,7 +24,7 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::sockets::LiveSockets;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{Backend, Db, DbError};
+use crate::db::{Backend, Db, DbError, passkeys};
 use crate::http::access_log::AccessLog;
 use crate::http::limits::ConnectionLimit;
 use crate::http::routes::api;
@@ -45,6 +45,9 @@ pub enum StartupError {
     Db(#[from] DbError),
     #[error("{0}")]
     Services(#[from] ServicesError),
+    /// A setting the database's content needs is missing: the CLI exits 2.
+    #[error("{0}")]
+    Config(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -69,6 +72,19 @@ impl Application {
         let applied = db.migrate()?;
         if applied > 0 {
             log::info!("applied {applied} database migration(s)");
+        }
+        if config.passkeys.is_none() {
+            let stored = db.with_conn(passkeys::count)?;
+            if stored > 0 {
+                return Err(StartupError::Config(format!(
+                    "PORTCULLIS_PUBLIC_URL: {stored} passkey(s) are registered and can be checked only against the origin users open, by its host name (e.g. https://app.example.com); set it"
+                )));
+            }
+            if let Some(url) = &config.public_url {
+                log::warn!(
+                    "passkeys are off: PORTCULLIS_PUBLIC_URL {url} is an IP address, which cannot be a WebAuthn RP ID; use a host name (localhost works)"
+                );
+            }
         }
         if config.static_dir.is_none() {
             log::info!(

@@ -1,5 +1,6 @@
 //! Authentication domain: users, passwords and the pool that hashes them,
-//! second factors (TOTP, recovery codes) and how a session authenticated
+//! second factors (TOTP, recovery codes, the WebAuthn relying party for
+//! passkeys) and how a session authenticated
 //! (`authn`), sealed secrets, access tokens (JWT), refresh tokens, the
 //! revocation list and the live WebSockets it closes, and roles. No actix types
 //! and no database here.
@@ -8,6 +9,7 @@ pub mod authn;
 pub mod device;
 pub mod hash_pool;
 pub mod mac_key;
+pub mod passkey;
 pub mod password;
 pub mod recovery;
 pub mod refresh;

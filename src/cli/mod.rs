@@ -30,7 +30,7 @@ use crate::files::write_private_file;
 use crate::logging::{self, LogFormat};
 use crate::oidc;
 use crate::services::Services;
-use crate::startup::Application;
+use crate::startup::{Application, StartupError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -351,7 +351,10 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Serve(args) => {
             let config = Config::from_args(&args).map_err(Failure::Usage)?;
             actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(config, Clock::system())?;
+                let app = Application::build(config, Clock::system()).map_err(|e| match e {
+                    StartupError::Config(line) => Failure::Usage(vec![line]),
+                    other => other.into(),
+                })?;
                 log::info!("portcullis listening on port {}", app.port());
                 app.run().await?;
                 Ok(())

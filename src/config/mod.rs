@@ -21,6 +21,7 @@ use ipnet::IpNet;
 pub use args::{DbArgs, ServeArgs, defaults};
 
 use crate::auth::Role;
+use crate::auth::passkey::RelyingParty;
 use crate::auth::seal::SealKey;
 use crate::auth::tokens::Tokens;
 use crate::db::DbSettings;
@@ -75,6 +76,9 @@ pub struct Config {
     pub shutdown_timeout: u64,
     /// The origin users open, without a trailing slash.
     pub public_url: Option<String>,
+    /// Checks passkeys (the RP ID is `public_url`'s host); `None`:
+    /// passkeys are not offered.
+    pub passkeys: Option<RelyingParty>,
     /// Seals TOTP seeds at rest; `None`: TOTP is not offered.
     pub seal: Option<SealKey>,
     /// Who must use a second factor.
@@ -181,6 +185,7 @@ impl Config {
             upstream_tls: proxy.tls,
             shutdown_timeout: listener.shutdown_timeout,
             public_url: factors.public_url,
+            passkeys: factors.passkeys,
             seal: factors.seal,
             mfa: MfaPolicy {
                 required_roles: factors.required_roles,

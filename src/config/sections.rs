@@ -20,6 +20,7 @@ use super::parse::{
 };
 use super::{CookieSettings, Problems, tls};
 use crate::auth::Role;
+use crate::auth::passkey::{RelyingParty, RpError};
 use crate::auth::seal::SealKey;
 use crate::auth::tokens::{KeyError, SigningKey, Tokens};
 use crate::db::DbSettings;
@@ -328,6 +329,8 @@ fn static_dir(named: Option<&Path>) -> Result<Option<PathBuf>, String> {
 /// TOTP seeds, and who must use a second factor.
 pub(super) struct SecondFactors {
     pub public_url: Option<String>,
+    /// The WebAuthn relying party of `public_url`.
+    pub passkeys: Option<RelyingParty>,
     pub seal: Option<SealKey>,
     pub required_roles: Vec<Role>,
     pub admin_require_mfa: bool,
@@ -340,6 +343,19 @@ pub(super) fn second_factors(args: &ServeArgs, p: &mut Problems) -> Option<Secon
             "PORTCULLIS_PUBLIC_URL",
             parse_origin(url.trim().trim_end_matches('/')).map(Some),
         ),
+    };
+    // an address like http://10.0.0.5 serves TOTP and OIDC, not passkeys
+    // (startup says so, and refuses to run when passkeys are stored)
+    let passkeys = match &public_url {
+        Some(Some(url)) => p.take(
+            "PORTCULLIS_PUBLIC_URL",
+            match RelyingParty::new(url) {
+                Ok(rp) => Ok(Some(rp)),
+                Err(RpError::IpAddress(_)) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+        ),
+        _ => Some(None),
     };
     let seal = match &args.encryption_key_file {
         None => Some(None),
@@ -367,6 +383,7 @@ pub(super) fn second_factors(args: &ServeArgs, p: &mut Problems) -> Option<Secon
     );
     Some(SecondFactors {
         public_url: public_url?,
+        passkeys: passkeys?,
         seal: seal?,
         required_roles: required_roles?,
         admin_require_mfa: admin_require_mfa?,

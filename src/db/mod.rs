@@ -16,11 +16,13 @@
 //! other's lock; `read` takes a pooled connection, WAL letting readers run
 //! beside the writer.
 
+pub mod ceremonies;
 pub mod events;
 pub mod factors;
 pub mod ledger;
 pub mod listen;
 pub mod oidc;
+pub mod passkeys;
 pub mod pending;
 pub mod schema;
 pub mod secrets;

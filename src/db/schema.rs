@@ -49,6 +49,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        name -> Text,
+        credential -> Text,
+        sign_count -> BigInt,
+        backup_eligible -> Bool,
+        backup_state -> Bool,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     pending_logins (token_hash) {
         token_hash -> Text,
         user_id -> Text,
@@ -128,6 +143,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    webauthn_ceremonies (id_hash) {
+        id_hash -> Text,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         username -> Text,
@@ -152,11 +179,13 @@ diesel::table! {
 }
 
 diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(pending_logins -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(webauthn_ceremonies -> users (user_id));
 diesel::joinable!(ws_tickets -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -165,6 +194,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oidc_flows,
     oidc_identities,
     oidc_logout_tokens,
+    passkeys,
     pending_logins,
     recovery_codes,
     refresh_tokens,
@@ -172,5 +202,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     totp_factors,
     users,
+    webauthn_ceremonies,
     ws_tickets,
 );

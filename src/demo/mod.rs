@@ -1,7 +1,9 @@
 //! `portcullis demo`: one command, no set-up. Starts the employee service on
 //! a free loopback port and the gateway in front of it, with a fresh data
 //! directory (SQLite file and Ed25519 key), and seeds three users with
-//! generated passwords, printed on stdout.
+//! generated passwords, printed on stdout. Its public URL is
+//! `http://localhost:PORT` (an IP address cannot be a WebAuthn RP ID, and
+//! `localhost` is a secure context), so passkeys work in it.
 
 pub mod employees;
 
@@ -137,9 +139,12 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
 
     let upstream = TcpListener::bind("127.0.0.1:0")?;
     let upstream_addr = upstream.local_addr()?;
+    let bind = with_a_port(bind)?;
+    let public_url = format!("http://localhost:{}", port_of(&bind));
     let args = ServeArgs {
         db: DbArgs { database_url },
-        bind: bind.to_owned(),
+        bind: bind.clone(),
+        public_url: Some(public_url.clone()),
         upstream: Some(format!("http://{upstream_addr}")),
         jwt_key_file: Some(key_file),
         encryption_key_file: Some(encryption_key),
@@ -153,7 +158,6 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
     actix_web::rt::System::new().block_on(async move {
         let employees = actix_web::rt::spawn(employees::server(upstream)?);
         let app = Application::build(config, Clock::system())?;
-        let port = app.port();
         let mut server = std::pin::pin!(app.run());
         // The server starts, and with it its SIGINT/SIGTERM handling, on its
         // first poll: only then is the demo ready to be stopped cleanly.
@@ -166,12 +170,8 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
         for line in &credentials {
             writeln!(out, "{line}")?;
         }
-        writeln!(
-            out,
-            "portcullis demo: open http://{}:{}/",
-            url_host(bind),
-            port
-        )?;
+        // the origin passkeys are bound to: the browser must open this one
+        writeln!(out, "portcullis demo: open {public_url}/")?;
         writeln!(
             out,
             "(throwaway data in {}; Ctrl-C stops the demo and removes it)",
@@ -186,12 +186,19 @@ fn run_in(dir: &std::path::Path, bind: &str) -> Result<(), DemoError> {
     })
 }
 
-/// The host to print for a listen address: loopback for a wildcard.
-fn url_host(bind: &str) -> &str {
-    match bind.rsplit_once(':').map_or(bind, |(host, _)| host) {
-        "0.0.0.0" | "[::]" | "" => "127.0.0.1",
-        host => host,
+/// `bind` with its port chosen now when it asks for any (`:0`): the
+/// public URL, made before the gateway binds, must name the port.
+fn with_a_port(bind: &str) -> std::io::Result<String> {
+    if port_of(bind) != "0" {
+        return Ok(bind.to_owned());
     }
+    let port = TcpListener::bind(bind)?.local_addr()?.port();
+    let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
+    Ok(format!("{host}:{port}"))
+}
+
+fn port_of(bind: &str) -> &str {
+    bind.rsplit_once(':').map_or("", |(_, port)| port)
 }
 
 fn data_dir() -> Result<PathBuf, DemoError> {

@@ -236,7 +236,15 @@ impl From<FactorError> for ApiError {
             | FactorError::NotEnabled
             | FactorError::UnknownUser
             | FactorError::NothingPending
-            | FactorError::NoFactor => ApiError::NotFound,
+            | FactorError::NoFactor
+            | FactorError::PasskeysNotOffered
+            | FactorError::NoPasskey => ApiError::NotFound,
+            FactorError::PasskeyRefused => ApiError::InvalidInput(
+                "The passkey was not accepted (or its ceremony is over): start again.".into(),
+            ),
+            FactorError::BadName => {
+                ApiError::InvalidInput("A passkey's name has 1 to 64 characters.".into())
+            }
             FactorError::WrongCode => ApiError::InvalidInput(
                 "That code is not the one the authenticator app shows now.".into(),
             ),

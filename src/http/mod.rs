@@ -30,7 +30,7 @@ use actix_web::{guard, web};
 
 use error::not_found;
 use prefixes::{API, AUTH, HEALTHZ, METRICS, OPENAPI, READYZ, WELL_KNOWN};
-use routes::{admin, api, auth, events, factors, health, oidc, sessions, websocket};
+use routes::{admin, api, auth, events, factors, health, oidc, passkeys, sessions, websocket};
 
 /// The content security policy of every response: scripts and styles only
 /// from this origin, no framing.
@@ -73,19 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: Option<PathBuf>, metr
             .service(post_only("/register", auth::register))
             .service(post_only("/login", auth::login))
             .service(post_only("/login/mfa", auth::login_second_factor))
-            .service(post_only("/step-up", factors::step_up))
-            .service(get_only("/mfa", factors::status))
-            .service(post_only("/mfa/totp/setup", factors::set_up_totp))
-            .service(post_only("/mfa/totp/confirm", factors::confirm_totp))
-            .service(only(
-                "/mfa/totp",
-                "DELETE",
-                web::delete().to(factors::remove_totp),
-            ))
-            .service(post_only(
-                "/mfa/recovery-codes",
-                factors::new_recovery_codes,
-            ))
+            .configure(factor_routes)
             .service(post_only("/refresh", auth::refresh))
             .service(post_only("/logout", auth::logout))
             .service(get_only("/me", auth::me))
@@ -169,6 +157,49 @@ fn api_scope() -> actix_web::Scope {
                 .to(websocket::proxy),
         )
         .default_service(web::to(api::forward))
+}
+
+/// The second factors' and passkeys' routes (contract §9), in the `/auth` scope.
+fn factor_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(post_only(
+        "/login/mfa/passkey-options",
+        passkeys::second_step_options,
+    ))
+    .service(post_only("/passkey/options", passkeys::login_options))
+    .service(post_only("/passkey/login", passkeys::login))
+    .service(post_only("/step-up", factors::step_up))
+    .service(post_only(
+        "/step-up/passkey-options",
+        passkeys::step_up_options,
+    ))
+    .service(get_only("/mfa", factors::status))
+    .service(post_only("/mfa/totp/setup", factors::set_up_totp))
+    .service(post_only("/mfa/totp/confirm", factors::confirm_totp))
+    .service(only(
+        "/mfa/totp",
+        "DELETE",
+        web::delete().to(factors::remove_totp),
+    ))
+    .service(post_only(
+        "/mfa/recovery-codes",
+        factors::new_recovery_codes,
+    ))
+    .service(post_only(
+        "/passkeys/options",
+        passkeys::registration_options,
+    ))
+    .service(
+        web::resource("/passkeys")
+            .route(web::post().to(passkeys::register))
+            .route(web::route().guard(get_or_head()).to(passkeys::list))
+            .default_service(web::to(|| allow_only("GET, HEAD, POST"))),
+    )
+    .service(
+        web::resource("/passkeys/{id}")
+            .route(web::patch().to(passkeys::rename))
+            .route(web::delete().to(passkeys::remove))
+            .default_service(web::to(|| allow_only("PATCH, DELETE"))),
+    );
 }
 
 /// The separate metrics listener's routes: `/metrics`, nothing else.

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::error::ApiError;
-use super::routes::{admin, auth, events, factors, health, oidc, sessions, websocket};
+use super::routes::{admin, auth, events, factors, health, oidc, passkeys, sessions, websocket};
 use super::schemas::{ErrorBody, RoleName};
 use super::state::AppState;
 
@@ -39,6 +39,15 @@ use super::state::AppState;
         factors::remove_totp,
         factors::new_recovery_codes,
         factors::step_up,
+        passkeys::login_options,
+        passkeys::login,
+        passkeys::second_step_options,
+        passkeys::step_up_options,
+        passkeys::registration_options,
+        passkeys::register,
+        passkeys::list,
+        passkeys::rename,
+        passkeys::remove,
         sessions::list,
         sessions::end,
         sessions::logout_all,
@@ -71,6 +80,7 @@ use super::state::AppState;
         (name = "factors", description = "The caller's second factors and step-up (§9). Adding or removing one needs an authentication at most 300 s old: \
             otherwise `401 insufficient_user_authentication` with an RFC 9470 `WWW-Authenticate` challenge."),
         (name = "oidc", description = "Signing in with an OpenID Provider (§10): the start and the callback are browser navigations answered with `303`."),
+        (name = "passkeys", description = "Passkeys (WebAuthn, §9): a passwordless login, the second step of a login, a step-up, and the caller's passkeys.             Options are `{\"ceremony\", \"publicKey\"}` for `PublicKeyCredential.parse*OptionsFromJSON`; a credential is `PublicKeyCredential.toJSON()`.             Without `PORTCULLIS_PUBLIC_URL` these routes answer `404 not_found`."),
         (name = "admin", description = "User administration; needs the `admin` role as the database has it now (§8)."),
         (name = "operations", description = "Health, keys, metrics, the SPA and this document (§5, §8)."),
     ),

@@ -115,6 +115,7 @@ impl AppState {
             session: config.session,
             metrics: metrics.clone(),
             seal: config.seal,
+            passkeys: config.passkeys,
             issuer: issuer(config.public_url.as_deref()),
             event_retention: config.event_retention,
             providers: config.oidc_providers,

@@ -1,7 +1,7 @@
 /**
  * account-api.js — the gateway's own account routes (contract §8, §9, §12),
  * called with the access token through AuthClient.fetchApi: the caller's
- * sessions, password, second factors and security events, and the admin's
+ * sessions, password, second factors, passkeys and security events, and the admin's
  * user list and event log. Every non-2xx answer becomes an AuthError
  * carrying the gateway's code and message (see api.js).
  */
@@ -29,6 +29,19 @@ export function accountApi(auth) {
     removeTotp: () => call('/auth/mfa/totp', { method: 'DELETE' }),
     /** Ten new recovery codes; the old ones die. */
     newRecoveryCodes: async () => (await call('/auth/mfa/recovery-codes', { method: 'POST' })).recovery_codes,
+    /** Request options for confirming it is you with a passkey: `{ceremony, publicKey}`. */
+    stepUpPasskeyOptions: () => call('/auth/step-up/passkey-options', { method: 'POST' }),
+    /** The caller's passkeys: `[{id, name, created_at, last_used_at}]`. */
+    passkeys: async () => (await call('/auth/passkeys')).passkeys,
+    /** Creation options for a new passkey: `{ceremony, publicKey}` (needs a recent sign-in). */
+    passkeyOptions: () => call('/auth/passkeys/options', { method: 'POST' }),
+    /** Stores the passkey made for `ceremony`; resolves with `{id, name, created_at}`. */
+    addPasskey: (ceremony, credential, name) => call('/auth/passkeys', {
+      method: 'POST',
+      body: { ceremony, credential, name },
+    }),
+    renamePasskey: (id, name) => call(`/auth/passkeys/${encodeURIComponent(id)}`, { method: 'PATCH', body: { name } }),
+    removePasskey: (id) => call(`/auth/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' }),
     /** The caller's last 100 security events, newest first (contract §12). */
     activity: async () => (await call('/auth/activity')).events,
     /** The identity providers the caller's account is linked to: `[{id, name}]`. */

@@ -116,6 +116,7 @@ const security = createSecurityView({
 const linked = createLinkedProviders({ api: account });
 const stepUpDialog = createStepUpDialog({
   factors: () => security.reload({ quiet: true }),
+  passkeyOptions: () => account.stepUpPasskeyOptions(),
   needsSecondFactor: (factors) => {
     listDue = true; // what was refused may be the list: load it again on the way back
     sendToEnrol(ENROL_MESSAGES[factors?.required ? 'required' : 'asked']);

@@ -447,7 +447,8 @@ export class AuthClient {
 
   /**
    * Finishes a login that answered 'mfa_required', with `err.details.mfa_token`
-   * and one second factor: `{totp: '123456'}` or `{recovery_code: '…'}`.
+   * and one second factor: `{totp: '123456'}`, `{recovery_code: '…'}` or a
+   * passkey's `{ceremony, credential}` (see secondStepPasskeyOptions).
    * Resolves with the user; rejects with an AuthError (401
    * invalid_credentials for a wrong code or a pending login that is over:
    * used, older than 5 minutes or past its fifth wrong code; 429).
@@ -458,8 +459,38 @@ export class AuthClient {
   }
 
   /**
+   * Request options for a passwordless login with a passkey
+   * (`POST /auth/passkey/options`): `{ceremony, publicKey}` for
+   * `navigator.credentials.get`, or null when the gateway offers no passkeys.
+   */
+  passkeyLoginOptions() {
+    return this.#ceremonyOptions('/auth/passkey/options', undefined);
+  }
+
+  /**
+   * Request options for the passkey second step of a login that answered
+   * 'mfa_required' (`POST /auth/login/mfa/passkey-options`); the assertion
+   * then goes to loginSecondFactor as `{ceremony, credential}`.
+   */
+  secondStepPasskeyOptions(mfaToken) {
+    return this.#ceremonyOptions('/auth/login/mfa/passkey-options', { mfa_token: mfaToken });
+  }
+
+  /**
+   * A passwordless login (`POST /auth/passkey/login`): the assertion
+   * (`PublicKeyCredential.toJSON()` form) for the options of `ceremony`.
+   * Resolves with the user; rejects with an AuthError (401
+   * invalid_credentials for an unknown or refused passkey, 429).
+   */
+  async loginWithPasskey(ceremony, credential) {
+    this.#start();
+    return this.#keep(await this.#postAuth('/auth/passkey/login', { ceremony, credential }), 'login');
+  }
+
+  /**
    * Re-authenticates this session (`POST /auth/step-up`) with `{password}`,
-   * `{totp}` or `{recovery_code}`: a new access token with a new `auth_time`
+   * `{totp}`, `{recovery_code}` or a passkey's `{ceremony, credential}`
+   * (options from `POST /auth/step-up/passkey-options`): a new access token with a new `auth_time`
    * (and `acr` "mfa" after a second factor), the same session and cookie.
    * Resolves with the user; rejects with an AuthError (401
    * invalid_credentials, 429 too_many_attempts…).
@@ -929,6 +960,14 @@ export class AuthClient {
         cause,
       });
     }
+  }
+
+  /** A ceremony's `{ceremony, publicKey}`, null on 404 (no passkeys here). */
+  async #ceremonyOptions(path, json) {
+    const res = await this.#postAuth(path, json);
+    if (res.status === 404) return null;
+    if (!res.ok) throw await AuthError.fromResponse(res);
+    return res.json();
   }
 
   async #readTokenResponse(res) {

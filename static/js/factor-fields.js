@@ -52,7 +52,7 @@ export function factorFields(form, { onSwitch } = {}) {
     current = factor;
     for (const [name, field] of fields) field.hidden = name !== factor;
     for (const b of switches) b.hidden = b.dataset.use === factor || !offered.includes(b.dataset.use);
-    if (focus) input().focus();
+    if (focus && factor) input().focus();
   }
 
   form.addEventListener('click', (event) => {
@@ -68,7 +68,10 @@ export function factorFields(form, { onSwitch } = {}) {
       return current;
     },
 
-    /** Offers `factors` (names as in FACTORS), empties the fields and shows the first. */
+    /**
+     * Offers `factors` (names as in FACTORS), empties the fields and shows
+     * the first; none shows no field (a passkey is then the only way).
+     */
     offer(factors, { focus = true } = {}) {
       offered = factors.filter((f) => fields.has(f));
       this.clear();

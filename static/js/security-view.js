@@ -1,6 +1,6 @@
 /**
- * security-view.js — "Security": whether the authenticator app (TOTP) is
- * on and how many recovery codes are left; setting it up (a QR code, the
+ * security-view.js — "Security": the passkeys (passkeys-view.js), whether
+ * the authenticator app (TOTP) is on and how many recovery codes are left; setting it up (a QR code, the
  * key as text, then a code to confirm), removing it, and new recovery
  * codes. Recovery codes are shown once, with Copy and Download. The routes
  * that change a factor want a sign-in from the last 5 minutes: the auth
@@ -11,6 +11,7 @@
  */
 import { $, show, whileBusy } from './dom.js';
 import { confirmed } from './confirm.js';
+import { createPasskeysView } from './passkeys-view.js';
 
 /** `text` (UTF-8) in base64, for a data: URL. */
 function base64(text) {
@@ -63,9 +64,18 @@ export function createSecurityView({ api, status, isLoggedIn, me, onChanged }) {
   let seq = 0;
   let loaded = 0;
   let shownCodes = [];
+  const passkeys = createPasskeysView({
+    api,
+    status,
+    onChanged: async () => {
+      await load();
+      onChanged();
+    },
+  });
 
   function render() {
     const f = factors;
+    passkeys.render(f);
     el.setup.hidden = !f || f.totp || !f.totp_available || !el.enrol.hidden;
     el.remove.hidden = !f?.totp;
     el.renew.hidden = !f?.totp;
@@ -293,6 +303,7 @@ export function createSecurityView({ api, status, isLoggedIn, me, onChanged }) {
     reset() {
       seq += 1;
       factors = null;
+      passkeys.reset();
       closeEnrol();
       hideCodes();
       show(el.notice, '');

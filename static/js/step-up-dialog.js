@@ -1,41 +1,47 @@
 /**
  * step-up-dialog.js — "Confirm it is you": the AuthClient's onStepUp. When
  * the gateway wants a more recent sign-in (max_age) it asks for the
- * password, or a code for a user with an authenticator app; when it wants a
- * second factor (acr_values="mfa") it asks for a code. A user who has no
- * second factor yet is sent to set one up instead. A modal <dialog>: focus
+ * password, or a code for a user with an authenticator app, or a passkey;
+ * when it wants a second factor (acr_values="mfa") it asks for a code or a
+ * passkey. A user who has no second factor yet is sent to set one up
+ * instead. A modal <dialog>: focus
  * moves into it and back to where it was when it closes.
  */
 import { $, show, whileBusy } from './dom.js';
 import { factorFields, tooManyAttempts } from './factor-fields.js';
+import { ceremonyProblem, passkeysSupported, usePasskey } from './webauthn.js';
 
 function minutes(seconds) {
   const n = Math.max(1, Math.round(seconds / 60));
   return `${n} minute${n === 1 ? '' : 's'}`;
 }
 
-/** Why the dialog asks, in words. */
-function reasonFor({ acrValues, maxAge }) {
+/** Why the dialog asks, in words; `codes`: whether a code field is offered. */
+function reasonFor({ acrValues, maxAge }, codes) {
   const recently = maxAge !== null ? `, and a sign-in from the last ${minutes(maxAge)}` : '';
   if (acrValues.includes('mfa')) {
-    return `This needs your second factor${recently}: enter the code your authenticator app shows now.`;
+    const how = codes ? 'enter the code your authenticator app shows now' : 'use your passkey';
+    return `This needs your second factor${recently}: ${how}.`;
   }
   return `For your security, confirm it is you: this needs a sign-in from the last ${minutes(maxAge ?? 0)}.`;
 }
 
 /**
- * @param {{factors: () => Promise<{totp: boolean, required: boolean}|null>,
+ * @param {{factors: () => Promise<{totp: boolean, passkeys: object[], required: boolean}|null>,
+ *          passkeyOptions: () => Promise<{ceremony: string, publicKey: object}>,
  *          needsSecondFactor: (factors: object|null) => void}} deps `factors` says what the
- *   user has (`GET /auth/mfa`); `needsSecondFactor` is called instead of asking when a
- *   second factor is wanted and the user has none
+ *   user has (`GET /auth/mfa`); `passkeyOptions` starts a passkey step-up;
+ *   `needsSecondFactor` is called instead of asking when a second factor is
+ *   wanted and the user has none
  */
-export function createStepUpDialog({ factors, needsSecondFactor }) {
+export function createStepUpDialog({ factors, passkeyOptions, needsSecondFactor }) {
   const el = {
     dialog: $('#step-up'),
     form: $('#step-up-form'),
     reason: $('#step-up-reason'),
     error: $('#step-up-error'),
     submit: $('#step-up-submit'),
+    passkey: $('#step-up-passkey'),
     cancel: $('#step-up-cancel'),
   };
   const fields = factorFields(el.form, { onSwitch: () => show(el.error, '') });
@@ -80,6 +86,26 @@ export function createStepUpDialog({ factors, needsSecondFactor }) {
     });
   });
 
+  el.passkey.addEventListener('click', async () => {
+    const question = open;
+    if (!question) return;
+    show(el.error, '');
+    await whileBusy(el.passkey, async () => {
+      try {
+        const { ceremony, publicKey } = await passkeyOptions();
+        const credential = await usePasskey(publicKey);
+        await question.challenge.stepUp({ ceremony, credential });
+        if (open === question) close();
+      } catch (err) {
+        if (open !== question) return;
+        if (err.code === 'invalid_credentials') show(el.error, 'That passkey was not accepted. Try another way.');
+        else if (err.status === 429) show(el.error, tooManyAttempts(err));
+        else if (err instanceof DOMException) show(el.error, ceremonyProblem(err) ?? '');
+        else show(el.error, `Could not check that: ${err.message}`);
+      }
+    }, { label: 'Waiting for your passkey…' });
+  });
+
   el.cancel.addEventListener('click', close);
 
   return {
@@ -87,17 +113,22 @@ export function createStepUpDialog({ factors, needsSecondFactor }) {
     async ask(challenge) {
       const has = await factors();
       const second = has?.totp ? ['totp', 'recovery_code'] : [];
+      const passkey = (has?.passkeys?.length ?? 0) > 0 && passkeysSupported();
       const wantsMfa = challenge.acrValues.includes('mfa');
-      if (wantsMfa && !second.length) {
+      if (wantsMfa && !second.length && !passkey) {
         needsSecondFactor(has);
         return;
       }
       if (open) close();
       const returnFocus = document.activeElement;
-      el.reason.textContent = reasonFor(challenge);
+      const codes = wantsMfa ? second : ['password', ...second];
+      el.reason.textContent = reasonFor(challenge, codes.length > 0);
       show(el.error, '');
+      el.submit.hidden = !codes.length;
+      el.passkey.hidden = !passkey;
       el.dialog.showModal();
-      fields.offer(wantsMfa ? second : ['password', ...second]);
+      fields.offer(codes);
+      if (!codes.length) el.passkey.focus();
       await new Promise((resolve) => {
         open = { challenge, resolve, returnFocus };
       });

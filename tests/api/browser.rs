@@ -17,6 +17,7 @@ use crate::support::*;
 mod events;
 mod factors;
 mod oidc;
+mod passkeys;
 mod websockets;
 
 #[actix_web::test]

@@ -70,6 +70,8 @@ fn postgres_type(sqlite: &str) -> &'static str {
         "TEXT" => "text",
         "BOOLEAN" => "boolean",
         "INTEGER" => "integer",
+        // SQLite stores every integer in up to 8 bytes; BIGINT says so to PostgreSQL
+        "BIGINT" => "bigint",
         "TIMESTAMP" => "timestamp with time zone",
         other => panic!("a column of type {other} has no agreed PostgreSQL type"),
     }

@@ -25,7 +25,7 @@ async fn totp_is_set_up_confirmed_with_a_code_and_then_asked_for_at_login() {
     assert_eq!(
         status,
         json!({"totp": false, "totp_available": true, "passkeys": [],
-               "recovery_codes_left": 0, "required": false})
+               "passkeys_available": false, "recovery_codes_left": 0, "required": false})
     );
     let mut res = app
         .call("POST", "/auth/mfa/totp/setup", &session.access)

@@ -19,6 +19,7 @@ mod http;
 mod multi;
 mod oidc;
 mod ops;
+mod passkeys;
 mod process;
 mod proxy;
 mod security;

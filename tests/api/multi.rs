@@ -489,3 +489,49 @@ async fn a_totp_code_works_once_across_instances_and_any_instance_finishes_a_pen
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 401], "a step's code is accepted once");
 }
+
+#[actix_web::test]
+async fn a_passkey_ceremony_begun_on_one_instance_finishes_on_another_once() {
+    let name = "a_passkey_ceremony_begun_on_one_instance_finishes_on_another_once";
+    let Some([a, b, c]) = three_instances_with(name, with_public_url).await else {
+        return;
+    };
+    let mut authenticator = Authenticator::new();
+    a.with_a_passkey("alice", &mut authenticator).await;
+    let (ceremony, options) = a.passkey_login_options().await;
+    let credential = authenticator.assert(&options);
+    let mut res = b.finish_passkey_login(&ceremony, &credential).await;
+    assert_eq!(res.status(), 200, "finished on another instance");
+    let login = Session::read(&mut res).await;
+    assert_eq!(claims(&login.access)["acr"], "mfa");
+    let before = (stored_passkeys(a.db()), refresh_token_counts(a.db()));
+    // the same ceremony, a fresh assertion, on the third instance
+    let again = authenticator.assert(&options);
+    let mut res = c.finish_passkey_login(&ceremony, &again).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(error_code(&mut res).await, "invalid_credentials");
+    assert_eq!(
+        (stored_passkeys(a.db()), refresh_token_counts(a.db())),
+        before
+    );
+}
+
+#[actix_web::test]
+async fn two_instances_racing_one_passkey_ceremony_open_one_session() {
+    let name = "two_instances_racing_one_passkey_ceremony_open_one_session";
+    let Some([a, b, _]) = three_instances_with(name, with_public_url).await else {
+        return;
+    };
+    let mut authenticator = Authenticator::synced();
+    a.with_a_passkey("alice", &mut authenticator).await;
+    let (ceremony, options) = a.passkey_login_options().await;
+    let credential = authenticator.assert(&options);
+    let (one, two) = futures_util::future::join(
+        a.finish_passkey_login(&ceremony, &credential),
+        b.finish_passkey_login(&ceremony, &credential),
+    )
+    .await;
+    let mut statuses = [one.status().as_u16(), two.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401]);
+}

@@ -203,6 +203,8 @@ async fn the_demo_runs_with_no_setup_and_its_printed_credentials_log_in() {
     let url = &url[url.find("http://").unwrap()..]
         .trim_end_matches('/')
         .to_owned();
+    // an IP address cannot be a WebAuthn RP ID: the demo's origin is localhost
+    assert!(url.starts_with("http://localhost:"), "{url}");
 
     let client = client();
     let (_, carol_pw, _) = &creds[2];

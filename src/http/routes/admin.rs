@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Role, Roles};
 use crate::db::users::{self, UserRef};
-use crate::db::{DbError, factors, ledger};
+use crate::db::{DbError, factors, ledger, passkeys};
 use crate::events::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, JsonBody};
@@ -37,7 +37,7 @@ pub struct AdminUser {
     /// How many live sessions the user has.
     #[schema(minimum = 0)]
     sessions: i64,
-    /// Whether the user has a second factor (TOTP) on.
+    /// Whether the user has a second factor (TOTP or a passkey) on.
     mfa: bool,
 }
 
@@ -86,7 +86,10 @@ pub async fn users(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResp
             Ok::<_, DbError>((
                 users::list_with_created(c)?,
                 ledger::live_session_counts(c, &policy, now)?,
-                factors::users_with_totp(c)?,
+                factors::users_with_totp(c)?
+                    .into_iter()
+                    .chain(passkeys::users_with_passkeys(c)?)
+                    .collect::<std::collections::HashSet<_>>(),
             ))
         })
         .await?;

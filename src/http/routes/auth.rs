@@ -20,7 +20,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, require_csrf_header};
 use crate::http::schemas::{ErrorBody, MfaRequiredBody, PolicyRule, PolicyView, RoleName};
 use crate::http::state::AppState;
-use crate::login::SignIn;
+use crate::login::{LoginError, SignIn};
 use crate::sessions::{EndReason, Refreshed};
 
 #[derive(Deserialize, ToSchema)]
@@ -178,6 +178,20 @@ pub async fn login(
 pub enum SecondStepBody {
     Totp(TotpStep),
     RecoveryCode(RecoveryCodeStep),
+    Passkey(PasskeyStep),
+}
+
+/// The second step with a passkey, after `POST /auth/login/mfa/passkey-options`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyStep {
+    /// From the `mfa_required` answer of `POST /auth/login`.
+    mfa_token: String,
+    /// From `POST /auth/login/mfa/passkey-options`.
+    ceremony: String,
+    /// The `PublicKeyCredential`, `toJSON()` form.
+    #[schema(value_type = Object)]
+    credential: serde_json::Value,
 }
 
 /// The second step with a code of the authenticator app.
@@ -210,8 +224,8 @@ pub struct RecoveryCodeStep {
     responses(
         (status = 200, description = "Logged in with two factors; the refresh cookie and the device cookie are set.", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The refresh cookie and the device cookie."))),
-        (status = 400, description = "`invalid_input`: malformed body, or not exactly one of `totp` and `recovery_code` beside `mfa_token`.", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: a wrong, spent or replayed code, or an `mfa_token` that is unknown, used, older than 5 minutes or past its fifth wrong code.", body = ErrorBody),
+        (status = 400, description = "`invalid_input`: malformed body, or not exactly one of `totp`, `recovery_code` and `ceremony` + `credential` beside `mfa_token`.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: a wrong, spent or replayed code or passkey assertion, or an `mfa_token` that is unknown, used, older than 5 minutes or past its fifth wrong code.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: too many wrong codes or passwords for this username or address.", body = ErrorBody,
@@ -225,9 +239,20 @@ pub async fn login_second_factor(
     caller: Caller,
     JsonBody(body): JsonBody<SecondStepBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (mfa_token, proof) = match body {
-        SecondStepBody::Totp(b) => (b.mfa_token, Proof::Totp(b.totp)),
-        SecondStepBody::RecoveryCode(b) => (b.mfa_token, Proof::RecoveryCode(b.recovery_code)),
+    let (mfa_token, proof, refused): (_, _, fn(LoginError) -> ApiError) = match body {
+        SecondStepBody::Totp(b) => (b.mfa_token, Proof::Totp(b.totp), ApiError::for_code),
+        SecondStepBody::RecoveryCode(b) => (
+            b.mfa_token,
+            Proof::RecoveryCode(b.recovery_code),
+            ApiError::for_code,
+        ),
+        SecondStepBody::Passkey(b) => {
+            let proof = Proof::Passkey {
+                ceremony: b.ceremony,
+                credential: b.credential,
+            };
+            (b.mfa_token, proof, |e| e.into())
+        }
     };
     let login = &state.services.login;
     let device = cookies::read_device(&req);
@@ -235,13 +260,17 @@ pub async fn login_second_factor(
     let (grant, device) = login
         .second_factor(&mfa_token, proof, device.as_deref(), &caller, now)
         .await
-        .map_err(ApiError::for_code)?;
+        .map_err(refused)?;
     access_log::note_user(&req, &grant.user.id);
     logged_in(&state, &grant, device)
 }
 
 /// A login's answer: the grant's, with the device cookie set too.
-fn logged_in(state: &AppState, grant: &Grant, device: String) -> Result<HttpResponse, ApiError> {
+pub(crate) fn logged_in(
+    state: &AppState,
+    grant: &Grant,
+    device: String,
+) -> Result<HttpResponse, ApiError> {
     let mut res = grant_response(state, grant)?;
     res.add_cookie(&cookies::set_device(&state.cookie, device))
         .map_err(ApiError::internal)?;

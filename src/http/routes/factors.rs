@@ -16,20 +16,10 @@ use crate::factors::Proof;
 use crate::http::error::ApiError;
 use crate::http::extract::{Authenticated, JsonBody, Recent};
 use crate::http::routes::auth::{TokenResponse, token_response};
+use crate::http::routes::passkeys::PasskeyBody;
 use crate::http::schemas::{ErrorBody, StepUpBody};
 use crate::http::state::AppState;
 use crate::login::{LoginError, Reauth, Signed};
-
-/// A passkey as `GET /auth/mfa` lists it.
-#[derive(Serialize, ToSchema)]
-pub struct PasskeyBody {
-    id: String,
-    name: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    last_used_at: Option<String>,
-}
 
 /// The caller's second factors.
 #[derive(Serialize, ToSchema)]
@@ -39,6 +29,8 @@ pub struct MfaStatusBody {
     /// This gateway offers TOTP (it has an encryption key).
     totp_available: bool,
     passkeys: Vec<PasskeyBody>,
+    /// This gateway offers passkeys (it has `PORTCULLIS_PUBLIC_URL`).
+    passkeys_available: bool,
     recovery_codes_left: i64,
     /// The caller holds a role that must use a second factor.
     required: bool,
@@ -76,6 +68,17 @@ pub enum StepUpRequest {
     Password(PasswordProof),
     Totp(TotpProof),
     RecoveryCode(RecoveryCodeProof),
+    Passkey(PasskeyProof),
+}
+
+/// A passkey's assertion, after `POST /auth/step-up/passkey-options`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyProof {
+    ceremony: String,
+    /// The `PublicKeyCredential`, `toJSON()` form.
+    #[schema(value_type = Object)]
+    credential: serde_json::Value,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -119,7 +122,8 @@ pub async fn status(
     Ok(HttpResponse::Ok().json(MfaStatusBody {
         totp: status.totp,
         totp_available: status.totp_available,
-        passkeys: Vec::new(),
+        passkeys: status.passkeys.iter().map(PasskeyBody::from).collect(),
+        passkeys_available: status.passkeys_available,
         recovery_codes_left: status.recovery_codes_left,
         required,
     }))
@@ -246,8 +250,8 @@ pub async fn new_recovery_codes(
     request_body = StepUpRequest,
     responses(
         (status = 200, description = "A new access token of the same session (no new cookie): `auth_time` is now, and `acr`/`amr` rise when a second factor was used.", body = TokenResponse),
-        (status = 400, description = "`invalid_input`: not exactly one of `password`, `totp`, `recovery_code`, or a malformed body.", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials` (wrong password or code) or `invalid_token`.", body = ErrorBody),
+        (status = 400, description = "`invalid_input`: not exactly one of `password`, `totp`, `recovery_code`, `ceremony` + `credential`, or a malformed body.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (wrong password, code or passkey assertion) or `invalid_token`.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: throttled like a login.", body = ErrorBody,
@@ -267,6 +271,13 @@ pub async fn step_up(
         StepUpRequest::RecoveryCode(b) => (
             Reauth::Factor(Proof::RecoveryCode(b.recovery_code)),
             ApiError::for_code,
+        ),
+        StepUpRequest::Passkey(b) => (
+            Reauth::Factor(Proof::Passkey {
+                ceremony: b.ceremony,
+                credential: b.credential,
+            }),
+            |e| e.into(),
         ),
     };
     let who = Signed {

@@ -7,5 +7,6 @@ pub mod events;
 pub mod factors;
 pub mod health;
 pub mod oidc;
+pub mod passkeys;
 pub mod sessions;
 pub mod websocket;

@@ -10,6 +10,8 @@
 //! - [`factors`]: second factors: an encryption key, `oathtool`'s codes,
 //!   enrolment and the two steps of a login.
 //! - [`events`]: security events stored and read, device-cookie logins.
+//! - [`passkeys`]: a software WebAuthn authenticator with the knobs attacks
+//!   need, gateways with a public URL, the ceremonies, stored passkeys.
 //! - [`users`], [`ledger`]: rows written and read behind the gateway's
 //!   back; the only doors to the library's account and schema functions.
 //! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
@@ -39,6 +41,7 @@ pub mod events;
 pub mod factors;
 pub mod ledger;
 pub mod oidc;
+pub mod passkeys;
 pub mod process;
 pub mod raw;
 pub mod relay;
@@ -55,6 +58,7 @@ pub use events::*;
 pub use factors::*;
 pub use ledger::*;
 pub use oidc::*;
+pub use passkeys::*;
 pub use process::*;
 pub use relay::*;
 pub use requests::*;

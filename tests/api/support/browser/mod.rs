@@ -3,9 +3,11 @@
 //! browser and the gateway in front of the employee service. [`driver`]
 //! starts and ends the browser; [`page`] is what any page offers (find,
 //! click, type, wait for a state); [`spa`] is the SPA's own vocabulary (log
-//! in, open a view, the employee rows). A missing Chromium or chromedriver
+//! in, open a view, the employee rows); [`authenticator`] is Chromium's
+//! virtual authenticator for passkeys. A missing Chromium or chromedriver
 //! is a reported skip, or a failure with `PORTCULLIS_REQUIRE_BROWSER=1`.
 
+mod authenticator;
 mod driver;
 mod page;
 mod spa;
@@ -14,6 +16,7 @@ use std::path::Path;
 
 use crate::support::{ServeArgs, TestApp, employee_service, spawn_with};
 
+pub use authenticator::VirtualAuthenticator;
 pub use driver::Browser;
 pub use page::{Is, WAIT};
 

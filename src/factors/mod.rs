@@ -1,7 +1,8 @@
 //! The second-factors service (contract §9): a user's TOTP (set up,
-//! confirmed with a code, removed) and recovery codes (ten at a time,
-//! shown once, each good once), and the one check both kinds of code go
-//! through, [`Factors::verify`]. A TOTP seed is sealed before it is stored
+//! confirmed with a code, removed), recovery codes (ten at a time, shown
+//! once, each good once) and passkeys ([`passkeys`]: registered, named,
+//! removed, and the ceremonies that use them), and the one check every
+//! second factor goes through, [`Factors::verify`]. A TOTP seed is sealed before it is stored
 //! ([`SealKey`], bound to its user) and opened only to check a code;
 //! without an encryption key TOTP is not offered. Adding or removing a
 //! factor ends every other session of the user ([`EndReason::FactorsChanged`]),
@@ -9,15 +10,18 @@
 //!
 //! Knows nothing of HTTP; callers pass `now`.
 
+pub mod passkeys;
+
 use chrono::{DateTime, Utc};
 
 use crate::auth::User;
 use crate::auth::authn::Method;
+use crate::auth::passkey::RelyingParty;
 use crate::auth::recovery;
 use crate::auth::seal::SealKey;
 use crate::auth::totp::{self, TotpSecret};
 use crate::db::ledger::{EndReason, Which};
-use crate::db::{self, Conn, Db, DbError, factors, users};
+use crate::db::{self, Conn, Db, DbError, factors, passkeys as passkey_rows, users};
 use crate::events::{Caller, Event, Kind};
 use crate::sessions::{Ending, Sessions, end_in};
 
@@ -33,6 +37,19 @@ pub enum FactorError {
     /// Removing TOTP the user does not have.
     #[error("no TOTP is enabled")]
     NotEnabled,
+    /// Passkeys need `PORTCULLIS_PUBLIC_URL`, which is not set.
+    #[error("passkeys are not offered by this gateway")]
+    PasskeysNotOffered,
+    /// A passkey the user does not have.
+    #[error("no such passkey")]
+    NoPasskey,
+    /// A registration whose ceremony is spent or over, or whose answer
+    /// the relying party refused (or a credential registered already).
+    #[error("the passkey was not accepted")]
+    PasskeyRefused,
+    /// A passkey's name: 1 to 64 characters.
+    #[error("a passkey's name has 1 to 64 characters")]
+    BadName,
     /// Recovery codes for a user with no second factor.
     #[error("there is no second factor to recover")]
     NoFactor,
@@ -57,13 +74,26 @@ impl From<diesel::result::Error> for FactorError {
 pub enum Proof {
     Totp(String),
     RecoveryCode(String),
+    /// An assertion (the `PublicKeyCredential` as JSON) for a ceremony the
+    /// user began ([`Factors::begin_assertion`]).
+    Passkey {
+        ceremony: String,
+        credential: serde_json::Value,
+    },
 }
+
+/// How a code authenticates (RFC 8176).
+pub const BY_CODE: &[Method] = &[Method::Otp];
+/// How a passkey authenticates: possession and the user's verification.
+pub const BY_PASSKEY: &[Method] = &[Method::Hwk, Method::User];
 
 /// A user's factors, as `GET /auth/mfa` tells them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub totp: bool,
     pub totp_available: bool,
+    pub passkeys: Vec<passkeys::PasskeyInfo>,
+    pub passkeys_available: bool,
     pub recovery_codes_left: i64,
 }
 
@@ -83,15 +113,24 @@ pub struct Factors {
     seal: Option<SealKey>,
     /// The issuer authenticator apps show beside the account.
     issuer: String,
+    /// Checks passkeys; without it passkeys are not offered.
+    rp: Option<RelyingParty>,
     sessions: Sessions,
 }
 
 impl Factors {
-    pub fn new(db: Db, seal: Option<SealKey>, issuer: String, sessions: Sessions) -> Self {
+    pub fn new(
+        db: Db,
+        seal: Option<SealKey>,
+        issuer: String,
+        rp: Option<RelyingParty>,
+        sessions: Sessions,
+    ) -> Self {
         Self {
             db,
             seal,
             issuer,
+            rp,
             sessions,
         }
     }
@@ -103,13 +142,19 @@ impl Factors {
 
     pub async fn status(&self, user_id: &str) -> Result<Status, FactorError> {
         let id = user_id.to_owned();
-        let (row, left) = self
+        let (row, keys, left) = self
             .db
-            .read(move |c| Ok::<_, DbError>((factors::totp(c, &id)?, factors::codes_left(c, &id)?)))
+            .read(move |c| {
+                let row = factors::totp(c, &id)?;
+                let keys = passkey_rows::of_user(c, &id)?;
+                Ok::<_, DbError>((row, keys, factors::codes_left(c, &id)?))
+            })
             .await?;
         Ok(Status {
             totp: row.is_some_and(|r| r.secret.is_some()),
             totp_available: self.totp_offered(),
+            passkeys: keys.iter().map(passkeys::PasskeyInfo::from).collect(),
+            passkeys_available: self.passkeys_offered(),
             recovery_codes_left: left,
         })
     }
@@ -121,6 +166,9 @@ impl Factors {
         let mut methods = Vec::new();
         if status.totp {
             methods.push("totp");
+        }
+        if !status.passkeys.is_empty() && self.passkeys_offered() {
+            methods.push("passkey");
         }
         if !methods.is_empty() && status.recovery_codes_left > 0 {
             methods.push("recovery_code");
@@ -192,7 +240,7 @@ impl Factors {
         Ok(codes)
     }
 
-    /// Removes the user's TOTP (and, with it their last second factor,
+    /// Removes the user's TOTP (and, when it was their last second factor,
     /// their recovery codes); every session but `keep` ends.
     pub async fn remove_totp(
         &self,
@@ -212,7 +260,7 @@ impl Factors {
                 return Err(FactorError::NotEnabled);
             }
             factors::remove_totp(c, &id)?;
-            Ok(factors::remove_codes(c, &id)?)
+            codes_die_with_the_last_factor(c, &id)
         })
         .await
     }
@@ -265,20 +313,23 @@ impl Factors {
                 return Err(FactorError::UnknownUser);
             }
             factors::remove_totp(c, &id)?;
+            passkey_rows::remove_all(c, &id)?;
             Ok(factors::remove_codes(c, &id)?)
         })
         .await
     }
 
     /// Checks a second factor of `user_id`, spending what it spends: a
-    /// TOTP code's step (a code works once), or a recovery code. `None` is
-    /// a wrong code (or a replayed one, or a factor the user lacks).
+    /// TOTP code's step (a code works once), a recovery code, a passkey
+    /// ceremony (and its counter moves on). `None` is a wrong code (or a
+    /// replayed one, or a factor the user lacks); else how it
+    /// authenticated.
     pub async fn verify(
         &self,
         user_id: &str,
         proof: &Proof,
         now: DateTime<Utc>,
-    ) -> Result<Option<Method>, FactorError> {
+    ) -> Result<Option<&'static [Method]>, FactorError> {
         let id = user_id.to_owned();
         match proof {
             Proof::Totp(code) => {
@@ -298,7 +349,7 @@ impl Factors {
                     .db
                     .run(move |c| factors::accept_step(c, &id, step))
                     .await?;
-                Ok(fresh.then_some(Method::Otp))
+                Ok(fresh.then_some(BY_CODE))
             }
             Proof::RecoveryCode(code) => {
                 let Some(normal) = recovery::normalize(code) else {
@@ -309,7 +360,16 @@ impl Factors {
                     .db
                     .run(move |c| factors::spend_code(c, &id, &hash, now))
                     .await?;
-                Ok(spent.then_some(Method::Otp))
+                Ok(spent.then_some(BY_CODE))
+            }
+            Proof::Passkey {
+                ceremony,
+                credential,
+            } => {
+                let asserted = self
+                    .finish_assertion(Some(user_id), ceremony, credential, now)
+                    .await?;
+                Ok(asserted.map(|_| BY_PASSKEY))
             }
         }
     }
@@ -317,20 +377,20 @@ impl Factors {
     /// Runs `apply`, a change of the user's factors, in one transaction
     /// with its event and the end of every session of the user but `keep`;
     /// once it committed, the event is logged and the ending announced.
-    async fn change(
+    async fn change<T: Send + 'static>(
         &self,
         user_id: &str,
         change: Change,
         keep: Option<String>,
         now: DateTime<Utc>,
-        apply: impl FnOnce(&mut Conn) -> Result<(), FactorError> + Send + 'static,
-    ) -> Result<(), FactorError> {
+        apply: impl FnOnce(&mut Conn) -> Result<T, FactorError> + Send + 'static,
+    ) -> Result<T, FactorError> {
         let (id, policy) = (user_id.to_owned(), self.sessions.policy());
-        let (event, ending) = self
+        let (done, event, ending) = self
             .db
             .run(move |c| {
                 db::write_tx(c, |c| {
-                    apply(c)?;
+                    let done = apply(c)?;
                     let Change {
                         kind,
                         factor,
@@ -345,12 +405,12 @@ impl Factors {
                     let actor = actor.as_deref();
                     let all = Which::all_of(&id, keep);
                     let ending = end_in(c, &all, CHANGED, &policy, &caller, actor, now)?;
-                    Ok::<_, FactorError>((event, ending))
+                    Ok::<_, FactorError>((done, event, ending))
                 })
             })
             .await?;
         self.sessions.announce(ending.after(event), now);
-        Ok(())
+        Ok(done)
     }
 }
 
@@ -391,6 +451,15 @@ fn open(seal: &SealKey, sealed: &str, user_id: &str) -> Option<TotpSecret> {
 fn step_of(secret: &TotpSecret, code: &str, now: DateTime<Utc>) -> Option<i32> {
     let secs = u64::try_from(now.timestamp()).ok()?;
     i32::try_from(secret.matching_step(code, secs)?).ok()
+}
+
+/// Recovery codes back up a second factor: they go when the last one does.
+fn codes_die_with_the_last_factor(c: &mut Conn, user_id: &str) -> Result<(), FactorError> {
+    let totp = factors::totp(c, user_id)?.is_some_and(|r| r.secret.is_some());
+    if !totp && passkey_rows::of_user(c, user_id)?.is_empty() {
+        factors::remove_codes(c, user_id)?;
+    }
+    Ok(())
 }
 
 fn hashes_of(codes: &[String]) -> Vec<String> {
