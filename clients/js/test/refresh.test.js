@@ -101,6 +101,9 @@ test('a login in one tab reaches the other, and so does a logout', async () => {
   const first = client(gw.fetch, { channelName });
   const second = client(gw.fetch, { channelName });
   await Promise.all([first.init(), second.init()]);
+  // news is dated in ms: a token issued in the very ms of this tab's own
+  // logout would be taken for older than it
+  await new Promise((resolve) => setTimeout(resolve, 5));
   const heard = [];
   second.onChange(({ reason }) => heard.push(reason));
   await first.login('ann', 'pw');
