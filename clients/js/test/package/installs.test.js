@@ -21,7 +21,7 @@ const npm = (args, cwd) => execFileSync('npm', [...args, '--no-audit', '--no-fun
 test('the packed tarball installs into a project and type-checks a strict TypeScript file', () => {
   const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', scratch], packageDir));
   const files = packed.files.map((f) => f.path).sort();
-  assert.deepEqual(files, ['dist/auth-client.d.ts', 'package.json', 'src/auth-client.js'].sort());
+  assert.deepEqual(files, ['README.md', 'dist/auth-client.d.ts', 'package.json', 'src/auth-client.js'].sort());
   assert.equal(packed.name, '@portcullis/client');
 
   const app = join(scratch, 'app');
