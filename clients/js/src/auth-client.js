@@ -534,9 +534,10 @@ function sleep(ms) {
  */
 function freezeUser(user) {
   if (!user || typeof user !== 'object') return null;
-  const fields = /** @type {{id?: unknown, username?: unknown, roles?: unknown}} */ (user);
+  // the gateway's User (contract §3), kept as sent but for a frozen copy of the roles
+  const fields = /** @type {User} */ (user);
   const roles = Array.isArray(fields.roles) ? fields.roles.map(String) : [];
-  return Object.freeze({ ...user, id: String(fields.id), username: String(fields.username), roles: Object.freeze(roles) });
+  return Object.freeze({ ...fields, roles: Object.freeze(roles) });
 }
 
 /** Keeps one login session for this tab and coordinates it with the other tabs. */
