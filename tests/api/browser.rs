@@ -809,7 +809,11 @@ async fn the_session_panel_puts_labels_above_values_where_it_is_narrow() {
     // 800 px: the panel is below the list, as wide as the page
     browser.client.set_window_size(800, 900).await.unwrap();
     let wide = user_fact_layout(&browser).await;
-    assert_eq!(wide["stacked"], json!(false), "labels beside values: {wide}");
+    assert_eq!(
+        wide["stacked"],
+        json!(false),
+        "labels beside values: {wide}"
+    );
     // a phone
     browser.client.set_window_size(380, 800).await.unwrap();
     let phone = user_fact_layout(&browser).await;

@@ -25,7 +25,9 @@ fn react_build() -> Option<PathBuf> {
 
 /// Waits for the app's phase: loading, signed-in or signed-out.
 async fn wait_phase(browser: &Browser, phase: &str) {
-    browser.wait_for("main", Is::Attr("data-phase", phase), WAIT).await;
+    browser
+        .wait_for("main", Is::Attr("data-phase", phase), WAIT)
+        .await;
 }
 
 /// Sends the password form for `name` on the loaded, signed-out app.
@@ -69,7 +71,10 @@ async fn the_react_example_signs_in_with_a_second_factor_keeps_the_session_and_s
         "the gateway serves the React build"
     );
     send_password(&browser, "alice").await;
-    assert_eq!(browser.attr("#code", "data-factor").await.as_deref(), Some("totp"));
+    assert_eq!(
+        browser.attr("#code", "data-factor").await.as_deref(),
+        Some("totp")
+    );
     browser.fill("#code", &app.code_now(&enrolled.secret)).await;
     browser.click("#verify").await;
     wait_signed_in(&browser, "alice").await;
