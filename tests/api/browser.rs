@@ -18,6 +18,7 @@ mod events;
 mod factors;
 mod oidc;
 mod passkeys;
+mod react;
 mod websockets;
 
 #[actix_web::test]
@@ -774,4 +775,48 @@ async fn alice_on_two_browsers() -> Option<(Browser, Browser, TestApp)> {
     laptop.log_in(&app, "alice").await;
     phone.log_in(&app, "alice").await;
     Some((laptop, phone, app))
+}
+
+/// Where the session panel's `User` value sits against its label:
+/// `{stacked, share}`, `stacked` when the value starts below the label and
+/// `share` the value's width over the list's.
+async fn user_fact_layout(browser: &Browser) -> Value {
+    browser
+        .js(
+            r#"const dd = document.querySelector('#session-user');
+               const dt = dd.previousElementSibling.getBoundingClientRect();
+               const value = dd.getBoundingClientRect();
+               const list = dd.parentElement.getBoundingClientRect();
+               return { stacked: value.top >= dt.bottom - 1, share: value.width / list.width };"#,
+            vec![],
+        )
+        .await
+}
+
+#[actix_web::test]
+async fn the_session_panel_puts_labels_above_values_where_it_is_narrow() {
+    let Some((browser, app)) = fixture(|_| {}).await else {
+        return;
+    };
+    app.add_user("alice", &[]);
+    // 1280 px: the panel is the 20rem column beside the list
+    browser.log_in(&app, "alice").await;
+    let beside_the_list = user_fact_layout(&browser).await;
+    assert_eq!(beside_the_list["stacked"], json!(true), "{beside_the_list}");
+    assert!(
+        beside_the_list["share"].as_f64().unwrap() > 0.95,
+        "the id gets the panel's width: {beside_the_list}"
+    );
+    // 800 px: the panel is below the list, as wide as the page
+    browser.client.set_window_size(800, 900).await.unwrap();
+    let wide = user_fact_layout(&browser).await;
+    assert_eq!(
+        wide["stacked"],
+        json!(false),
+        "labels beside values: {wide}"
+    );
+    // a phone
+    browser.client.set_window_size(380, 800).await.unwrap();
+    let phone = user_fact_layout(&browser).await;
+    assert_eq!(phone["stacked"], json!(true), "{phone}");
 }

@@ -52,6 +52,20 @@ impl Drop for Browser {
     }
 }
 
+/// Says on stderr that the running test is skipped for `reason`, or fails
+/// it when `PORTCULLIS_REQUIRE_BROWSER=1` asks for every browser test.
+pub fn skip_unless_required(reason: &str) {
+    if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("browser tests are required (PORTCULLIS_REQUIRE_BROWSER=1), but {reason}");
+    }
+    // libtest names each test's thread after the test
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a browser test")
+        .to_owned();
+    eprintln!("skipped {test}: {reason}");
+}
+
 impl Browser {
     /// Starts chromedriver and a session, or returns None (after saying why
     /// on stderr) when Chromium or chromedriver is not installed.
@@ -59,17 +73,7 @@ impl Browser {
         let chromedriver = match find_browser() {
             Ok(path) => path,
             Err(reason) => {
-                if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
-                    panic!(
-                        "browser tests are required (PORTCULLIS_REQUIRE_BROWSER=1), but {reason}"
-                    );
-                }
-                // libtest names each test's thread after the test
-                let test = std::thread::current()
-                    .name()
-                    .unwrap_or("a browser test")
-                    .to_owned();
-                eprintln!("skipped {test}: {reason}");
+                skip_unless_required(&reason);
                 return None;
             }
         };

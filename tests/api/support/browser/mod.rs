@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::support::{ServeArgs, TestApp, employee_service, spawn_with};
 
 pub use authenticator::VirtualAuthenticator;
-pub use driver::Browser;
+pub use driver::{Browser, skip_unless_required};
 pub use page::{Is, WAIT};
 
 /// The one fixture: a headless browser and the gateway (in front of the
