@@ -73,6 +73,13 @@ impl Application {
         if applied > 0 {
             log::info!("applied {applied} database migration(s)");
         }
+        if let (Some(rp), Some(url)) = (&config.passkeys, &config.public_url)
+            && !rp.secure_context()
+        {
+            log::warn!(
+                "passkeys will not work: browsers offer them only on https:// or http://localhost, and PORTCULLIS_PUBLIC_URL is {url}"
+            );
+        }
         if config.passkeys.is_none() {
             let stored = db.with_conn(passkeys::count)?;
             if stored > 0 {

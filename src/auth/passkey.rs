@@ -63,6 +63,9 @@ pub struct Asserted {
 #[derive(Clone)]
 pub struct RelyingParty {
     webauthn: std::sync::Arc<Webauthn>,
+    /// Whether browsers offer WebAuthn there at all: `https://`, or
+    /// `http://localhost` (a secure context).
+    secure_context: bool,
 }
 
 impl std::fmt::Debug for RelyingParty {
@@ -84,9 +87,17 @@ impl RelyingParty {
         let webauthn = WebauthnBuilder::new(host, &origin)
             .and_then(|b| b.rp_name(host).build())
             .map_err(|_| RpError::Refused(public_url.into()))?;
+        let local = host == "localhost" || host.ends_with(".localhost");
         Ok(Self {
             webauthn: std::sync::Arc::new(webauthn),
+            secure_context: origin.scheme() == "https" || local,
         })
+    }
+
+    /// Whether browsers will use passkeys on this origin: not on plain
+    /// `http://` except for localhost.
+    pub fn secure_context(&self) -> bool {
+        self.secure_context
     }
 
     /// Creation options for a new passkey of the user `handle` (resident
@@ -245,6 +256,19 @@ mod tests {
             RelyingParty::new("http://127.0.0.1:8080"),
             Err(RpError::IpAddress(_))
         ));
+    }
+
+    #[test]
+    fn browsers_offer_passkeys_on_https_and_on_localhost_only() {
+        for (url, secure) in [
+            ("https://app.example.com", true),
+            ("http://localhost:8080", true),
+            ("http://dev.localhost:8080", true),
+            ("http://app.example.com", false),
+        ] {
+            let rp = RelyingParty::new(url).unwrap();
+            assert_eq!(rp.secure_context(), secure, "{url}");
+        }
     }
 
     #[test]

@@ -273,7 +273,7 @@ async function loadEmployees() {
   const userId = currentUserId;
   const factors = await security.reload({ quiet: true });
   if (currentUserId !== userId) return;
-  if (factors?.required && !factors.totp) {
+  if (factors?.required && !factors.totp && !factors.passkeys?.length) {
     listDue = true;
     sendToEnrol(ENROL_MESSAGES.required);
     return;

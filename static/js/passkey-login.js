@@ -12,6 +12,8 @@ import { autofillSupported, ceremonyProblem, passkeysSupported, usePasskey } fro
 
 /** Ceremonies live 5 minutes: the autofill asks for a fresh one before that. */
 const RENEW_MS = 4 * 60 * 1000;
+/** After the browser refused the autofill request: wait this long, doubling up to RENEW_MS. */
+const RETRY_MS = 5000;
 
 /** What to say when the gateway refused a passkey sign-in. */
 export function passkeyRefused(err) {
@@ -32,6 +34,14 @@ export function createPasskeyLogin({ auth, error, onSignedIn }) {
   /** The autofill request waiting: `{controller, timer}`, or null. */
   let waiting = null;
   let active = false;
+  /** How long to wait before asking the browser again after it refused. */
+  let retryIn = RETRY_MS;
+
+  /** Asks again later (a ceremony row each time: never in a tight loop). */
+  function retryLater(mine) {
+    mine.timer = setTimeout(autofill, retryIn);
+    retryIn = Math.min(retryIn * 2, RENEW_MS);
+  }
 
   function stopAutofill() {
     if (!waiting) return;
@@ -70,16 +80,24 @@ export function createPasskeyLogin({ auth, error, onSignedIn }) {
     try {
       credential = await usePasskey(answer.publicKey, { mediation: 'conditional', signal: mine.controller.signal });
     } catch (err) {
-      if (waiting === mine && err?.name !== 'AbortError') autofill();
+      if (waiting !== mine || err?.name === 'AbortError') return;
+      clearTimeout(mine.timer);
+      // another address than the one passkeys are bound to: asking again
+      // cannot help (the button says why when pressed)
+      if (err?.name !== 'SecurityError') retryLater(mine);
       return;
     }
     if (waiting !== mine) return;
     stopAutofill();
+    retryIn = RETRY_MS;
     try {
       await finish(answer.ceremony, credential);
     } catch (err) {
       show(error, passkeyRefused(err));
-      autofill();
+      if (active) {
+        waiting = { controller: new AbortController(), timer: null };
+        retryLater(waiting);
+      }
     }
   }
 

@@ -77,15 +77,20 @@ export function createSecurityView({ api, status, isLoggedIn, me, onChanged }) {
     const f = factors;
     passkeys.render(f);
     el.setup.hidden = !f || f.totp || !f.totp_available || !el.enrol.hidden;
+    const keys = f?.passkeys?.length ?? 0;
     el.remove.hidden = !f?.totp;
-    el.renew.hidden = !f?.totp;
-    if (f?.totp) show(el.notice, ''); // the reason to come here is met
+    // recovery codes stand in for any second factor, a passkey's too
+    el.renew.hidden = !f?.totp && !keys;
+    if (f?.totp || keys) show(el.notice, ''); // the reason to come here is met
+    const left = f?.recovery_codes_left ?? 0;
+    const codes = `${plural(left, 'recovery code')} left${left <= 3 ? ' — make new ones soon' : ''}.`;
     if (!f) {
       el.state.textContent = '';
     } else if (f.totp) {
-      const left = f.recovery_codes_left;
-      el.state.textContent = `On: signing in asks for a code from your authenticator app. `
-        + `${plural(left, 'recovery code')} left${left <= 3 ? ' — make new ones soon' : ''}.`;
+      el.state.textContent = `On: signing in asks for a code from your authenticator app. ${codes}`;
+    } else if (keys) {
+      el.state.textContent = `Off. Your ${keys === 1 ? 'passkey is' : 'passkeys are'} your second factor: `
+        + `after your password, signing in asks for one. ${codes}`;
     } else if (f.totp_available) {
       el.state.textContent = 'Off: your password alone signs you in.';
     } else {
@@ -272,9 +277,12 @@ export function createSecurityView({ api, status, isLoggedIn, me, onChanged }) {
       try {
         await api.removeTotp();
         hideCodes();
-        status.say('The authenticator app is removed: your password alone signs you in now. '
-          + 'Your other sessions were signed out.');
-        await load();
+        const now = await load();
+        status.say(now?.passkeys?.length
+          ? 'The authenticator app is removed: your passkeys are still your second factor. '
+            + 'Your other sessions were signed out.'
+          : 'The authenticator app is removed: your password alone signs you in now. '
+            + 'Your other sessions were signed out.');
         onChanged();
         el.setup.focus();
       } catch (err) {

@@ -112,7 +112,7 @@ export function createStepUpDialog({ factors, passkeyOptions, needsSecondFactor 
     /** The AuthClient's onStepUp: resolves once the user stepped up or gave up. */
     async ask(challenge) {
       const has = await factors();
-      const second = has?.totp ? ['totp', 'recovery_code'] : [];
+      const second = [...(has?.totp ? ['totp'] : []), ...((has?.recovery_codes_left ?? 0) > 0 ? ['recovery_code'] : [])];
       const passkey = (has?.passkeys?.length ?? 0) > 0 && passkeysSupported();
       const wantsMfa = challenge.acrValues.includes('mfa');
       if (wantsMfa && !second.length && !passkey) {

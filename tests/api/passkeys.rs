@@ -152,13 +152,30 @@ async fn a_passkey_steps_a_stale_session_up_and_then_it_may_manage_passkeys() {
 #[actix_web::test]
 async fn a_passkey_is_renamed_and_deleted_and_then_refused() {
     let app = spawn_with_passkeys(|_| {}).await;
-    let other = app.logged_in("alice", &[Role::User]).await;
+    let before = app.logged_in("alice", &[Role::User]).await;
     let session = app.login("alice").await;
     let mut authenticator = Authenticator::new();
-    let res = app
+    let mut res = app
         .register_passkey(&session, &mut authenticator, "Laptop")
         .await;
     assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let mut fields: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["created_at", "id", "name"],
+        "§9's answer: {created}"
+    );
+    // adding a factor ends every other session of the user
+    assert_eq!(app.refresh(&before.refresh).await.status(), 401);
+    // a session opened after it, to see the deletion end it too
+    let other = app.passkey_session(&mut authenticator).await;
     let id = stored_passkey_id(&app, &session).await;
     let path = format!("/auth/passkeys/{id}");
     let mut res = app
@@ -419,4 +436,94 @@ async fn a_public_url_by_ip_address_serves_everything_but_passkeys() {
     let mut res = app.call("GET", "/auth/mfa", &session.access).await;
     let factors: Value = res.json().await.unwrap();
     assert_eq!(factors["passkeys_available"], false, "{factors}");
+}
+
+#[actix_web::test]
+async fn a_ceremony_serves_only_its_kind_and_its_user() {
+    let (app, alice, mut authenticator) = registered().await;
+    let mut bobs = Authenticator::new();
+    let bob = app.with_a_passkey("bob", &mut bobs).await;
+    let before = snapshot(&app);
+
+    // a registration ceremony is no login ceremony
+    let (ceremony, _) = app
+        .passkey_options("/auth/passkeys/options", Some(&alice.access), &json!({}))
+        .await;
+    let (_, login_options) = app.passkey_login_options().await;
+    let assertion = authenticator.assert(&login_options);
+    let res = app.finish_passkey_login(&ceremony, &assertion).await;
+    assert_invalid_credentials(res).await;
+
+    // alice's step-up ceremony, answered by alice's passkey, does not step bob up
+    let (ceremony, options) = app
+        .passkey_options(
+            "/auth/step-up/passkey-options",
+            Some(&alice.access),
+            &json!({}),
+        )
+        .await;
+    let credential = authenticator.assert(&options);
+    let body = json!({"ceremony": ceremony, "credential": credential});
+    let res = app
+        .call_json("POST", "/auth/step-up", &bob.access, &body)
+        .await;
+    assert_invalid_credentials(res).await;
+    // nor does bob's passkey answer a step-up of alice's
+    let (ceremony, options) = app
+        .passkey_options(
+            "/auth/step-up/passkey-options",
+            Some(&alice.access),
+            &json!({}),
+        )
+        .await;
+    let mut wider = options.clone();
+    wider["allowCredentials"] = json!([]);
+    let credential = bobs.assert(&wider);
+    let body = json!({"ceremony": ceremony, "credential": credential});
+    let res = app
+        .call_json("POST", "/auth/step-up", &alice.access, &body)
+        .await;
+    assert_invalid_credentials(res).await;
+
+    // bob's second-step ceremony is not alice's pending login's
+    let (alice_token, _) = app.first_step("alice").await;
+    let (bob_token, _) = app.first_step("bob").await;
+    let (ceremony, options) = app
+        .passkey_options(
+            "/auth/login/mfa/passkey-options",
+            None,
+            &json!({"mfa_token": bob_token}),
+        )
+        .await;
+    let credential = bobs.assert(&options);
+    let proof = json!({"ceremony": ceremony, "credential": credential});
+    assert_invalid_credentials(app.second_step(&alice_token, proof).await).await;
+    assert_eq!(snapshot(&app), before, "nothing changed");
+}
+
+#[actix_web::test]
+async fn adding_using_and_deleting_a_passkey_are_security_events() {
+    let (app, session, mut authenticator) = registered().await;
+    let detail = |e: &portcullis::db::events::EventRow| e.detail.clone().unwrap_or_default();
+    let added = stored_of_kind(app.db(), "factor_added");
+    assert!(
+        added.iter().any(|e| detail(e).contains("passkey")),
+        "{added:?}"
+    );
+    app.passkey_session(&mut authenticator).await;
+    let logins = stored_of_kind(app.db(), "login_ok");
+    assert!(
+        logins.iter().any(|e| detail(e).contains("hwk")),
+        "the login says how: {logins:?}"
+    );
+    let id = stored_passkey_id(&app, &session).await;
+    let res = app
+        .call("DELETE", &format!("/auth/passkeys/{id}"), &session.access)
+        .await;
+    assert_eq!(res.status(), 204);
+    let removed = stored_of_kind(app.db(), "factor_removed");
+    assert!(
+        removed.iter().any(|e| detail(e).contains("passkey")),
+        "{removed:?}"
+    );
 }

@@ -101,6 +101,15 @@ impl From<&PasskeyInfo> for PasskeyBody {
     }
 }
 
+/// A passkey just added (§9): no use yet to speak of.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedBody {
+    id: String,
+    name: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PasskeysBody {
     passkeys: Vec<PasskeyBody>,
@@ -232,7 +241,7 @@ pub async fn registration_options(
     security(("bearer" = [])),
     request_body = RegistrationBody,
     responses(
-        (status = 201, description = "The passkey is the caller's; every other session of the caller has ended.", body = PasskeyBody),
+        (status = 201, description = "The passkey is the caller's; every other session of the caller has ended.", body = CreatedBody),
         (status = 400, description = "`invalid_input`: the authenticator's answer was not accepted (or the ceremony is spent or over), a name of the wrong length, a malformed body.", body = ErrorBody),
         (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
         (status = 404, description = "`not_found`: passkeys are not offered.", body = ErrorBody),
@@ -257,7 +266,11 @@ pub async fn register(
             now,
         )
         .await?;
-    Ok(HttpResponse::Created().json(PasskeyBody::from(&passkey)))
+    Ok(HttpResponse::Created().json(CreatedBody {
+        id: passkey.id,
+        name: passkey.name,
+        created_at: passkey.created_at.to_rfc3339(),
+    }))
 }
 
 /// The caller's passkeys.

@@ -130,7 +130,16 @@ async fn a_passkey_finishes_a_password_login_answers_a_step_up_and_once_deleted_
     // over 5 minutes later, deleting it asks to confirm it is you: the
     // passkey answers, and the deletion goes through
     app.advance(301.0);
+    let renders = browser.number("#passkey-list", "data-loaded").await;
     browser.open_view("#nav-security", "/security").await;
+    // the view's own load drew the list anew: press the buttons of that one
+    browser
+        .wait_for(
+            "#passkey-list",
+            Is::AttrAtLeast("data-loaded", renders + 1),
+            WAIT,
+        )
+        .await;
     browser
         .wait_for("#passkey-list .passkey-name", Is::Text("Phone"), WAIT)
         .await;

@@ -295,6 +295,13 @@ impl TestApp {
         self.finish_passkey_login(&ceremony, &credential).await
     }
 
+    /// A passwordless login with `authenticator` that must succeed: the session.
+    pub async fn passkey_session(&self, authenticator: &mut Authenticator) -> Session {
+        let mut res = self.passkey_login(authenticator).await;
+        assert_eq!(res.status(), 200, "passkey login failed");
+        Session::read(&mut res).await
+    }
+
     /// `name` logged in with a password and `authenticator`'s passkey
     /// registered (named "Laptop"): the session.
     pub async fn with_a_passkey(&self, name: &str, authenticator: &mut Authenticator) -> Session {
