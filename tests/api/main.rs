@@ -21,6 +21,7 @@ mod oidc;
 mod ops;
 mod process;
 mod proxy;
+mod reload;
 mod security;
 mod sessions;
 mod support;

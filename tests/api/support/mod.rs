@@ -12,6 +12,7 @@
 //! - [`events`]: security events stored and read, device-cookie logins.
 //! - [`users`], [`ledger`]: rows written and read behind the gateway's
 //!   back; the only doors to the library's account and schema functions.
+//! - [`pki`]: a test CA, a certificate it renews, requests over TLS.
 //! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
 //! - [`sockets`]: a WebSocket upstream (echo) and the client side of a
 //!   socket through the gateway.
@@ -39,6 +40,7 @@ pub mod events;
 pub mod factors;
 pub mod ledger;
 pub mod oidc;
+pub mod pki;
 pub mod process;
 pub mod raw;
 pub mod relay;
@@ -55,6 +57,7 @@ pub use events::*;
 pub use factors::*;
 pub use ledger::*;
 pub use oidc::*;
+pub use pki::*;
 pub use process::*;
 pub use relay::*;
 pub use requests::*;
