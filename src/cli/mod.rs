@@ -1,10 +1,11 @@
-//! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
-//! `events`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
+//! The command line: `serve`, `config check`, `demo`, `upstream-demo`,
+//! `migrate`, `user …`, `events`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
 //! usage for a bad command line, naming the variable a refused value came
 //! from; one line per problem, naming the flag or variable, for a bad
 //! configuration); 1 any other failure. A database URL is printed without
 //! its password.
 
+mod check;
 mod env;
 mod events;
 
@@ -60,6 +61,12 @@ pub(crate) struct Cli {
 enum Command {
     /// Run the gateway (applies pending migrations first).
     Serve(Box<ServeArgs>),
+    /// Check the configuration `serve` would run with.
+    #[command(arg_required_else_help = true)]
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Run a self-contained demo: employee service, gateway, SPA and three
     /// users with generated passwords, on throwaway data removed at exit.
     Demo {
@@ -115,6 +122,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load and check everything `serve` would (keys, TLS files, policy,
+    /// providers, the database and its migrations) without serving; print
+    /// the effective configuration with each value's source, secrets
+    /// redacted. Exit 0 when `serve` would start, 2 when not.
+    Check(Box<ServeArgs>),
 }
 
 /// Where a user name's rules are told, once.
@@ -298,8 +314,8 @@ pub fn main() -> ExitCode {
     // with SIGSEGV once in about twelve runs as it exited
     openssl_sys::init();
     let dotenv = env::DotEnv::load();
-    let cli = match parse(dotenv.as_ref().ok()) {
-        Ok(cli) => cli,
+    let (cli, matches) = match parse(dotenv.as_ref().ok()) {
+        Ok(parsed) => parsed,
         Err(e) => {
             // clap's own rendering: usage, "did you mean", `--help` on stdout
             let _ = e.print();
@@ -317,46 +333,57 @@ pub fn main() -> ExitCode {
         eprintln!("{note}");
     }
     logging::init(cli.log_format);
-    let result = run(cli.command);
-    logging::flush();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(lines)) => {
-            for line in lines {
-                eprintln!("error: {}", dotenv.annotate(&line));
-            }
-            ExitCode::from(2)
-        }
-        Err(Failure::Other(cause)) => {
-            eprintln!("error: {}", dotenv.annotate(&cause));
-            ExitCode::from(1)
+    let result = run(cli.command, &matches, &dotenv);
+    let (code, lines) = match result {
+        Ok(()) => (ExitCode::SUCCESS, Vec::new()),
+        Err(Failure::Usage(lines)) => (ExitCode::from(2), lines),
+        Err(Failure::Other(cause)) => (ExitCode::from(1), vec![cause]),
+    };
+    for line in lines {
+        let line = dotenv.annotate(&line);
+        match cli.log_format {
+            // one JSON object per line, like every other line of the log
+            LogFormat::Json => log::error!(target: "portcullis::cli", "{line}"),
+            LogFormat::Text => eprintln!("error: {line}"),
         }
     }
+    logging::flush();
+    code
 }
 
-/// The command line, with empty variables counting as unset; a refused
-/// value that came from a variable names it.
-fn parse(dotenv: Option<&env::DotEnv>) -> Result<Cli, clap::Error> {
+/// The command line, with empty variables counting as unset, and the
+/// matches it came from (where each value came from); a refused value
+/// that came from a variable names it.
+fn parse(dotenv: Option<&env::DotEnv>) -> Result<(Cli, clap::ArgMatches), clap::Error> {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let mut cmd = env::empty_means_unset(Cli::command());
-    let mut matches = match cmd.try_get_matches_from_mut(&argv) {
+    let matches = match cmd.try_get_matches_from_mut(&argv) {
         Ok(matches) => matches,
         Err(e) => return Err(env::name_the_variable(e, &cmd, &argv, dotenv)),
     };
-    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    Ok((cli, matches))
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+/// Runs `command`; `matches` and `dotenv` say where its values came from.
+fn run(command: Command, matches: &clap::ArgMatches, dotenv: &env::DotEnv) -> Result<(), Failure> {
     match command {
         Command::Serve(args) => {
             let config = Config::from_args(&args).map_err(Failure::Usage)?;
             actix_web::rt::System::new().block_on(async move {
                 let app = Application::build(config, Clock::system())?;
-                log::info!("portcullis listening on port {}", app.port());
+                log::info!(
+                    "portcullis listening on port {}: {}",
+                    app.port(),
+                    app.running()
+                );
                 app.run().await?;
                 Ok(())
             })
         }
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => check::run(&args, matches, dotenv),
         Command::Demo { bind } => demo::run(&bind).map_err(demo_failure),
         Command::UpstreamDemo { bind } => demo::employees::run(&bind).map_err(demo_failure),
         Command::Migrate(args) => {

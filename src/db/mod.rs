@@ -92,12 +92,18 @@ impl From<diesel::r2d2::PoolError> for DbError {
     }
 }
 
-/// libpq's messages span lines; logs and the CLI's cause want one.
+/// libpq's messages span lines; logs and the CLI's cause want one. A line
+/// repeated is said once: libpq tries with and without TLS
+/// (`sslmode=prefer`) and reports each attempt's identical failure.
 fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut said: Vec<String> = Vec::new();
+    for line in e.to_string().lines() {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !line.is_empty() && !said.contains(&line) {
+            said.push(line);
+        }
+    }
+    said.join(" ")
 }
 
 /// Logs the pool's failed connection attempts on one line each, as a
@@ -772,6 +778,17 @@ mod tests {
             "postgres://app:***@db:5432/gw?sslmode=require"
         );
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_cause_repeated_by_libpq_is_said_once_on_one_line() {
+        let twice = "connection to server failed: FATAL:  password authentication failed\n\
+                     connection to server failed: FATAL:  password authentication failed\n";
+        assert_eq!(
+            one_line(&twice),
+            "connection to server failed: FATAL: password authentication failed"
+        );
+        assert_eq!(one_line(&"a\n  b\n"), "a b");
     }
 
     #[test]
