@@ -1,5 +1,5 @@
 //! The command line: `serve`, `config check`, `demo`, `upstream-demo`,
-//! `migrate`, `user …`, `events`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
+//! `migrate`, `user …`, `events`, `completions`, `man`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
 //! usage for a bad command line, naming the variable a refused value came
 //! from; one line per problem, naming the flag or variable, for a bad
 //! configuration); 1 any other failure. A database URL is printed without
@@ -36,7 +36,7 @@ use crate::startup::Application;
 #[derive(Debug, Parser)]
 #[command(
     name = "portcullis",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PORTCULLIS_COMMIT"), ")"),
     about = "A session gateway for single-page apps in front of legacy HTTP APIs",
     arg_required_else_help = true,
     after_help = "Try it: `portcullis demo`, then open http://127.0.0.1:8080/.\n\
@@ -115,6 +115,15 @@ enum Command {
               value_parser = clap::value_parser!(i64).range(0..=100_000))]
         last: i64,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish,
+    /// elvish, powershell) to standard output.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff, for `man -l -`) to standard output.
+    Man,
     /// Write a new Ed25519 private key (PKCS#8 PEM) for EdDSA signing.
     Keygen {
         /// The file to create, owner-only (0600); an existing file is never
@@ -414,6 +423,16 @@ fn run(command: Command, matches: &clap::ArgMatches, dotenv: &env::DotEnv) -> Re
             events::run(&db, &options)
         }
         Command::Keygen { out } => keygen(&out),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "portcullis",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => Ok(clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?),
     }
 }
 

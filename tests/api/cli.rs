@@ -637,3 +637,35 @@ fn a_refused_database_password_fails_at_once_with_libpqs_cause_once() {
     );
     assert!(!text.contains("wrong-password"), "{text}");
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_definition() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef portcullis"),
+        ("fish", "complete -c portcullis"),
+    ] {
+        let out = portcullis().args(["completions", shell]).output().unwrap();
+        assert_success(&out, shell);
+        let text = stdout(&out);
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(
+            text.contains("config") && text.contains("mfa-reset"),
+            "{shell}"
+        );
+    }
+    let out = portcullis().arg("man").output().unwrap();
+    assert_success(&out, "man");
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(".ie \\n(.g .ds Aq") || text.contains(".TH portcullis"),
+        "{text}"
+    );
+    assert!(text.contains("config") && text.contains("keygen"), "{text}");
+    let out = portcullis().arg("--version").output().unwrap();
+    let version = stdout(&out);
+    assert!(
+        version.starts_with(&format!("portcullis {} (", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+}

@@ -921,3 +921,26 @@ fn tls_needs_both_a_certificate_and_a_key_and_readable_pem() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[actix_web::test]
+async fn build_info_names_the_version_and_the_commit_built_from() {
+    let app = spawn_app().await;
+    let text = scrape(&app).await;
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    let commit = git.unwrap_or_else(|| "unknown".to_owned());
+    let series = format!(
+        "portcullis_build_info{{commit=\"{commit}\",version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        sample(&text, &series),
+        1.0,
+        "{series} missing from:\n{text}"
+    );
+}
