@@ -405,7 +405,12 @@ fn run(command: Command, matches: &clap::ArgMatches, dotenv: &env::DotEnv) -> Re
             }
             Ok(())
         }
-        Command::User { db: args, command } => user(&connect_migrated(&args)?, command),
+        Command::User { db: args, command } => {
+            if !matches!(command, UserCommand::Add { .. }) {
+                must_exist(&args)?;
+            }
+            user(&connect_migrated(&args)?, command)
+        }
         Command::Events {
             db: args,
             user,
@@ -413,6 +418,7 @@ fn run(command: Command, matches: &clap::ArgMatches, dotenv: &env::DotEnv) -> Re
             json,
             last,
         } => {
+            must_exist(&args)?;
             let db = connect_migrated(&args)?;
             let options = events::Options {
                 user,
@@ -451,6 +457,25 @@ fn connect(args: &DbArgs) -> Result<Db, Failure> {
         DbError::Unsupported(cause) => usage(cause),
         other => Failure::Other(other.to_string()),
     })
+}
+
+/// For a command that reads what is there: a SQLite file that does not
+/// exist is a typo, not a database to make empty (`migrate` and `user add`
+/// make one).
+fn must_exist(args: &DbArgs) -> Result<(), Failure> {
+    let url = args.database_url.trim();
+    database_dir_exists(url).map_err(|e| Failure::Usage(vec![format!("DATABASE_URL: {e}")]))?;
+    let settings = DbSettings::new(url);
+    match settings.sqlite_path() {
+        Some(path) if !Path::new(&path).exists() => {
+            let shown = std::path::absolute(&path).unwrap_or_else(|_| path.into());
+            Err(Failure::Usage(vec![format!(
+                "DATABASE_URL: {} does not exist (`portcullis migrate` or `user add` creates a database)",
+                shown.display()
+            )]))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Opens the database and applies what migrations are pending, saying so.
@@ -519,6 +544,9 @@ fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
         UserCommand::List | UserCommand::Link { .. } => {}
         UserCommand::Roles { name, set } => {
             let (who, roles) = (UserRef::Name(name.clone()), Roles::new(set));
+            if !roles.contains(Role::Admin) {
+                warn_if_last_admin(db, &name, "demoting")?;
+            }
             let user = block_on(accounts.set_roles(who, roles, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
             println!(
@@ -527,6 +555,7 @@ fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
             );
         }
         UserCommand::Disable { name } => {
+            warn_if_last_admin(db, &name, "disabling")?;
             let who = UserRef::Name(name.clone());
             block_on(accounts.set_disabled(who, true, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
@@ -546,6 +575,23 @@ fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
             block_on(services.factors.reset(&found.user.id, None, &caller, now))?;
             println!("{name} has no second factor now; their sessions are revoked");
         }
+    }
+    Ok(())
+}
+
+/// Says so on stderr when `name` is the only active admin: after
+/// `doing` it nobody can use the admin routes (the CLI still can).
+fn warn_if_last_admin(db: &Db, name: &str, doing: &str) -> Result<(), Failure> {
+    let admins: Vec<_> = db
+        .with_conn(users::list)?
+        .into_iter()
+        .filter(|u| !u.disabled && u.roles.contains(Role::Admin))
+        .collect();
+    if admins.len() == 1 && admins[0].username == name {
+        eprintln!(
+            "warning: {name} is the last active admin; after {doing} them nobody can use the admin routes \
+             (`portcullis user roles NAME --set admin` makes another)"
+        );
     }
     Ok(())
 }
@@ -579,14 +625,21 @@ fn read_password(from_stdin: bool) -> Result<String, Failure> {
 }
 
 /// Asks for a new password, then for it again. A password that breaks the
-/// rules stops at once; a mismatch is said and may be retried once.
+/// rules is said and asked for again, as is a mismatch; the second failure
+/// of either stops.
 fn prompt_new_password(
     mut ask: impl FnMut(&str) -> Result<String, Failure>,
     mut say: impl FnMut(&str),
 ) -> Result<String, Failure> {
     for attempt in 1..=2 {
         let first = ask("Password: ")?;
-        check_password(&first)?;
+        if let Err(Failure::Usage(why)) = check_password(&first) {
+            if attempt == 2 {
+                return Err(Failure::Usage(why));
+            }
+            say(&format!("{}; try again.", why.join("; ")));
+            continue;
+        }
         if ask("Repeat password: ")? == first {
             return Ok(first);
         }
@@ -664,10 +717,18 @@ mod tests {
     }
 
     #[test]
-    fn a_short_password_stops_before_the_repeat() {
-        let (result, said) = prompt(&["short"]);
+    fn a_short_password_is_said_and_asked_for_again() {
+        let (result, said) = prompt(&["short", "a fine password", "a fine password"]);
+        assert_eq!(result.unwrap(), "a fine password");
+        assert_eq!(said[0], "Password: ");
+        assert!(
+            said[1].starts_with("password: ") && said[1].ends_with("; try again."),
+            "{said:?}"
+        );
+        assert_eq!(said[2..], ["Password: ", "Repeat password: "]);
+        let (result, said) = prompt(&["short", "tiny"]);
         assert!(matches!(result, Err(Failure::Usage(_))), "{result:?}");
-        assert_eq!(said, ["Password: "]);
+        assert_eq!(said.len(), 3, "{said:?}");
     }
 
     #[test]

@@ -283,6 +283,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_env_names_distinct_files_for_the_signing_and_tls_keys() {
+        let example = include_str!("../../.env.example");
+        let file = |var: &str| {
+            example
+                .lines()
+                .find_map(|l| l.trim_start_matches("# ").strip_prefix(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} missing from .env.example"))
+        };
+        let (signing, tls) = (file("PORTCULLIS_JWT_KEY_FILE"), file("PORTCULLIS_TLS_KEY"));
+        assert_ne!(signing, tls);
+        assert_ne!(file("PORTCULLIS_TLS_CERT"), tls);
+    }
+
+    #[test]
     fn the_readme_names_every_variable_of_serve_with_its_default() {
         let readme = include_str!("../../README.md");
         let cells = |row: &'static str| -> Vec<Vec<&'static str>> {

@@ -125,10 +125,14 @@ fn migrate_reports_what_it_applied_and_other_commands_say_when_they_migrate() {
     let out = cli(&db, &["migrate"], "");
     assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
 
-    // a user command on a fresh database migrates it, and says so
+    // `user add` on a fresh database migrates it, and says so
     let fresh = dir.path().join("q.db").display().to_string();
-    let out = cli(&fresh, &["user", "list"], "");
-    assert!(out.status.success());
+    let out = cli(
+        &fresh,
+        &["user", "add", "zed", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("applied {applied} migration(s)")),
         "{}",
@@ -667,5 +671,82 @@ fn completions_and_the_man_page_come_from_the_command_line_definition() {
     assert!(
         version.starts_with(&format!("portcullis {} (", env!("CARGO_PKG_VERSION"))),
         "{version}"
+    );
+}
+
+#[test]
+fn a_mistyped_database_is_refused_by_commands_that_read_it_and_never_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("portcullsi.db");
+    let url = typo.to_str().unwrap();
+    for args in [
+        &["user", "list"][..],
+        &["user", "disable", "alice"],
+        &["events"],
+    ] {
+        let out = cli(url, args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let text = stderr(&out);
+        assert!(
+            text.contains("DATABASE_URL: ") && text.contains("does not exist"),
+            "{text}"
+        );
+        assert!(!typo.exists(), "{args:?} made an empty database");
+    }
+    cli_add_user(url, "alice");
+    let out = cli(url, &["user", "list"], "");
+    assert_success(&out, "user list");
+    assert!(stdout(&out).contains("alice"));
+}
+
+#[test]
+fn demo_with_a_bad_bind_names_the_flag_and_makes_nothing() {
+    let out = portcullis()
+        .args(["demo", "--bind", "bad"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("error: --bind: \"bad\" is not an address"),
+        "{text}"
+    );
+}
+
+#[test]
+fn demoting_or_disabling_the_last_admin_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let pw = format!("{PASSWORD}\n");
+    for name in ["root", "second"] {
+        let out = cli(
+            &db,
+            &["user", "add", name, "--role", "admin", "--password-stdin"],
+            &pw,
+        );
+        assert_success(&out, "user add");
+    }
+    let out = cli(&db, &["user", "disable", "second"], "");
+    assert_success(&out, "disable");
+    assert!(
+        !stderr(&out).contains("warning"),
+        "another admin is left: {}",
+        stderr(&out)
+    );
+    let out = cli(&db, &["user", "roles", "root", "--set", "editor"], "");
+    assert_success(&out, "roles");
+    assert!(
+        stderr(&out).contains("warning: root is the last active admin; after demoting them"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&db, &["user", "roles", "root", "--set", "admin"], "");
+    assert_success(&out, "roles");
+    let out = cli(&db, &["user", "disable", "root"], "");
+    assert!(
+        stderr(&out).contains("after disabling them"),
+        "{}",
+        stderr(&out)
     );
 }
