@@ -85,6 +85,22 @@ fn the_guide_says_of_every_variable_whether_it_must_match() {
     }
 }
 
+#[test]
+fn the_curl_walk_through_takes_its_port_from_one_variable_and_policy_is_documented() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("## A walk-through with curl").unwrap();
+    let len = readme[start..].find("\n## Running it for real").unwrap();
+    let walk = &readme[start..start + len];
+    assert!(walk.contains("GW=http://127.0.0.1:$PORT"), "{walk}");
+    assert!(walk.contains("demo --bind 127.0.0.1:$PORT"), "{walk}");
+    assert!(!walk.contains(":8080/"), "a port written out: {walk}");
+    assert!(
+        readme.contains("| `GET /auth/policy` | `Authorization: Bearer` |"),
+        "/auth/policy is in the routes table"
+    );
+}
+
 /// Replaces `from` (which must occur) by `to`.
 fn swap(config: &str, from: &str, to: &str) -> String {
     assert!(
