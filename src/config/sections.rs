@@ -14,9 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::args::{ServeArgs, defaults};
 use super::parse::{
-    cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_count,
-    parse_hsts, parse_lifetime, parse_net, parse_origin, parse_secs, read_file, secret_ok,
-    split_list,
+    cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_bytes,
+    parse_count, parse_hsts, parse_lifetime, parse_net, parse_origin, parse_secs, read_file,
+    secret_ok, split_list,
 };
 use super::{CookieSettings, Problems, tls};
 use crate::auth::Role;
@@ -442,7 +442,7 @@ pub(super) struct HttpLimits {
 pub(super) fn http_limits(args: &ServeArgs, p: &mut Problems) -> Option<HttpLimits> {
     let max_body_size = p.take(
         "PORTCULLIS_MAX_BODY_SIZE",
-        parse_count(&args.max_body_size, 1..=usize::MAX, "a number of bytes"),
+        parse_bytes(&args.max_body_size, 1..=usize::MAX),
     );
     let body_idle_timeout = p.take(
         "PORTCULLIS_BODY_IDLE_TIMEOUT",
@@ -454,7 +454,7 @@ pub(super) fn http_limits(args: &ServeArgs, p: &mut Problems) -> Option<HttpLimi
     );
     let ws_max_message = p.take(
         "PORTCULLIS_WS_MAX_MESSAGE",
-        parse_count(&args.ws_max_message, 1..=(1 << 30), "a number of bytes"),
+        parse_bytes(&args.ws_max_message, 1..=(1 << 30)),
     );
     Some(HttpLimits {
         max_body_size: max_body_size?,
