@@ -51,13 +51,16 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// (and are written at once after a quiet spell).
 const LINGER: Duration = Duration::from_millis(10);
 
-/// Installs the process's logger: `RUST_LOG` filters (default `info`),
+/// The filter when `RUST_LOG` is unset (the README says so).
+pub const DEFAULT_FILTER: &str = "info,actix_server=warn";
+
+/// Installs the process's logger: `RUST_LOG` filters (default
+/// [`DEFAULT_FILTER`]),
 /// records go to stderr in `format`; access lines, when the filter lets
 /// them through, go through the writer thread.
 pub fn init(format: LogFormat) {
-    let mut builder = env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,actix_server=warn"),
-    );
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_FILTER));
     match format {
         LogFormat::Text => builder.format(text),
         LogFormat::Json => builder.format(json),
@@ -492,6 +495,17 @@ mod tests {
         let json: Json = serde_json::from_slice(&access_json(ts, &line)).unwrap();
         assert_eq!(json["close_code"], 1008);
         assert_eq!(json["bytes_out"], 4);
+    }
+
+    #[test]
+    fn the_readme_gives_the_real_default_filter() {
+        let readme = include_str!("../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `RUST_LOG` |"))
+            .unwrap();
+        assert!(row.contains(&format!("`{DEFAULT_FILTER}`")), "{row}");
+        assert!(!readme.contains("(default `info`"), "a stale default");
     }
 
     #[test]

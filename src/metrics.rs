@@ -18,8 +18,8 @@ use prometheus::core::{MetricVec, MetricVecBuilder};
 use crate::db::ledger::ReuseCause;
 use crate::events::{Event, Kind};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Which part of the gateway a request went to: the `route` label.
@@ -316,9 +316,25 @@ fn socket_series(registry: &Registry) -> prometheus::Result<SocketSeries> {
     Ok(SocketSeries { active, closes })
 }
 
-/// The process's own series (CPU, memory, open files), where the crate
-/// can read them.
+/// `portcullis_build_info{version,commit}`, always 1: which build runs
+/// (the commit is the build script's `git rev-parse`, else `unknown`).
+fn register_build_info(registry: &Registry) -> prometheus::Result<()> {
+    let info = IntGaugeVec::new(
+        Opts::new(
+            "portcullis_build_info",
+            "Always 1; the labels say which build runs.",
+        ),
+        &["version", "commit"],
+    )?;
+    info.with_label_values(&[env!("CARGO_PKG_VERSION"), env!("PORTCULLIS_COMMIT")])
+        .set(1);
+    registry.register(Box::new(info))
+}
+
+/// The process's own series: which build it is, and its CPU, memory and
+/// open files where the crate can read them.
 fn register_process(registry: &Registry) -> prometheus::Result<()> {
+    register_build_info(registry)?;
     #[cfg(target_os = "linux")]
     registry.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),

@@ -3,7 +3,9 @@
 //! the metrics listener when it has its own address, and starts the HTTP
 //! servers. SIGTERM or SIGINT stops them gracefully: no new connections,
 //! in-flight requests get `PORTCULLIS_SHUTDOWN_TIMEOUT` to finish, live
-//! WebSockets are closed (`1001`).
+//! WebSockets are closed (`1001`). SIGHUP reloads the certificate, the token
+//! keys and the policy ([`crate::config::reload`]); a reload that fails
+//! keeps what runs and logs why.
 //! Tests start exactly this.
 
 use std::net::TcpListener;
@@ -23,7 +25,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::auth::sockets::LiveSockets;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, ServeArgs, reload, tls};
 use crate::db::{Backend, Db, DbError, passkeys};
 use crate::http::access_log::AccessLog;
 use crate::http::limits::ConnectionLimit;
@@ -61,6 +63,10 @@ pub struct Application {
     /// The separate `/metrics` listener, when it has its own address.
     metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
+    /// The flags the configuration came from, read again on SIGHUP.
+    args: Box<ServeArgs>,
+    /// What runs, for the start-up line ([`Config::summary`]).
+    running: String,
 }
 
 impl Application {
@@ -98,10 +104,12 @@ impl Application {
                 "no SPA: PORTCULLIS_STATIC_DIR is unset and ./static does not exist; serving the API only"
             );
         }
+        let listener = bind(&config.bind)?;
+        let port = port_of(&listener, &config.bind)?;
+        let host = config.bind.rsplit_once(':').map_or("", |(host, _)| host);
+        let running = config.summary(&format!("{host}:{port}"));
         let (state, listeners) = AppState::new(config, clock, db)?;
         let state = web::Data::new(state);
-        let listener = bind(&listeners.bind)?;
-        let port = port_of(&listener, &listeners.bind)?;
         let server = main_server(state.clone(), &listeners, listener).map_err(|source| {
             StartupError::Bind {
                 addr: listeners.bind.clone(),
@@ -117,11 +125,19 @@ impl Application {
             server,
             metrics,
             state,
+            args: Box::new(listeners.args),
+            running,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What runs: scheme and address, signing keys, database, SPA,
+    /// workers, metrics listener.
+    pub fn running(&self) -> &str {
+        &self.running
     }
 
     /// The port of the separate `/metrics` listener, if there is one.
@@ -144,6 +160,7 @@ impl Application {
         let poller = actix_web::rt::spawn(jobs::maintain_ledger(services.clone(), clock.clone()));
         let oidc = services.oidc.clone();
         let discovery = actix_web::rt::spawn(async move { oidc.discover().await });
+        let reloads = actix_web::rt::spawn(reload_on_hangup(self.state.clone(), self.args));
         let metrics: Option<ServerHandle> = self.metrics.map(|(_, server)| {
             let handle = server.handle();
             actix_web::rt::spawn(server);
@@ -155,6 +172,7 @@ impl Application {
         }
         poller.abort();
         discovery.abort();
+        reloads.abort();
         if let Some(listener) = listener {
             listener.abort();
         }
@@ -182,10 +200,10 @@ fn main_server(
         metrics_here: listeners.metrics_bind.is_none(),
     };
     match &listeners.tls {
-        Some(tls) => https_server(
+        Some(current) => https_server(
             parts,
             listener,
-            tls.clone(),
+            tls::server(current.clone()).map_err(std::io::Error::other)?,
             connections,
             listeners,
             sockets,
@@ -334,6 +352,36 @@ fn port_of(listener: &TcpListener, addr: &str) -> Result<u16, StartupError> {
             addr: addr.to_owned(),
             source,
         })
+}
+
+/// At every SIGHUP, loads the certificate, the token keys and the policy
+/// again and swaps them in, or logs each problem and keeps what runs.
+async fn reload_on_hangup(state: web::Data<AppState>, args: Box<ServeArgs>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            log::warn!("cannot listen for SIGHUP; reloading needs a restart");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match reload::reload(&args) {
+                Ok(fresh) => log::info!("SIGHUP: reloaded {}", state.apply(fresh)),
+                Err(problems) => {
+                    for problem in &problems {
+                        log::error!("SIGHUP: {problem}");
+                    }
+                    log::error!(
+                        "SIGHUP: reload failed; still running with the previous certificate, keys and policy"
+                    );
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (state, args);
+    }
 }
 
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C): the servers then stop

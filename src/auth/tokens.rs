@@ -126,6 +126,8 @@ pub struct Tokens {
     audience: String,
     ttl: Duration,
     jwks: serde_json::Value,
+    /// The ids of the keys only verified with, in the order configured.
+    verify_only: Vec<String>,
 }
 
 impl Tokens {
@@ -164,12 +166,13 @@ impl Tokens {
                 )
             }
         };
+        let mut verify_only = Vec::new();
         for pem in extra_verify_keys {
             let public = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
                 .map(|k| k.verifying_key())
                 .or_else(|_| ed25519_dalek::VerifyingKey::from_public_key_pem(pem))
                 .map_err(|e| KeyError::BadVerifyKey(e.to_string()))?;
-            publish_ed25519(&public, &mut decoding, &mut jwks)?;
+            verify_only.push(publish_ed25519(&public, &mut decoding, &mut jwks)?);
         }
 
         Ok(Self {
@@ -182,6 +185,7 @@ impl Tokens {
             audience: audience.to_owned(),
             ttl,
             jwks: serde_json::json!({ "keys": jwks }),
+            verify_only,
         })
     }
 
@@ -315,6 +319,24 @@ impl Tokens {
     /// Lifetime of an access token.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The algorithm and the key ids (public: every token's header and
+    /// the JWKS show them) as the log tells them:
+    /// `EdDSA key kid-a (also verifying kid-b)`.
+    pub fn describe(&self) -> String {
+        let alg = match self.algorithm {
+            Algorithm::EdDSA => "EdDSA",
+            _ => "HS256",
+        };
+        let mut line = format!("{alg} key {}", self.kid);
+        if !self.verify_only.is_empty() {
+            line.push_str(&format!(
+                " (also verifying {})",
+                self.verify_only.join(", ")
+            ));
+        }
+        line
     }
 }
 

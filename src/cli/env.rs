@@ -97,7 +97,7 @@ impl DotEnv {
     }
 
     /// The file, when it supplied `var`.
-    fn supplied(&self, var: &str) -> Option<&Path> {
+    pub(crate) fn supplied(&self, var: &str) -> Option<&Path> {
         self.path
             .as_deref()
             .filter(|_| self.supplied.contains_key(var))

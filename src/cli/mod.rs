@@ -1,10 +1,11 @@
-//! The command line: `serve`, `demo`, `upstream-demo`, `migrate`, `user …`,
-//! `events`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
+//! The command line: `serve`, `config check`, `demo`, `upstream-demo`,
+//! `migrate`, `user …`, `events`, `completions`, `man`, `keygen`. Exit codes: 0 success; 2 bad configuration or arguments (clap's
 //! usage for a bad command line, naming the variable a refused value came
 //! from; one line per problem, naming the flag or variable, for a bad
 //! configuration); 1 any other failure. A database URL is printed without
 //! its password.
 
+mod check;
 mod env;
 mod events;
 
@@ -35,7 +36,7 @@ use crate::startup::{Application, StartupError};
 #[derive(Debug, Parser)]
 #[command(
     name = "portcullis",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PORTCULLIS_COMMIT"), ")"),
     about = "A session gateway for single-page apps in front of legacy HTTP APIs",
     arg_required_else_help = true,
     after_help = "Try it: `portcullis demo`, then open http://127.0.0.1:8080/.\n\
@@ -60,6 +61,12 @@ pub(crate) struct Cli {
 enum Command {
     /// Run the gateway (applies pending migrations first).
     Serve(Box<ServeArgs>),
+    /// Check the configuration `serve` would run with.
+    #[command(arg_required_else_help = true)]
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Run a self-contained demo: employee service, gateway, SPA and three
     /// users with generated passwords, on throwaway data removed at exit.
     Demo {
@@ -108,6 +115,15 @@ enum Command {
               value_parser = clap::value_parser!(i64).range(0..=100_000))]
         last: i64,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish,
+    /// elvish, powershell) to standard output.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff, for `man -l -`) to standard output.
+    Man,
     /// Write a new Ed25519 private key (PKCS#8 PEM) for EdDSA signing.
     Keygen {
         /// The file to create, owner-only (0600); an existing file is never
@@ -115,6 +131,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load and check everything `serve` would (keys, TLS files, policy,
+    /// providers, the database and its migrations) without serving; print
+    /// the effective configuration with each value's source, secrets
+    /// redacted. Exit 0 when `serve` would start, 2 when not.
+    Check(Box<ServeArgs>),
 }
 
 /// Where a user name's rules are told, once.
@@ -298,8 +323,8 @@ pub fn main() -> ExitCode {
     // with SIGSEGV once in about twelve runs as it exited
     openssl_sys::init();
     let dotenv = env::DotEnv::load();
-    let cli = match parse(dotenv.as_ref().ok()) {
-        Ok(cli) => cli,
+    let (cli, matches) = match parse(dotenv.as_ref().ok()) {
+        Ok(parsed) => parsed,
         Err(e) => {
             // clap's own rendering: usage, "did you mean", `--help` on stdout
             let _ = e.print();
@@ -317,36 +342,40 @@ pub fn main() -> ExitCode {
         eprintln!("{note}");
     }
     logging::init(cli.log_format);
-    let result = run(cli.command);
-    logging::flush();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(lines)) => {
-            for line in lines {
-                eprintln!("error: {}", dotenv.annotate(&line));
-            }
-            ExitCode::from(2)
-        }
-        Err(Failure::Other(cause)) => {
-            eprintln!("error: {}", dotenv.annotate(&cause));
-            ExitCode::from(1)
+    let result = run(cli.command, &matches, &dotenv);
+    let (code, lines) = match result {
+        Ok(()) => (ExitCode::SUCCESS, Vec::new()),
+        Err(Failure::Usage(lines)) => (ExitCode::from(2), lines),
+        Err(Failure::Other(cause)) => (ExitCode::from(1), vec![cause]),
+    };
+    for line in lines {
+        let line = dotenv.annotate(&line);
+        match cli.log_format {
+            // one JSON object per line, like every other line of the log
+            LogFormat::Json => log::error!(target: "portcullis::cli", "{line}"),
+            LogFormat::Text => eprintln!("error: {line}"),
         }
     }
+    logging::flush();
+    code
 }
 
-/// The command line, with empty variables counting as unset; a refused
-/// value that came from a variable names it.
-fn parse(dotenv: Option<&env::DotEnv>) -> Result<Cli, clap::Error> {
+/// The command line, with empty variables counting as unset, and the
+/// matches it came from (where each value came from); a refused value
+/// that came from a variable names it.
+fn parse(dotenv: Option<&env::DotEnv>) -> Result<(Cli, clap::ArgMatches), clap::Error> {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let mut cmd = env::empty_means_unset(Cli::command());
-    let mut matches = match cmd.try_get_matches_from_mut(&argv) {
+    let matches = match cmd.try_get_matches_from_mut(&argv) {
         Ok(matches) => matches,
         Err(e) => return Err(env::name_the_variable(e, &cmd, &argv, dotenv)),
     };
-    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    Ok((cli, matches))
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+/// Runs `command`; `matches` and `dotenv` say where its values came from.
+fn run(command: Command, matches: &clap::ArgMatches, dotenv: &env::DotEnv) -> Result<(), Failure> {
     match command {
         Command::Serve(args) => {
             let config = Config::from_args(&args).map_err(Failure::Usage)?;
@@ -355,11 +384,18 @@ fn run(command: Command) -> Result<(), Failure> {
                     StartupError::Config(line) => Failure::Usage(vec![line]),
                     other => other.into(),
                 })?;
-                log::info!("portcullis listening on port {}", app.port());
+                log::info!(
+                    "portcullis listening on port {}: {}",
+                    app.port(),
+                    app.running()
+                );
                 app.run().await?;
                 Ok(())
             })
         }
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => check::run(&args, matches, dotenv),
         Command::Demo { bind } => demo::run(&bind).map_err(demo_failure),
         Command::UpstreamDemo { bind } => demo::employees::run(&bind).map_err(demo_failure),
         Command::Migrate(args) => {
@@ -372,7 +408,12 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::User { db: args, command } => user(&connect_migrated(&args)?, command),
+        Command::User { db: args, command } => {
+            if !matches!(command, UserCommand::Add { .. }) {
+                must_exist(&args)?;
+            }
+            user(&connect_migrated(&args)?, command)
+        }
         Command::Events {
             db: args,
             user,
@@ -380,6 +421,7 @@ fn run(command: Command) -> Result<(), Failure> {
             json,
             last,
         } => {
+            must_exist(&args)?;
             let db = connect_migrated(&args)?;
             let options = events::Options {
                 user,
@@ -390,6 +432,16 @@ fn run(command: Command) -> Result<(), Failure> {
             events::run(&db, &options)
         }
         Command::Keygen { out } => keygen(&out),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "portcullis",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => Ok(clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?),
     }
 }
 
@@ -408,6 +460,25 @@ fn connect(args: &DbArgs) -> Result<Db, Failure> {
         DbError::Unsupported(cause) => usage(cause),
         other => Failure::Other(other.to_string()),
     })
+}
+
+/// For a command that reads what is there: a SQLite file that does not
+/// exist is a typo, not a database to make empty (`migrate` and `user add`
+/// make one).
+fn must_exist(args: &DbArgs) -> Result<(), Failure> {
+    let url = args.database_url.trim();
+    database_dir_exists(url).map_err(|e| Failure::Usage(vec![format!("DATABASE_URL: {e}")]))?;
+    let settings = DbSettings::new(url);
+    match settings.sqlite_path() {
+        Some(path) if !Path::new(&path).exists() => {
+            let shown = std::path::absolute(&path).unwrap_or_else(|_| path.into());
+            Err(Failure::Usage(vec![format!(
+                "DATABASE_URL: {} does not exist (`portcullis migrate` or `user add` creates a database)",
+                shown.display()
+            )]))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Opens the database and applies what migrations are pending, saying so.
@@ -476,6 +547,9 @@ fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
         UserCommand::List | UserCommand::Link { .. } => {}
         UserCommand::Roles { name, set } => {
             let (who, roles) = (UserRef::Name(name.clone()), Roles::new(set));
+            if !roles.contains(Role::Admin) {
+                warn_if_last_admin(db, &name, "demoting")?;
+            }
             let user = block_on(accounts.set_roles(who, roles, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
             println!(
@@ -484,6 +558,7 @@ fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
             );
         }
         UserCommand::Disable { name } => {
+            warn_if_last_admin(db, &name, "disabling")?;
             let who = UserRef::Name(name.clone());
             block_on(accounts.set_disabled(who, true, None, &caller, now))
                 .map_err(|e| account_failure(e, &name))?;
@@ -503,6 +578,23 @@ fn account_command(db: &Db, command: UserCommand) -> Result<(), Failure> {
             block_on(services.factors.reset(&found.user.id, None, &caller, now))?;
             println!("{name} has no second factor now; their sessions are revoked");
         }
+    }
+    Ok(())
+}
+
+/// Says so on stderr when `name` is the only active admin: after
+/// `doing` it nobody can use the admin routes (the CLI still can).
+fn warn_if_last_admin(db: &Db, name: &str, doing: &str) -> Result<(), Failure> {
+    let admins: Vec<_> = db
+        .with_conn(users::list)?
+        .into_iter()
+        .filter(|u| !u.disabled && u.roles.contains(Role::Admin))
+        .collect();
+    if admins.len() == 1 && admins[0].username == name {
+        eprintln!(
+            "warning: {name} is the last active admin; after {doing} them nobody can use the admin routes \
+             (`portcullis user roles NAME --set admin` makes another)"
+        );
     }
     Ok(())
 }
@@ -536,14 +628,21 @@ fn read_password(from_stdin: bool) -> Result<String, Failure> {
 }
 
 /// Asks for a new password, then for it again. A password that breaks the
-/// rules stops at once; a mismatch is said and may be retried once.
+/// rules is said and asked for again, as is a mismatch; the second failure
+/// of either stops.
 fn prompt_new_password(
     mut ask: impl FnMut(&str) -> Result<String, Failure>,
     mut say: impl FnMut(&str),
 ) -> Result<String, Failure> {
     for attempt in 1..=2 {
         let first = ask("Password: ")?;
-        check_password(&first)?;
+        if let Err(Failure::Usage(why)) = check_password(&first) {
+            if attempt == 2 {
+                return Err(Failure::Usage(why));
+            }
+            say(&format!("{}; try again.", why.join("; ")));
+            continue;
+        }
         if ask("Repeat password: ")? == first {
             return Ok(first);
         }
@@ -621,10 +720,18 @@ mod tests {
     }
 
     #[test]
-    fn a_short_password_stops_before_the_repeat() {
-        let (result, said) = prompt(&["short"]);
+    fn a_short_password_is_said_and_asked_for_again() {
+        let (result, said) = prompt(&["short", "a fine password", "a fine password"]);
+        assert_eq!(result.unwrap(), "a fine password");
+        assert_eq!(said[0], "Password: ");
+        assert!(
+            said[1].starts_with("password: ") && said[1].ends_with("; try again."),
+            "{said:?}"
+        );
+        assert_eq!(said[2..], ["Password: ", "Repeat password: "]);
+        let (result, said) = prompt(&["short", "tiny"]);
         assert!(matches!(result, Err(Failure::Usage(_))), "{result:?}");
-        assert_eq!(said, ["Password: "]);
+        assert_eq!(said.len(), 3, "{said:?}");
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub struct ServeArgs {
     /// A separate address for /metrics.
     #[arg(long, env = "PORTCULLIS_METRICS_BIND")]
     pub metrics_bind: Option<String>,
-    /// Largest proxied request body, in bytes.
+    /// Largest proxied request body, in bytes (or `10m`, `512k`, `1 MiB`).
     #[arg(long, env = "PORTCULLIS_MAX_BODY_SIZE", default_value = defaults::MAX_BODY_SIZE)]
     pub max_body_size: String,
     /// Longest pause between two pieces of a proxied request body before
@@ -168,7 +168,7 @@ pub struct ServeArgs {
     /// Most connections one client address may hold open at once.
     #[arg(long, env = "PORTCULLIS_MAX_CLIENT_CONNECTIONS", default_value = defaults::MAX_CLIENT_CONNECTIONS)]
     pub max_client_connections: String,
-    /// Largest WebSocket message through /api, in bytes; a bigger one
+    /// Largest WebSocket message through /api, in bytes (or `1m`); a bigger one
     /// closes the socket with 1009.
     #[arg(long, env = "PORTCULLIS_WS_MAX_MESSAGE", default_value = defaults::WS_MAX_MESSAGE)]
     pub ws_max_message: String,
@@ -280,6 +280,20 @@ mod tests {
         let cmd = serve().mut_args(|arg| arg.env(None));
         let parsed = ServeArgs::from_arg_matches(&cmd.get_matches_from(["serve"])).unwrap();
         assert_eq!(format!("{:?}", ServeArgs::default()), format!("{parsed:?}"));
+    }
+
+    #[test]
+    fn the_example_env_names_distinct_files_for_the_signing_and_tls_keys() {
+        let example = include_str!("../../.env.example");
+        let file = |var: &str| {
+            example
+                .lines()
+                .find_map(|l| l.trim_start_matches("# ").strip_prefix(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} missing from .env.example"))
+        };
+        let (signing, tls) = (file("PORTCULLIS_JWT_KEY_FILE"), file("PORTCULLIS_TLS_KEY"));
+        assert_ne!(signing, tls);
+        assert_ne!(file("PORTCULLIS_TLS_CERT"), tls);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod parse;
+pub mod reload;
 mod sections;
 pub mod tls;
 
@@ -64,8 +65,9 @@ pub struct Config {
     /// Largest WebSocket message through `/api`.
     pub ws_max_message: usize,
     pub workers: usize,
-    /// The listener's TLS; `None` is plain HTTP.
-    pub tls: Option<rustls::ServerConfig>,
+    /// The listener's certificate, which a reload replaces; `None` is
+    /// plain HTTP.
+    pub tls: Option<Arc<tls::CurrentCertificate>>,
     /// `Strict-Transport-Security` on the HTTPS listener; `None` for off.
     pub hsts: Option<String>,
     /// How long security events are kept.
@@ -87,6 +89,8 @@ pub struct Config {
     pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
     /// The client TLS the providers are reached with (`https://` issuers).
     pub oidc_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The flags this was built from: a reload reads their files again.
+    pub args: ServeArgs,
 }
 
 /// Who must use a second factor (contract §9).
@@ -179,7 +183,9 @@ impl Config {
             max_client_connections: limits.max_client_connections,
             ws_max_message: limits.ws_max_message,
             workers: listener.workers,
-            tls: https.tls,
+            tls: https
+                .tls
+                .map(|key| Arc::new(tls::CurrentCertificate::new(key))),
             hsts: https.hsts,
             event_retention,
             upstream_tls: proxy.tls,
@@ -193,7 +199,32 @@ impl Config {
             },
             oidc_providers: oidc.providers,
             oidc_tls: oidc.tls,
+            args: args.clone(),
         })
+    }
+}
+
+impl Config {
+    /// What runs, on one line, for the start-up log and `config check`:
+    /// the scheme and `addr`, the signing algorithm and key ids, the
+    /// database backend and where (no password), the SPA folder, the
+    /// workers and the metrics listener.
+    pub fn summary(&self, addr: &str) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let spa = match &self.static_dir {
+            Some(dir) => format!("the SPA from {}", dir.display()),
+            None => "no SPA".to_owned(),
+        };
+        let metrics = match &self.metrics_bind {
+            Some(at) => format!("/metrics on {at}"),
+            None => "/metrics on this listener".to_owned(),
+        };
+        format!(
+            "{scheme}://{addr}; signing {}; database {}; {spa}; {} worker(s); {metrics}",
+            self.tokens.describe(),
+            self.database.describe(),
+            self.workers,
+        )
     }
 }
 

@@ -203,6 +203,32 @@ pub(crate) fn parse_hsts(value: &str) -> Result<Option<String>, String> {
     Ok(Some(value.to_owned()))
 }
 
+/// A size in bytes within `range`: a plain number, or one with a unit as
+/// nginx writes them (`10m`, `512k`, `1 MiB`; k, m and g count 1024s), by
+/// the parse-size crate.
+pub(crate) fn parse_bytes(
+    value: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, String> {
+    let trimmed = value.trim();
+    let bytes = parse_size::Config::new()
+        .with_binary()
+        .parse_size(trimmed)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            format!("{value:?} is not a size: a number of bytes, or one like 10m, 512k or 1 MiB")
+        })?;
+    if !range.contains(&bytes) {
+        return Err(format!(
+            "{value:?} is {bytes} bytes; give from {} to {} bytes",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(bytes)
+}
+
 /// A positive count within `range`, e.g. workers or a byte limit.
 pub(crate) fn parse_count(
     value: &str,
@@ -335,6 +361,19 @@ mod tests {
         ] {
             assert_eq!(secret_ok(strong), Ok(()), "{strong}");
         }
+    }
+
+    #[test]
+    fn sizes_take_units_like_nginx_and_say_what_they_expect() {
+        assert_eq!(parse_bytes("10485760", 1..=usize::MAX), Ok(10 << 20));
+        assert_eq!(parse_bytes(" 10m ", 1..=usize::MAX), Ok(10 << 20));
+        assert_eq!(parse_bytes("512k", 1..=usize::MAX), Ok(512 << 10));
+        assert_eq!(parse_bytes("1 MiB", 1..=usize::MAX), Ok(1 << 20));
+        let err = parse_bytes("lots", 1..=usize::MAX).unwrap_err();
+        assert!(err.contains("like 10m"), "{err}");
+        let err = parse_bytes("2g", 1..=(1 << 30)).unwrap_err();
+        assert!(err.contains("from 1 to 1073741824 bytes"), "{err}");
+        assert!(parse_bytes("0", 1..=10).is_err());
     }
 
     #[test]

@@ -14,9 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::args::{ServeArgs, defaults};
 use super::parse::{
-    cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_count,
-    parse_hsts, parse_lifetime, parse_net, parse_origin, parse_secs, read_file, secret_ok,
-    split_list,
+    cookie_name_ok, database_dir_exists, non_empty, parse_bind, parse_bool, parse_bytes,
+    parse_count, parse_hsts, parse_lifetime, parse_net, parse_origin, parse_secs, read_file,
+    secret_ok, split_list,
 };
 use super::{CookieSettings, Problems, tls};
 use crate::auth::Role;
@@ -101,7 +101,7 @@ pub(super) fn listener(args: &ServeArgs, p: &mut Problems) -> Option<Listener> {
 /// The listener's TLS, and the HSTS value it sends.
 pub(super) struct Https {
     /// Both files or neither; `None` is plain HTTP.
-    pub tls: Option<rustls::ServerConfig>,
+    pub tls: Option<rustls::sign::CertifiedKey>,
     /// `Strict-Transport-Security`, sent when `tls` is set; `None` for off.
     pub hsts: Option<String>,
 }
@@ -115,10 +115,14 @@ pub(super) fn https(args: &ServeArgs, p: &mut Problems) -> Option<Https> {
     })
 }
 
-/// Both files or neither; `Some(None)` is plain HTTP.
-fn listener_tls(args: &ServeArgs, p: &mut Problems) -> Option<Option<rustls::ServerConfig>> {
+/// The listener's certificate and key: both files or neither; `Some(None)`
+/// is plain HTTP.
+pub(super) fn listener_tls(
+    args: &ServeArgs,
+    p: &mut Problems,
+) -> Option<Option<rustls::sign::CertifiedKey>> {
     match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => p.blame(tls::server(cert, key)).map(Some),
+        (Some(cert), Some(key)) => p.blame(tls::certified_key(cert, key)).map(Some),
         (None, None) => Some(None),
         (Some(_), None) => p.take(
             "PORTCULLIS_TLS_KEY",
@@ -161,7 +165,18 @@ pub(super) fn proxy(args: &ServeArgs, p: &mut Problems) -> Option<Proxy> {
             .map(|c| Some(Arc::new(c))),
         _ => Some(None),
     };
-    let policy = p.take(
+    let policy = policy(args, p);
+    Some(Proxy {
+        upstream: upstream?,
+        timeout: timeout?,
+        tls: tls?,
+        policy: policy?,
+    })
+}
+
+/// The route rules of `PORTCULLIS_POLICY`, else the default policy.
+pub(super) fn policy(args: &ServeArgs, p: &mut Problems) -> Option<Policy> {
+    p.take(
         "PORTCULLIS_POLICY",
         match &args.policy {
             None => Ok(Policy::default()),
@@ -169,13 +184,7 @@ pub(super) fn proxy(args: &ServeArgs, p: &mut Problems) -> Option<Proxy> {
                 Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
             }),
         },
-    );
-    Some(Proxy {
-        upstream: upstream?,
-        timeout: timeout?,
-        tls: tls?,
-        policy: policy?,
-    })
+    )
 }
 
 /// The access tokens: the signer and verifiers, keys loaded, and their
@@ -188,10 +197,12 @@ pub(super) struct AccessTokens {
 pub(super) fn access_tokens(args: &ServeArgs, p: &mut Problems) -> Option<AccessTokens> {
     const VERIFY_KEYS: &str = "PORTCULLIS_JWT_VERIFY_KEYS";
     let signing_key = p.blame(signing_key(args));
+    // an empty file holds no key: a rotation by reloads empties it last
     let verify_keys = p.take(
         VERIFY_KEYS,
         split_list(&args.jwt_verify_keys)
             .map(|path| read_file(Path::new(path)))
+            .filter(|text| text.as_ref().map_or(true, |t| !t.trim().is_empty()))
             .collect::<Result<Vec<_>, _>>(),
     );
     if args.jwt_secret.is_some() && !args.jwt_verify_keys.trim().is_empty() {
@@ -448,7 +459,7 @@ pub(super) struct HttpLimits {
 pub(super) fn http_limits(args: &ServeArgs, p: &mut Problems) -> Option<HttpLimits> {
     let max_body_size = p.take(
         "PORTCULLIS_MAX_BODY_SIZE",
-        parse_count(&args.max_body_size, 1..=usize::MAX, "a number of bytes"),
+        parse_bytes(&args.max_body_size, 1..=usize::MAX),
     );
     let body_idle_timeout = p.take(
         "PORTCULLIS_BODY_IDLE_TIMEOUT",
@@ -460,7 +471,7 @@ pub(super) fn http_limits(args: &ServeArgs, p: &mut Problems) -> Option<HttpLimi
     );
     let ws_max_message = p.take(
         "PORTCULLIS_WS_MAX_MESSAGE",
-        parse_count(&args.ws_max_message, 1..=(1 << 30), "a number of bytes"),
+        parse_bytes(&args.ws_max_message, 1..=(1 << 30)),
     );
     Some(HttpLimits {
         max_body_size: max_body_size?,

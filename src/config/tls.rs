@@ -1,15 +1,19 @@
-//! TLS settings, built once from PEM files with rustls and its `ring`
+//! TLS settings, built from PEM files with rustls and its `ring`
 //! provider: the listener's certificate (`PORTCULLIS_TLS_CERT`/`_KEY`,
-//! TLS 1.2 and 1.3) and the roots trusted for an `https://` upstream
-//! (`PORTCULLIS_UPSTREAM_CA`, else the system's). Each function returns the
-//! config or one sentence saying what is wrong.
+//! TLS 1.2 and 1.3), held in a [`CurrentCertificate`] that a reload swaps
+//! while connections stay open, and the roots trusted for an `https://`
+//! upstream (`PORTCULLIS_UPSTREAM_CA`, else the system's). Each loader
+//! returns the value or one sentence saying what is wrong.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 fn provider() -> Arc<CryptoProvider> {
@@ -27,27 +31,61 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// The listener's TLS: the certificate chain at `cert`, the private key at
-/// `key`; HTTP/1.1 is the only protocol offered on top.
-pub fn server(cert: &Path, key: &Path) -> Result<ServerConfig, (&'static str, String)> {
+/// The certificate chain at `cert` with the private key at `key`, checked
+/// to belong together; `Err` names the variable to blame.
+pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, (&'static str, String)> {
     let chain = certificates(cert).map_err(|e| ("PORTCULLIS_TLS_CERT", e))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+    let der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
         (
             "PORTCULLIS_TLS_KEY",
             format!("{} is not a PEM private key: {e}", key.display()),
         )
     })?;
+    let signing = provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| ("PORTCULLIS_TLS_KEY", format!("{}: {e}", key.display())))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified.keys_match().map_err(|e| {
+        (
+            "PORTCULLIS_TLS_KEY",
+            format!("does not match the certificate: {e}"),
+        )
+    })?;
+    Ok(certified)
+}
+
+/// The certificate the listener presents now: every handshake asks for
+/// it, and [`CurrentCertificate::replace`] swaps it without touching open
+/// connections.
+#[derive(Debug)]
+pub struct CurrentCertificate(ArcSwap<CertifiedKey>);
+
+impl CurrentCertificate {
+    pub fn new(first: CertifiedKey) -> Self {
+        Self(ArcSwap::from_pointee(first))
+    }
+
+    /// New handshakes present `next` from now on.
+    pub fn replace(&self, next: CertifiedKey) {
+        self.0.store(Arc::new(next));
+    }
+}
+
+impl ResolvesServerCert for CurrentCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.load_full())
+    }
+}
+
+/// The listener's TLS, presenting `current`; HTTP/1.1 is the only protocol
+/// offered on top.
+pub fn server(current: Arc<CurrentCertificate>) -> Result<ServerConfig, String> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| ("PORTCULLIS_TLS_CERT", e.to_string()))?
+        .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| {
-            (
-                "PORTCULLIS_TLS_KEY",
-                format!("does not match the certificate: {e}"),
-            )
-        })?;
+        .with_cert_resolver(current);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

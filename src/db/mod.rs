@@ -94,22 +94,50 @@ impl From<diesel::r2d2::PoolError> for DbError {
     }
 }
 
-/// libpq's messages span lines; logs and the CLI's cause want one.
+/// libpq's messages span lines; logs and the CLI's cause want one. A line
+/// repeated is said once: libpq tries with and without TLS
+/// (`sslmode=prefer`) and reports each attempt's identical failure.
 fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut said: Vec<String> = Vec::new();
+    for line in e.to_string().lines() {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !line.is_empty() && !said.contains(&line) {
+            said.push(line);
+        }
+    }
+    said.join(" ")
 }
 
-/// Logs a failed connection attempt of the pool once, on one line, as a
-/// warning: the pool retries by itself and requests meanwhile answer 503.
-#[derive(Debug)]
-struct LogConnectFailures;
+/// Logs the pool's failed connection attempts on one line each, as a
+/// warning, but a cause only once until a connection succeeds again: the
+/// pool retries by itself (requests meanwhile answer 503), and an outage
+/// is one line, not one a second.
+#[derive(Debug, Clone, Default)]
+struct LogConnectFailures {
+    /// The cause last logged; cleared by a connection that succeeds.
+    last: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl LogConnectFailures {
+    fn connected(&self) {
+        if let Ok(mut last) = self.last.lock()
+            && last.take().is_some()
+        {
+            log::info!("database connection restored");
+        }
+    }
+}
 
 impl diesel::r2d2::HandleError<diesel::r2d2::Error> for LogConnectFailures {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        log::warn!("database connection failed: {}", one_line(&error));
+        let cause = one_line(&error);
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.as_deref() != Some(cause.as_str()) {
+            log::warn!("database connection failed: {cause}");
+            *last = Some(cause);
+        }
     }
 }
 
@@ -193,6 +221,24 @@ impl DbSettings {
         }
     }
 
+    /// The backend and where, as logs and `config check` tell it:
+    /// `sqlite portcullis.db`, `postgres postgres://u:***@host/db`.
+    pub(crate) fn describe(&self) -> String {
+        match self.target() {
+            Ok(Target::Sqlite(path)) => format!("sqlite {path}"),
+            Ok(Target::Postgres(_)) => format!("postgres {}", self.redacted_url()),
+            Err(_) => self.redacted_url(),
+        }
+    }
+
+    /// The SQLite file the URL names, if it names one.
+    pub(crate) fn sqlite_path(&self) -> Option<String> {
+        match self.target() {
+            Ok(Target::Sqlite(path)) => Some(path),
+            _ => None,
+        }
+    }
+
     /// The engine the URL names, and what to hand that engine's driver.
     fn target(&self) -> Result<Target, DbError> {
         let url = self.url.trim();
@@ -259,6 +305,7 @@ enum Target {
 struct Manager {
     target: Target,
     setup: String,
+    failures: LogConnectFailures,
 }
 
 impl std::fmt::Debug for Manager {
@@ -283,6 +330,7 @@ impl ManageConnection for Manager {
         };
         conn.batch_execute(&self.setup)
             .map_err(diesel::r2d2::Error::QueryError)?;
+        self.failures.connected();
         Ok(conn)
     }
 
@@ -365,11 +413,19 @@ impl Db {
                 enable_wal(&mut first, settings.statement_timeout)?;
                 Backend::Sqlite
             }
-            Target::Postgres(_) => Backend::Postgres,
+            Target::Postgres(ref url) => {
+                // one attempt first, so that start-up fails with libpq's
+                // own cause, once, and a refused password is not retried
+                // for the whole connect timeout by the pool
+                PgConnection::establish(url).map_err(|e| DbError::Unavailable(one_line(&e)))?;
+                Backend::Postgres
+            }
         };
+        let failures = LogConnectFailures::default();
         let manager = Manager {
             setup: session_setup(&target, settings.statement_timeout),
             target,
+            failures: failures.clone(),
         };
         let writer = match backend {
             Backend::Sqlite => Some(writer::Writer::start(manager.clone())?),
@@ -380,7 +436,7 @@ impl Db {
             // open connections as they are needed, not all at start-up
             .min_idle(Some(1))
             .connection_timeout(settings.connect_timeout)
-            .error_handler(Box::new(LogConnectFailures))
+            .error_handler(Box::new(failures))
             .build(manager)?;
         Ok(Self {
             pool,
@@ -417,6 +473,35 @@ impl Db {
                 .map(|done| done.len())
                 .map_err(|e| DbError::Migration(e.to_string()))
         })
+    }
+
+    /// How many migrations are applied and how many are pending; changes
+    /// nothing.
+    pub fn migration_status(&self) -> Result<(usize, usize), DbError> {
+        let mut conn = self.pool.get()?;
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let pending = conn
+            .pending_migrations(migrations)
+            .map_err(|e| DbError::Migration(e.to_string()))?
+            .len();
+        let applied = conn
+            .applied_migrations()
+            .map_err(|e| DbError::Migration(e.to_string()))?
+            .len();
+        Ok((applied, pending))
+    }
+
+    /// How many migrations this binary embeds for `settings`' backend.
+    pub fn migrations_known(settings: &DbSettings) -> usize {
+        let migrations = match settings.target() {
+            Ok(Target::Postgres(_)) => POSTGRES_MIGRATIONS,
+            _ => SQLITE_MIGRATIONS,
+        };
+        diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(&migrations)
+            .map_or(0, |m| m.len())
     }
 
     /// Runs `f` with a pooled connection, synchronously. For the CLI and
@@ -695,6 +780,17 @@ mod tests {
             "postgres://app:***@db:5432/gw?sslmode=require"
         );
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_cause_repeated_by_libpq_is_said_once_on_one_line() {
+        let twice = "connection to server failed: FATAL:  password authentication failed\n\
+                     connection to server failed: FATAL:  password authentication failed\n";
+        assert_eq!(
+            one_line(&twice),
+            "connection to server failed: FATAL: password authentication failed"
+        );
+        assert_eq!(one_line(&"a\n  b\n"), "a b");
     }
 
     #[test]

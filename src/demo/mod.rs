@@ -113,6 +113,9 @@ async fn enrol_totp(
 }
 
 pub fn run(bind: &str) -> Result<(), DemoError> {
+    // the demo's own flag, checked before anything is made
+    crate::config::parse::parse_bind(bind)
+        .map_err(|e| DemoError::Config(vec![format!("--bind: {e}")]))?;
     let dir = data_dir()?;
     let result = run_in(&dir, bind);
     // the data directory is throwaway: gone when the demo stops

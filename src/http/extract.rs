@@ -53,6 +53,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Arc<Claims>, ApiError> {
     let token = bearer(req)?.ok_or(ApiError::InvalidToken)?;
     let claims = state
         .tokens
+        .load()
         .verify_shared(token, state.clock.now())
         .map_err(|e| {
             log::debug!("access token refused: {e}");

@@ -2,13 +2,16 @@
 //! configuration ([`AppState::new`]), grouped by who needs it: the clock
 //! and the database, the token signer and the revocation list the
 //! extractors check, the services the auth routes call, the proxy's
-//! settings, and the SPA's folder.
+//! settings, and the SPA's folder. The token keys, the policy and the
+//! listener's certificate are swapped whole by a reload
+//! ([`AppState::apply`]); a request reads each once and keeps what it got.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
+use arc_swap::ArcSwap;
 use chrono::Duration as ChronoDuration;
 
 use crate::auth::hash_pool::HashGate;
@@ -16,7 +19,9 @@ use crate::auth::revocation::RevocationList;
 use crate::auth::tokens::{LEEWAY_SECS, Tokens};
 use crate::client_addr::TrustedProxies;
 use crate::clock::Clock;
-use crate::config::{Config, CookieSettings, MfaPolicy};
+use crate::config::reload::Reloaded;
+use crate::config::tls::CurrentCertificate;
+use crate::config::{Config, CookieSettings, MfaPolicy, ServeArgs};
 use crate::db::throttle::Limits;
 use crate::db::{Db, ledger};
 use crate::http::fetch;
@@ -47,7 +52,7 @@ fn issuer(public_url: Option<&str>) -> String {
 /// How `/api` calls are checked and sent.
 pub struct ProxySettings {
     pub upstream: Upstream,
-    pub policy: Policy,
+    pub policy: ArcSwap<Policy>,
     pub timeout: Duration,
     pub max_body_size: usize,
     /// Longest pause between two pieces of a proxied request body.
@@ -61,7 +66,7 @@ pub struct AppState {
     /// The application's clock: every handler and extractor reads `now` here.
     pub clock: Clock,
     pub db: Db,
-    pub tokens: Tokens,
+    pub tokens: ArcSwap<Tokens>,
     /// Sessions ended lately, whose access tokens are refused.
     pub revoked: Arc<RevocationList>,
     pub services: Services,
@@ -79,19 +84,23 @@ pub struct AppState {
     pub hsts: Option<HeaderValue>,
     /// Who must use a second factor.
     pub mfa: MfaPolicy,
+    /// The certificate the HTTPS listener presents; `None` on plain HTTP.
+    pub certificate: Option<Arc<CurrentCertificate>>,
 }
 
 /// What the listeners are built from: the part of the configuration the
 /// handlers never read.
 pub struct Listeners {
     pub bind: String,
-    pub tls: Option<rustls::ServerConfig>,
+    pub tls: Option<Arc<CurrentCertificate>>,
     pub cors_origins: Vec<String>,
     pub upstream_tls: Option<Arc<rustls::ClientConfig>>,
     pub metrics_bind: Option<String>,
     pub max_client_connections: usize,
     pub workers: usize,
     pub shutdown_timeout: u64,
+    /// The flags the configuration came from, for a reload.
+    pub args: ServeArgs,
 }
 
 impl AppState {
@@ -129,14 +138,14 @@ impl AppState {
             services: Services::new(parts, now)?,
             clock,
             db,
-            tokens: config.tokens,
+            tokens: ArcSwap::from_pointee(config.tokens),
             revoked,
             cookie: config.cookie,
             allow_registration: config.allow_registration,
             trusted_proxies: TrustedProxies::new(config.trusted_proxies),
             proxy: ProxySettings {
                 upstream: config.upstream,
-                policy: config.policy,
+                policy: ArcSwap::from_pointee(config.policy),
                 timeout: config.upstream_timeout,
                 max_body_size: config.max_body_size,
                 body_idle_timeout: config.body_idle_timeout,
@@ -147,6 +156,7 @@ impl AppState {
             https: config.tls.is_some(),
             hsts,
             mfa: config.mfa,
+            certificate: config.tls.clone(),
         };
         let listeners = Listeners {
             bind: config.bind,
@@ -157,7 +167,24 @@ impl AppState {
             max_client_connections: config.max_client_connections,
             workers: config.workers,
             shutdown_timeout: config.shutdown_timeout,
+            args: config.args,
         };
         Ok((state, listeners))
+    }
+
+    /// Swaps in what a reload loaded: new handshakes present the new
+    /// certificate, new requests see the new keys and policy; connections
+    /// and sessions stay. Returns what now runs, for the log.
+    pub fn apply(&self, fresh: Reloaded) -> String {
+        let mut told = Vec::new();
+        if let (Some(current), Some(next)) = (&self.certificate, fresh.certificate) {
+            current.replace(next);
+            told.push("the TLS certificate".to_owned());
+        }
+        told.push(format!("signing with {}", fresh.tokens.describe()));
+        told.push(format!("a policy of {} rule(s)", fresh.policy.len()));
+        self.tokens.store(Arc::new(fresh.tokens));
+        self.proxy.policy.store(Arc::new(fresh.policy));
+        told.join(", ")
     }
 }

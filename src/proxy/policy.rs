@@ -137,6 +137,16 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// How many rules it has.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether it has no rule (then every `/api` request is refused).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
     /// The decision for `method` on `path` (the part after `/api`).
     pub fn decide(&self, method: &str, path: &str) -> Decision {
         let Some(rule) = self.rules.iter().find(|r| r.matches(method, path)) else {

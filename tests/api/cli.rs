@@ -125,10 +125,14 @@ fn migrate_reports_what_it_applied_and_other_commands_say_when_they_migrate() {
     let out = cli(&db, &["migrate"], "");
     assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
 
-    // a user command on a fresh database migrates it, and says so
+    // `user add` on a fresh database migrates it, and says so
     let fresh = dir.path().join("q.db").display().to_string();
-    let out = cli(&fresh, &["user", "list"], "");
-    assert!(out.status.success());
+    let out = cli(
+        &fresh,
+        &["user", "add", "zed", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("applied {applied} migration(s)")),
         "{}",
@@ -430,4 +434,319 @@ fn a_mismatched_password_at_the_prompt_gets_one_retry() {
     };
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).contains("the passwords do not match"));
+}
+
+/// `portcullis config check` in `dir` with `env`; its output.
+fn config_check(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = portcullis();
+    cmd.args(["config", "check"]).args(args).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// The line of `var` in `config check`'s listing.
+fn listed<'a>(text: &'a str, var: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(var))
+        .unwrap_or_else(|| panic!("{var} not listed:\n{text}"))
+}
+
+#[test]
+fn config_check_prints_each_value_with_its_source_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "PORTCULLIS_ACCESS_TTL=10m\n").unwrap();
+    let db = dir.path().join("p.db");
+    let env = [
+        ("DATABASE_URL", db.to_str().unwrap()),
+        ("PORTCULLIS_JWT_SECRET", SECRET),
+        ("PORTCULLIS_UPSTREAM", NO_UPSTREAM),
+    ];
+    let out = config_check(dir.path(), &["--workers", "3"], &env);
+    assert_success(&out, "config check");
+    let text = stdout(&out);
+    let workers = listed(&text, "PORTCULLIS_WORKERS");
+    assert!(
+        workers.contains(" 3 ") && workers.ends_with("[flag --workers]"),
+        "{text}"
+    );
+    assert!(
+        listed(&text, "PORTCULLIS_ACCESS_TTL").contains("10m"),
+        "{text}"
+    );
+    assert!(
+        listed(&text, "PORTCULLIS_ACCESS_TTL").contains("[.env "),
+        "{text}"
+    );
+    assert!(
+        listed(&text, "PORTCULLIS_UPSTREAM").contains("[environment]"),
+        "{text}"
+    );
+    assert!(
+        listed(&text, "PORTCULLIS_COOKIE_NAME").contains("portcullis_refresh"),
+        "{text}"
+    );
+    assert!(
+        listed(&text, "PORTCULLIS_COOKIE_NAME").contains("[default]"),
+        "{text}"
+    );
+    assert!(
+        listed(&text, "PORTCULLIS_POLICY").contains("(unset)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(SECRET) && !stderr(&out).contains(SECRET),
+        "{text}"
+    );
+    assert!(
+        text.contains("serve would run http://127.0.0.1:8080; signing HS256 key hs256-"),
+        "{text}"
+    );
+    assert!(text.contains("3 worker(s)"), "{text}");
+    assert!(text.contains("does not exist yet"), "{text}");
+    assert!(!db.exists(), "config check made the database file");
+    assert!(text.ends_with("configuration OK\n"), "{text}");
+
+    let out = cli(db.to_str().unwrap(), &["migrate"], "");
+    assert_success(&out, "migrate");
+    let out = config_check(dir.path(), &[], &env);
+    assert_success(&out, "config check");
+    assert!(stdout(&out).contains("none pending"), "{}", stdout(&out));
+}
+
+#[test]
+fn config_check_exits_2_for_what_serve_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-key.pem");
+    let out = config_check(
+        dir.path(),
+        &[],
+        &[
+            ("PORTCULLIS_JWT_KEY_FILE", missing.to_str().unwrap()),
+            ("PORTCULLIS_UPSTREAM", NO_UPSTREAM),
+            ("PORTCULLIS_POLICY", "no-such-policy.toml"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("error: PORTCULLIS_JWT_KEY_FILE: "), "{text}");
+    assert!(text.contains("error: PORTCULLIS_POLICY: "), "{text}");
+    assert!(
+        stdout(&out).contains("PORTCULLIS_JWT_KEY_FILE"),
+        "the listing comes first"
+    );
+
+    // an unreachable database is a refusal too, its password never shown
+    let out = config_check(
+        dir.path(),
+        &[],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://portcullis:hunter22@127.0.0.1:9/p",
+            ),
+            ("PORTCULLIS_JWT_SECRET", SECRET),
+            ("PORTCULLIS_UPSTREAM", NO_UPSTREAM),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("hunter22"), "{all}");
+    assert!(
+        all.contains("postgres://portcullis:***@127.0.0.1:9/p"),
+        "{all}"
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{all}");
+    assert!(stderr(&out).contains("refused"), "libpq's cause: {all}");
+}
+
+#[test]
+fn configuration_errors_are_json_lines_with_the_json_log_format() {
+    let out = portcullis()
+        .arg("serve")
+        .env("PORTCULLIS_LOG_FORMAT", "json")
+        .env("PORTCULLIS_ACCESS_TTL", "forever")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 2, "{text}");
+    assert!(lines.iter().all(|l| l["level"] == "ERROR"), "{text}");
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("PORTCULLIS_ACCESS_TTL: ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_start_up_line_says_what_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let (gateway, _) = serve(&[
+        ("DATABASE_URL", &db),
+        ("PORTCULLIS_METRICS_BIND", "127.0.0.1:0"),
+    ]);
+    let lines = gateway.lines();
+    let line = lines
+        .iter()
+        .find(|l| l.contains("listening on port"))
+        .unwrap();
+    let port = line.split("listening on port ").nth(1).unwrap();
+    let port = port.split(':').next().unwrap();
+    for part in [
+        format!("http://127.0.0.1:{port};"),
+        "signing HS256 key hs256-".to_owned(),
+        format!("database sqlite {db};"),
+        "the SPA from ".to_owned(),
+        "2 worker(s)".to_owned(),
+        "/metrics on 127.0.0.1:0".to_owned(),
+    ] {
+        assert!(line.contains(&part), "{part} missing from: {line}");
+    }
+}
+
+#[test]
+fn a_refused_database_password_fails_at_once_with_libpqs_cause_once() {
+    let Some(admin) = postgres_or_skip("a_refused_database_password_fails_at_once") else {
+        return;
+    };
+    let wrong = admin.replacen("portcullis:portcullis@", "portcullis:wrong-password@", 1);
+    let started = std::time::Instant::now();
+    let out = portcullis()
+        .arg("migrate")
+        .env("DATABASE_URL", &wrong)
+        .env("PORTCULLIS_DB_CONNECT_TIMEOUT", "20")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: {text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert_eq!(
+        text.matches("password authentication failed").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("wrong-password"), "{text}");
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_definition() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef portcullis"),
+        ("fish", "complete -c portcullis"),
+    ] {
+        let out = portcullis().args(["completions", shell]).output().unwrap();
+        assert_success(&out, shell);
+        let text = stdout(&out);
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(
+            text.contains("config") && text.contains("mfa-reset"),
+            "{shell}"
+        );
+    }
+    let out = portcullis().arg("man").output().unwrap();
+    assert_success(&out, "man");
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(".ie \\n(.g .ds Aq") || text.contains(".TH portcullis"),
+        "{text}"
+    );
+    assert!(text.contains("config") && text.contains("keygen"), "{text}");
+    let out = portcullis().arg("--version").output().unwrap();
+    let version = stdout(&out);
+    assert!(
+        version.starts_with(&format!("portcullis {} (", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+}
+
+#[test]
+fn a_mistyped_database_is_refused_by_commands_that_read_it_and_never_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("portcullsi.db");
+    let url = typo.to_str().unwrap();
+    for args in [
+        &["user", "list"][..],
+        &["user", "disable", "alice"],
+        &["events"],
+    ] {
+        let out = cli(url, args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let text = stderr(&out);
+        assert!(
+            text.contains("DATABASE_URL: ") && text.contains("does not exist"),
+            "{text}"
+        );
+        assert!(!typo.exists(), "{args:?} made an empty database");
+    }
+    cli_add_user(url, "alice");
+    let out = cli(url, &["user", "list"], "");
+    assert_success(&out, "user list");
+    assert!(stdout(&out).contains("alice"));
+}
+
+#[test]
+fn demo_with_a_bad_bind_names_the_flag_and_makes_nothing() {
+    let out = portcullis()
+        .args(["demo", "--bind", "bad"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("error: --bind: \"bad\" is not an address"),
+        "{text}"
+    );
+}
+
+#[test]
+fn demoting_or_disabling_the_last_admin_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let pw = format!("{PASSWORD}\n");
+    for name in ["root", "second"] {
+        let out = cli(
+            &db,
+            &["user", "add", name, "--role", "admin", "--password-stdin"],
+            &pw,
+        );
+        assert_success(&out, "user add");
+    }
+    let out = cli(&db, &["user", "disable", "second"], "");
+    assert_success(&out, "disable");
+    assert!(
+        !stderr(&out).contains("warning"),
+        "another admin is left: {}",
+        stderr(&out)
+    );
+    let out = cli(&db, &["user", "roles", "root", "--set", "editor"], "");
+    assert_success(&out, "roles");
+    assert!(
+        stderr(&out).contains("warning: root is the last active admin; after demoting them"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&db, &["user", "roles", "root", "--set", "admin"], "");
+    assert_success(&out, "roles");
+    let out = cli(&db, &["user", "disable", "root"], "");
+    assert!(
+        stderr(&out).contains("after disabling them"),
+        "{}",
+        stderr(&out)
+    );
 }

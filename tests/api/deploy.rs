@@ -27,16 +27,78 @@ fn nginx_or_skip(test: &str) -> Option<&'static str> {
     None
 }
 
+/// The first ```nginx block of `file` (in the repository).
+fn nginx_block(file: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let start = text
+        .find("```nginx\n")
+        .unwrap_or_else(|| panic!("an nginx block in {file}"))
+        + 9;
+    let len = text[start..].find("```").unwrap();
+    text[start..start + len].to_owned()
+}
+
 /// The ```nginx block of the guide.
 fn guide_config() -> String {
+    nginx_block("docs/deploy.md")
+}
+
+#[test]
+fn the_readmes_nginx_settings_are_the_guides() {
+    let (readme, guide) = (nginx_block("README.md"), guide_config());
+    // where to send, and retrying on another instance, differ on purpose
+    let directives = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("proxy_") || l.starts_with("client_max_body_size"))
+            .filter(|l| !l.starts_with("proxy_pass") && !l.starts_with("proxy_next_upstream"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (ours, theirs) = (directives(&readme), directives(&guide));
+    for line in &theirs {
+        assert!(ours.contains(line), "README's nginx block lacks {line:?}");
+    }
+    for line in &ours {
+        let same = line.starts_with("proxy_pass") || theirs.contains(line);
+        assert!(
+            same,
+            "README's nginx block says {line:?}, docs/deploy.md does not"
+        );
+    }
+}
+
+#[test]
+fn the_guide_says_of_every_variable_whether_it_must_match() {
+    use clap::Args;
     let guide =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md")).unwrap();
-    let start = guide
-        .find("```nginx\n")
-        .expect("an nginx block in docs/deploy.md")
-        + 9;
-    let len = guide[start..].find("```").unwrap();
-    guide[start..start + len].to_owned()
+    let start = guide.find("## What must match across instances").unwrap();
+    let len = guide[start..].find("\nClocks:").unwrap();
+    let section = &guide[start..start + len];
+    let serve = portcullis::config::ServeArgs::augment_args(clap::Command::new("serve"));
+    for var in serve.get_arguments().filter_map(|a| a.get_env()) {
+        let var = var.to_string_lossy();
+        let said = section.contains(&format!("`{var}`"))
+            || (var.starts_with("PORTCULLIS_DB_") && section.contains("`PORTCULLIS_DB_*`"));
+        assert!(said, "docs/deploy.md does not say whether {var} must match");
+    }
+}
+
+#[test]
+fn the_curl_walk_through_takes_its_port_from_one_variable_and_policy_is_documented() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("## A walk-through with curl").unwrap();
+    let len = readme[start..].find("\n## Running it for real").unwrap();
+    let walk = &readme[start..start + len];
+    assert!(walk.contains("GW=http://127.0.0.1:$PORT"), "{walk}");
+    assert!(walk.contains("demo --bind 127.0.0.1:$PORT"), "{walk}");
+    assert!(!walk.contains(":8080/"), "a port written out: {walk}");
+    assert!(
+        readme.contains("| `GET /auth/policy` | `Authorization: Bearer` |"),
+        "/auth/policy is in the routes table"
+    );
 }
 
 /// Replaces `from` (which must occur) by `to`.

@@ -22,6 +22,7 @@ mod ops;
 mod passkeys;
 mod process;
 mod proxy;
+mod reload;
 mod security;
 mod sessions;
 mod support;

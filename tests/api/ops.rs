@@ -3,14 +3,13 @@
 //! process in both formats, graceful shutdown by signal, HTTPS on the
 //! listener and towards the upstream.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use portcullis::auth::Role;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -234,7 +233,9 @@ async fn metrics_are_prometheus_text_with_route_groups_not_paths_and_process_met
             let (name, _) = pair.split_once('=').unwrap();
             assert!(
                 [
-                    "route", "status", "outcome", "kind", "cause", "reason", "le"
+                    "route", "status", "outcome", "kind", "cause", "reason", "le",
+                    // build_info's, fixed when the binary was built
+                    "version", "commit",
                 ]
                 .contains(&name),
                 "unexpected label in {line}"
@@ -669,91 +670,6 @@ async fn a_request_outlasting_the_shutdown_timeout_does_not_hold_the_exit() {
 
 // -------------------------------------------------------------------- TLS
 
-/// A test CA and a certificate it signed for localhost and 127.0.0.1, as
-/// PEM files.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "portcullis test CA");
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        std::fs::write(dir.path().join("cert.pem"), leaf.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A client trusting only this CA, offering h2 and HTTP/1.1.
-    fn client(&self) -> awc::Client {
-        awc::Client::builder()
-            .connector(awc::Connector::new().rustls_0_23(Arc::new(self.client_config())))
-            .timeout(Duration::from_secs(30))
-            .finish()
-    }
-
-    /// The TLS configuration of [`Pki::client`].
-    fn client_config(&self) -> rustls::ClientConfig {
-        let mut roots = rustls::RootCertStore::empty();
-        let pem = std::fs::read(self.path("ca.pem")).unwrap();
-        let der = rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap();
-        roots.add(der).unwrap();
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        // offer HTTP/2 like a browser: the gateway must choose HTTP/1.1
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        config
-    }
-}
-
-/// Opens a TLS connection to `port`, sends `GET path` and reads the status
-/// line; returns the still-open stream (unless the server closed it) and
-/// the status.
-fn tls_get(
-    config: &Arc<rustls::ClientConfig>,
-    port: u16,
-    path: &str,
-) -> (
-    rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
-    u16,
-) {
-    use std::io::{Read, Write};
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let conn =
-        rustls::ClientConnection::new(config.clone(), "localhost".try_into().unwrap()).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let line = String::from_utf8(head).unwrap();
-    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
-    (stream, status)
-}
-
 #[actix_web::test]
 async fn connections_over_https_count_against_the_per_address_bound() {
     let pki = Pki::new();
@@ -1006,4 +922,27 @@ fn tls_needs_both_a_certificate_and_a_key_and_readable_pem() {
         "no key material echoed"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[actix_web::test]
+async fn build_info_names_the_version_and_the_commit_built_from() {
+    let app = spawn_app().await;
+    let text = scrape(&app).await;
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    let commit = git.unwrap_or_else(|| "unknown".to_owned());
+    let series = format!(
+        "portcullis_build_info{{commit=\"{commit}\",version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        sample(&text, &series),
+        1.0,
+        "{series} missing from:\n{text}"
+    );
 }

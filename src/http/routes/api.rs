@@ -177,7 +177,7 @@ pub(super) fn authorize(
     path: &str,
     caller: impl FnOnce() -> Result<Arc<Claims>, ApiError>,
 ) -> Result<Option<Arc<Claims>>, ApiError> {
-    match state.proxy.policy.decide(method, path) {
+    match state.proxy.policy.load().decide(method, path) {
         Decision::Public => Ok(None),
         Decision::Refused => {
             caller()?;

@@ -405,7 +405,7 @@ pub async fn policy(
     Authenticated(claims): Authenticated,
 ) -> HttpResponse {
     HttpResponse::Ok().json(PolicyView {
-        rules: (state.proxy.policy.view_for(&claims.role_set()))
+        rules: (state.proxy.policy.load().view_for(&claims.role_set()))
             .into_iter()
             .map(PolicyRule::from)
             .collect(),
@@ -433,6 +433,7 @@ pub(crate) fn token_response(
     let ends = session.expires_at.and_utc();
     let issued = state
         .tokens
+        .load()
         .sign(user, &session.id, &auth, now, ends)
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {

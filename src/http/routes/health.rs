@@ -53,10 +53,11 @@ const JWKS_MAX_AGE_SECS: i64 = 300;
         headers(("Cache-Control" = String, description = "`public, max-age=N`, N at most the access TTL."))))
 )]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    let max_age = state.tokens.ttl().num_seconds().clamp(0, JWKS_MAX_AGE_SECS);
+    let tokens = state.tokens.load();
+    let max_age = tokens.ttl().num_seconds().clamp(0, JWKS_MAX_AGE_SECS);
     HttpResponse::Ok()
         .insert_header(("Cache-Control", format!("public, max-age={max_age}")))
-        .json(state.tokens.jwks())
+        .json(tokens.jwks())
 }
 
 /// `GET /metrics`: the Prometheus text exposition.

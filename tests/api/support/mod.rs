@@ -14,6 +14,7 @@
 //!   need, gateways with a public URL, the ceremonies, stored passkeys.
 //! - [`users`], [`ledger`]: rows written and read behind the gateway's
 //!   back; the only doors to the library's account and schema functions.
+//! - [`pki`]: a test CA, a certificate it renews, requests over TLS.
 //! - [`upstream`]: upstreams to stand in front of (echo, employees, HTTPS).
 //! - [`sockets`]: a WebSocket upstream (echo) and the client side of a
 //!   socket through the gateway.
@@ -42,6 +43,7 @@ pub mod factors;
 pub mod ledger;
 pub mod oidc;
 pub mod passkeys;
+pub mod pki;
 pub mod process;
 pub mod raw;
 pub mod relay;
@@ -59,6 +61,7 @@ pub use factors::*;
 pub use ledger::*;
 pub use oidc::*;
 pub use passkeys::*;
+pub use pki::*;
 pub use process::*;
 pub use relay::*;
 pub use requests::*;

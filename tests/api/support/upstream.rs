@@ -199,7 +199,9 @@ pub fn https_upstream(cert: &Path, key: &Path) -> String {
         "https://127.0.0.1:{}",
         listener.local_addr().unwrap().port()
     );
-    let tls = portcullis::config::tls::server(cert, key).unwrap();
+    use portcullis::config::tls;
+    let key = tls::certified_key(cert, key).unwrap();
+    let tls = tls::server(std::sync::Arc::new(tls::CurrentCertificate::new(key))).unwrap();
     let server = HttpServer::new(|| {
         App::new().default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::Ok().json(json!({
