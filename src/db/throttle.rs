@@ -288,12 +288,17 @@ fn count_one(
         if counted > 0 {
             return Ok(None);
         }
-        let started: Option<chrono::NaiveDateTime> = row()
-            .select(login_attempts::window_start)
+        let found: Option<(chrono::NaiveDateTime, i32)> = row()
+            .select((login_attempts::window_start, login_attempts::attempts))
             .first(conn)
             .optional()?;
-        if let Some(started) = started {
-            return Ok(Some(started.and_utc()));
+        match found {
+            Some((started, attempts)) if attempts >= limit => return Ok(Some(started.and_utc())),
+            // a concurrent first attempt inserted it after the update
+            // looked (each statement sees what was committed before it, on
+            // PostgreSQL): count again
+            Some(_) => continue,
+            None => {}
         }
         // first attempt in this bucket; a savepoint, so that losing the race
         // for the insert does not abort the whole transaction

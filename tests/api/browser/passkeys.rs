@@ -75,7 +75,19 @@ async fn a_passkey_added_in_the_security_view_signs_in_by_autofill_and_by_the_bu
     // signed out, the login form's autofill offers it (a conditional
     // request, which the virtual authenticator answers as a user picking
     // it): alice is in without typing anything
-    browser.log_out().await;
+    let first = claims(&browser).await["sid"].clone();
+    browser.click("#logout").await;
+    // signed in again at once: the state may never be seen logged out
+    browser
+        .wait_js(
+            "const c = document.querySelector('#token-claims').textContent; \
+             return document.body.dataset.state === 'logged-in' && c !== '' \
+                 && JSON.parse(c).sid !== arguments[0]",
+            vec![first],
+            WAIT,
+            "a new session by the autofill",
+        )
+        .await;
     browser.wait_signed_in("alice").await;
     assert_signed_in_by_passkey(&browser).await;
 
