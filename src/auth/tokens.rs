@@ -43,9 +43,13 @@ pub enum SigningKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("not an Ed25519 PKCS#8 private key: {0}")]
+    #[error(
+        "not an Ed25519 PKCS#8 private key: expected one `-----BEGIN PRIVATE KEY-----` block, as `portcullis keygen` writes ({0})"
+    )]
     BadPrivateKey(String),
-    #[error("not an Ed25519 key (PKCS#8 private or SPKI public PEM): {0}")]
+    #[error(
+        "not an Ed25519 key: expected a `-----BEGIN PRIVATE KEY-----` (PKCS#8) or `-----BEGIN PUBLIC KEY-----` (SPKI) block ({0})"
+    )]
     BadVerifyKey(String),
 }
 

@@ -68,7 +68,11 @@ pub(crate) fn parse_secs(value: &str, min: u64) -> Result<StdDuration, String> {
     let secs = match value.parse::<u64>() {
         Ok(n) => n,
         Err(_) => humantime::parse_duration(value)
-            .map_err(|e| format!("{value:?} is not a duration ({e})"))?
+            .map_err(|e| {
+                format!(
+                    "{value:?} is not a duration: expected a number of seconds (900) or numbers with units, like 15m, 1h 30m or 7d ({e})"
+                )
+            })?
             .as_secs(),
     };
     if secs < min {
@@ -285,7 +289,11 @@ mod tests {
         assert_eq!(parse_secs("0", 0), Ok(StdDuration::ZERO));
         assert!(parse_secs("0", 1).is_err());
         assert!(parse_secs("-5", 0).is_err());
-        assert!(parse_secs("soon", 1).is_err());
+        let soon = parse_secs("soon", 1).unwrap_err();
+        assert!(
+            soon.contains("expected a number of seconds (900)"),
+            "{soon}"
+        );
         assert!(parse_secs("3651days", 1).is_err());
         assert_eq!(parse_lifetime("1h 30m", 1), Ok(Duration::minutes(90)));
     }

@@ -24,9 +24,15 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+        .map_err(|e| format!(
+            "{} is not a PEM certificate file: expected `-----BEGIN CERTIFICATE-----` blocks ({e})",
+            path.display()
+        ))?;
     if certs.is_empty() {
-        return Err(format!("{} holds no PEM certificate", path.display()));
+        return Err(format!(
+            "{} holds no PEM certificate: expected one or more `-----BEGIN CERTIFICATE-----` blocks, the server's own first",
+            path.display()
+        ));
     }
     Ok(certs)
 }
@@ -38,7 +44,10 @@ pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, (&'static 
     let der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
         (
             "PORTCULLIS_TLS_KEY",
-            format!("{} is not a PEM private key: {e}", key.display()),
+            format!(
+                "{} is not a PEM private key: expected one `-----BEGIN PRIVATE KEY-----` (PKCS#8), `EC PRIVATE KEY` or `RSA PRIVATE KEY` block ({e})",
+                key.display()
+            ),
         )
     })?;
     let signing = provider()
@@ -121,4 +130,34 @@ pub fn upstream(ca: Option<&Path>) -> Result<ClientConfig, String> {
     // the proxy streams HTTP/1.1 both ways
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_no_pem_says_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let cert = certificates(&junk).unwrap_err();
+        assert!(
+            cert.contains("`-----BEGIN CERTIFICATE-----` blocks"),
+            "{cert}"
+        );
+        let (var, key) = certified_key(&junk, &junk).unwrap_err();
+        assert_eq!(var, "PORTCULLIS_TLS_CERT");
+        assert!(key.contains("BEGIN CERTIFICATE"), "{key}");
+
+        let real = dir.path().join("cert.pem");
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(&real, made.cert.pem()).unwrap();
+        let (var, key) = certified_key(&real, &junk).unwrap_err();
+        assert_eq!(var, "PORTCULLIS_TLS_KEY");
+        assert!(
+            key.contains("`-----BEGIN PRIVATE KEY-----` (PKCS#8)"),
+            "{key}"
+        );
+    }
 }

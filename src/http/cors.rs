@@ -2,8 +2,13 @@
 //! only for requests that carry `Origin`. A request without one (curl, a
 //! server, the same-origin SPA's GETs) is not a CORS request: it skips
 //! actix-cors and gets none of its headers (`Vary`, `Access-Control-*`),
-//! which on a proxied call were a fifth of the response head.
+//! which on a proxied call were a fifth of the response head. A preflight
+//! from an origin not allowed is logged, once per origin and worker, with
+//! a hint naming `PORTCULLIS_CORS_ORIGINS`: the browser's console only says
+//! the request was blocked.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -11,7 +16,7 @@ use std::rc::Rc;
 use actix_cors::{Cors, CorsMiddleware};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use futures_util::future::LocalBoxFuture;
 
 /// The middleware factory for `origins`.
@@ -59,6 +64,7 @@ where
             Ok(WithOriginService {
                 cors: cors.await?,
                 next,
+                refused: Rc::default(),
             })
         })
     }
@@ -67,6 +73,23 @@ where
 pub struct WithOriginService<S> {
     cors: CorsMiddleware<Shared<S>>,
     next: Rc<S>,
+    /// The refused preflights' origins this worker has logged.
+    refused: Rc<RefCell<HashSet<String>>>,
+}
+
+/// How many refused origins a worker remembers (and logs) at most.
+const REFUSED_LOGGED: usize = 64;
+
+/// Logs a preflight from `origin` that got no `Access-Control-Allow-Origin`,
+/// the first time this worker sees that origin.
+fn note_refused(logged: &RefCell<HashSet<String>>, origin: &str) {
+    let mut logged = logged.borrow_mut();
+    if logged.len() >= REFUSED_LOGGED || !logged.insert(origin.to_owned()) {
+        return;
+    }
+    log::warn!(
+        "CORS preflight from origin {origin:?} refused: it is not in PORTCULLIS_CORS_ORIGINS; add it there (comma-separated, exactly as the browser sends it) if that app should call the gateway"
+    );
 }
 
 type BoxedResponse<B> =
@@ -84,8 +107,32 @@ where
     forward_ready!(next);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        if req.headers().contains_key(header::ORIGIN) {
-            return self.cors.call(req);
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let preflight = req.method() == Method::OPTIONS
+                && req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            if !preflight {
+                return self.cors.call(req);
+            }
+            // printable and short: the header is the client's to write
+            let origin: String = String::from_utf8_lossy(origin.as_bytes())
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            let refused = self.refused.clone();
+            let res = self.cors.call(req);
+            return Box::pin(async move {
+                let res = res.await?;
+                if !res
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                {
+                    note_refused(&refused, &origin);
+                }
+                Ok(res)
+            });
         }
         let res = self.next.call(req);
         Box::pin(async move { res.await.map(ServiceResponse::map_into_left_body) })

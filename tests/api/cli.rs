@@ -750,3 +750,37 @@ fn demoting_or_disabling_the_last_admin_is_warned_about() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_preflight_from_an_origin_not_allowed_is_logged_with_the_variable_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let (mut gateway, url) = serve(&[
+        ("DATABASE_URL", &db),
+        ("PORTCULLIS_CORS_ORIGINS", "https://app.example.com"),
+    ]);
+    let preflight = |origin: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-D", "-", "-X", "OPTIONS"])
+            .args(["-H", &format!("Origin: {origin}")])
+            .args(["-H", "Access-Control-Request-Method: POST"])
+            .arg(format!("{url}/auth/login"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_lowercase()
+    };
+    // the allowed origin is answered, and nothing is logged for it
+    assert!(preflight("https://app.example.com").contains("access-control-allow-origin"));
+    let head = preflight("http://localhost:5173");
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    let lines = gateway.wait_for_line(|l| l.contains("CORS preflight"));
+    let line = lines.last().unwrap();
+    assert!(line.contains("\"http://localhost:5173\""), "{line}");
+    assert!(line.contains("PORTCULLIS_CORS_ORIGINS"), "{line}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("CORS preflight") && l.contains("app.example.com\" refused")),
+        "{lines:?}"
+    );
+}

@@ -324,3 +324,29 @@ async fn two_instances_behind_the_guides_nginx_serve_one_session() {
             .await;
     }
 }
+
+#[test]
+fn no_document_points_at_a_contract_outside_the_repository() {
+    // a clone has only its own documents: sections are named, not numbered
+    // after a file it does not hold
+    for doc in [
+        "README.md",
+        "docs/deploy.md",
+        "bench/README.md",
+        "clients/js/README.md",
+        "examples/react/README.md",
+        "CHANGELOG.md",
+    ] {
+        let path = format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            for outside in ["§", "CONTRACT.md", "../shared", "/work/"] {
+                assert!(
+                    !line.contains(outside),
+                    "{doc}:{}: {outside:?} points outside the repository: {line}",
+                    n + 1
+                );
+            }
+        }
+    }
+}

@@ -68,14 +68,16 @@ pub struct RegistrationBody {
     ceremony: String,
     #[schema(value_type = Object)]
     credential: serde_json::Value,
-    /// 1 to 64 characters, e.g. "Laptop".
+    /// 1 to 64 characters once trimmed, e.g. "Laptop".
+    #[schema(min_length = 1, pattern = "\\S")]
     name: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
-    /// 1 to 64 characters.
+    /// 1 to 64 characters once trimmed.
+    #[schema(min_length = 1, pattern = "\\S")]
     name: String,
 }
 
@@ -144,6 +146,8 @@ pub async fn login_options(state: web::Data<AppState>) -> Result<HttpResponse, A
         (status = 401, description = "`invalid_credentials`: an unknown credential, a bad signature, a wrong origin or RP ID, no user verification, a counter that went backwards, a spent or expired ceremony, a disabled user.", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: too many failures from this address.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     )
 )]
@@ -171,6 +175,9 @@ pub async fn login(
     responses(
         (status = 200, description = "Request options for the user's passkeys; the assertion goes to `POST /auth/login/mfa` with `mfa_token` and `ceremony`.", body = OptionsBody),
         (status = 401, description = "`invalid_credentials`: the `mfa_token` is unknown, used or over, or its user has no passkey.", body = ErrorBody),
+        (status = 400, description = "`invalid_input`: a malformed body.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     )
 )]
@@ -245,6 +252,8 @@ pub async fn registration_options(
         (status = 400, description = "`invalid_input`: the authenticator's answer was not accepted (or the ceremony is spent or over), a name of the wrong length, a malformed body.", body = ErrorBody),
         (status = 401, description = "`invalid_token` or `insufficient_user_authentication`.", body = StepUpBody),
         (status = 404, description = "`not_found`: passkeys are not offered.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     )
 )]
@@ -308,6 +317,8 @@ pub async fn list(
         (status = 400, description = "`invalid_input`: a name of the wrong length, a malformed body.", body = ErrorBody),
         (status = 401, description = "`invalid_token`.", body = ErrorBody),
         (status = 404, description = "`not_found`: no passkey of the caller has that id.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not JSON.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     )
 )]
