@@ -96,13 +96,7 @@ async fn a_password_then_asks_for_the_passkey_as_its_second_step() {
     let (app, _, mut authenticator) = registered().await;
     let (token, body) = app.first_step("alice").await;
     assert_eq!(body["methods"], json!(["passkey"]));
-    let (ceremony, options) = app
-        .passkey_options(
-            "/auth/login/mfa/passkey-options",
-            None,
-            &json!({"mfa_token": token}),
-        )
-        .await;
+    let (ceremony, options) = app.second_step_options(&token).await;
     assert_eq!(options["allowCredentials"][0]["id"], authenticator.id());
     assert_eq!(options["userVerification"], "required");
     let credential = authenticator.assert(&options);
@@ -124,13 +118,7 @@ async fn a_passkey_steps_a_stale_session_up_and_then_it_may_manage_passkeys() {
     app.advance(301.0);
     let res = app.ask_to_register(&session.access).await;
     assert_error(res, 401, "insufficient_user_authentication").await;
-    let (ceremony, options) = app
-        .passkey_options(
-            "/auth/step-up/passkey-options",
-            Some(&session.access),
-            &json!({}),
-        )
-        .await;
+    let (ceremony, options) = app.step_up_options(&session.access).await;
     let credential = authenticator.assert(&options);
     let body = json!({"ceremony": ceremony, "credential": credential});
     let mut res = app
@@ -326,13 +314,7 @@ async fn another_users_passkey_is_refused_for_her_login_and_changes_nothing() {
 
     // bob's passkey at alice's second step
     let (token, _) = app.first_step("alice").await;
-    let (ceremony, options) = app
-        .passkey_options(
-            "/auth/login/mfa/passkey-options",
-            None,
-            &json!({"mfa_token": token}),
-        )
-        .await;
+    let (ceremony, options) = app.second_step_options(&token).await;
     let credential = bobs.assert(&options);
     let proof = json!({"ceremony": ceremony, "credential": credential});
     assert_invalid_credentials(app.second_step(&token, proof).await).await;
@@ -455,13 +437,7 @@ async fn a_ceremony_serves_only_its_kind_and_its_user() {
     assert_invalid_credentials(res).await;
 
     // alice's step-up ceremony, answered by alice's passkey, does not step bob up
-    let (ceremony, options) = app
-        .passkey_options(
-            "/auth/step-up/passkey-options",
-            Some(&alice.access),
-            &json!({}),
-        )
-        .await;
+    let (ceremony, options) = app.step_up_options(&alice.access).await;
     let credential = authenticator.assert(&options);
     let body = json!({"ceremony": ceremony, "credential": credential});
     let res = app
@@ -469,13 +445,7 @@ async fn a_ceremony_serves_only_its_kind_and_its_user() {
         .await;
     assert_invalid_credentials(res).await;
     // nor does bob's passkey answer a step-up of alice's
-    let (ceremony, options) = app
-        .passkey_options(
-            "/auth/step-up/passkey-options",
-            Some(&alice.access),
-            &json!({}),
-        )
-        .await;
+    let (ceremony, options) = app.step_up_options(&alice.access).await;
     let mut wider = options.clone();
     wider["allowCredentials"] = json!([]);
     let credential = bobs.assert(&wider);
@@ -488,13 +458,7 @@ async fn a_ceremony_serves_only_its_kind_and_its_user() {
     // bob's second-step ceremony is not alice's pending login's
     let (alice_token, _) = app.first_step("alice").await;
     let (bob_token, _) = app.first_step("bob").await;
-    let (ceremony, options) = app
-        .passkey_options(
-            "/auth/login/mfa/passkey-options",
-            None,
-            &json!({"mfa_token": bob_token}),
-        )
-        .await;
+    let (ceremony, options) = app.second_step_options(&bob_token).await;
     let credential = bobs.assert(&options);
     let proof = json!({"ceremony": ceremony, "credential": credential});
     assert_invalid_credentials(app.second_step(&alice_token, proof).await).await;

@@ -252,6 +252,20 @@ impl TestApp {
         (ceremony, options["publicKey"].clone())
     }
 
+    /// The passkey second step's ceremony and options for the pending
+    /// login of `mfa_token`.
+    pub async fn second_step_options(&self, mfa_token: &str) -> (String, Value) {
+        let body = json!({"mfa_token": mfa_token});
+        self.passkey_options("/auth/login/mfa/passkey-options", None, &body)
+            .await
+    }
+
+    /// A passkey step-up's ceremony and options for the bearer `access`.
+    pub async fn step_up_options(&self, access: &str) -> (String, Value) {
+        self.passkey_options("/auth/step-up/passkey-options", Some(access), &json!({}))
+            .await
+    }
+
     /// `POST /auth/passkeys/options` with the bearer `access`.
     pub async fn ask_to_register(&self, access: &str) -> Response {
         self.call_json("POST", "/auth/passkeys/options", access, &json!({}))
