@@ -9,7 +9,7 @@
 import { $, show, whileBusy } from './dom.js';
 import { factorFields } from './factor-fields.js';
 import { createPasskeyLogin, passkeyRefused } from './passkey-login.js';
-import { ceremonyProblem, passkeysSupported, usePasskey } from './webauthn.js';
+import { ceremonyProblem, passkeyProof, passkeysSupported } from './webauthn.js';
 
 /** How long the gateway keeps a pending login, and how many wrong codes end it. */
 const PENDING_MS = 5 * 60 * 1000;
@@ -192,8 +192,7 @@ export function createLoginView({ auth, status, onSignedIn }) {
     await whileBusy(el.mfaPasskey, async () => {
       let proof;
       try {
-        const { ceremony, publicKey } = await auth.secondStepPasskeyOptions(attempt.token);
-        proof = { ceremony, credential: await usePasskey(publicKey) };
+        proof = await passkeyProof(await auth.secondStepPasskeyOptions(attempt.token));
       } catch (err) {
         if (pending !== attempt) return;
         if (err instanceof DOMException) show(el.mfaError, ceremonyProblem(err) ?? '');

@@ -9,7 +9,7 @@
  */
 import { $, show, whileBusy } from './dom.js';
 import { factorFields, tooManyAttempts } from './factor-fields.js';
-import { ceremonyProblem, passkeysSupported, usePasskey } from './webauthn.js';
+import { ceremonyProblem, passkeyProof, passkeysSupported } from './webauthn.js';
 
 function minutes(seconds) {
   const n = Math.max(1, Math.round(seconds / 60));
@@ -92,9 +92,7 @@ export function createStepUpDialog({ factors, passkeyOptions, needsSecondFactor 
     show(el.error, '');
     await whileBusy(el.passkey, async () => {
       try {
-        const { ceremony, publicKey } = await passkeyOptions();
-        const credential = await usePasskey(publicKey);
-        await question.challenge.stepUp({ ceremony, credential });
+        await question.challenge.stepUp(await passkeyProof(await passkeyOptions()));
         if (open === question) close();
       } catch (err) {
         if (open !== question) return;

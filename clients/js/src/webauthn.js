@@ -146,6 +146,16 @@ export async function usePasskey(publicKey, { mediation, signal } = {}) {
 }
 
 /**
+ * The proof of a second step or a step-up: the gateway's `{ceremony,
+ * publicKey}` answered by a passkey, as `{ceremony, credential}`.
+ * @param {{ceremony: string, publicKey: OptionsJson}} options
+ * @returns {Promise<{ceremony: string, credential: Record<string, unknown>}>}
+ */
+export async function passkeyProof({ ceremony, publicKey }) {
+  return { ceremony, credential: await usePasskey(publicKey) };
+}
+
+/**
  * What to tell the user when the browser's part failed: `null` when they
  * closed the browser's dialog themselves (nothing to say), else a sentence.
  * @param {any} err
