@@ -111,7 +111,7 @@ free_port() {
 wait_http() {
     local url=$1 limit=${2:-20} i
     for ((i = 0; i < limit * 10; i++)); do
-        if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
+        if curl -sk -o /dev/null --max-time 1 "$url"; then return 0; fi
         sleep 0.1
     done
     die "nothing answers at $url after ${limit}s"
@@ -144,7 +144,7 @@ daemon off;
 master_process on;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
     access_log off;
     client_body_temp_path $WORK/nginx/tmp/body;
@@ -154,7 +154,7 @@ http {
     scgi_temp_path $WORK/nginx/tmp/scgi;
     upstream employees {
         server 127.0.0.1:$UP_PORT;
-        keepalive 64;
+        keepalive 256;
     }
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -193,6 +193,7 @@ nginx_pids() {
 
 # start_gateway NAME KEY_ENV=VALUE [ENV=VALUE]...: a `portcullis serve`
 # with its own database; sets GW_PORT[NAME], GW_PID[NAME], GW_DB[NAME].
+# With PORTCULLIS_TLS_CERT among the settings it is waited for over https.
 declare -A GW_PORT GW_PID GW_DB
 start_gateway() {
     local name=$1 port db
@@ -212,7 +213,9 @@ start_gateway() {
     GW_PID[$name]=$!
     GW_PORT[$name]=$port
     GW_DB[$name]=$db
-    wait_http "http://127.0.0.1:$port/healthz"
+    local scheme=http
+    [[ $* == *PORTCULLIS_TLS_CERT=* ]] && scheme=https
+    wait_http "$scheme://127.0.0.1:$port/healthz"
     log "gateway $name pid ${GW_PID[$name]} on :$port"
 }
 
@@ -228,12 +231,12 @@ add_users() {
         die "portcullis user add failed"
 }
 
-# login NAME USER: prints the access token.
+# login NAME USER [SCHEME]: prints the access token.
 login() {
     local port=${GW_PORT[$1]} token
-    token=$(curl -sf --max-time 10 -H 'Content-Type: application/json' \
+    token=$(curl -sfk --max-time 10 -H 'Content-Type: application/json' \
         -d "{\"username\":\"$2\",\"password\":\"$PASSWORD\"}" \
-        "http://127.0.0.1:$port/auth/login" |
+        "${3:-http}://127.0.0.1:$port/auth/login" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') ||
         die "login of $2 at gateway $1 failed"
     [[ -n $token ]] || die "no access token for $2"

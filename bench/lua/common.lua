@@ -11,6 +11,7 @@ function M.report(summary, latency, extra)
     string.format('"p50_us":%d', latency:percentile(50)),
     string.format('"p90_us":%d', latency:percentile(90)),
     string.format('"p99_us":%d', latency:percentile(99)),
+    string.format('"p999_us":%d', latency:percentile(99.9)),
     string.format('"max_us":%d', latency.max),
     string.format('"mean_us":%.1f', latency.mean),
     string.format('"err_connect":%d', e.connect),
