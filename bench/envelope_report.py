@@ -20,6 +20,7 @@ NAMES = {
     "direct": "direct to upstream-demo (no proxy)",
     "nginx": "nginx, plain keep-alive proxy (verifies nothing)",
     "hs256": "**portcullis, HS256**",
+    "hs256_1w": "portcullis, HS256, `PORTCULLIS_WORKERS=1`",
     "eddsa": "**portcullis, EdDSA**",
     "haproxy_hs256": "HAProxy 2.6 `jwt_verify`, HS256",
     "haproxy_es256": "HAProxy 2.6 `jwt_verify`, ES256",
@@ -91,7 +92,7 @@ def build(rows):
     w("")
     w("| path | req/s | p50 ms | p99 ms | p99.9 ms | req/s × HAProxy HS256 | p99 × HAProxy HS256 | proxy CPU µs/req | upstream CPU µs/req |")
     w("|---|---|---|---|---|---|---|---|---|")
-    for case in ("direct", "nginx", "hs256", "eddsa", "haproxy_hs256", "haproxy_es256", "haproxy_rs256", "njs", "express1", "express2"):
+    for case in ("direct", "nginx", "hs256", "hs256_1w", "eddsa", "haproxy_hs256", "haproxy_es256", "haproxy_rs256", "njs", "express1", "express2"):
         c = get(case, 32)
         w(
             f"| {NAMES[case]} | {c.rps.fmt()} | {c.p50.fmt(2)} | {c.p99.fmt(2)} | {c.p999.fmt(2)} | "
@@ -108,7 +109,7 @@ def build(rows):
     sweep = sorted({conns for (case, conns) in rows if case == "hs256"})
     for conns in sweep:
         h = get("haproxy_hs256", conns)
-        for case in ("nginx", "haproxy_hs256", "hs256"):
+        for case in ("nginx", "haproxy_hs256", "hs256", "hs256_1w"):
             c = get(case, conns)
             w(
                 f"| {conns} | {NAMES[case]} | {c.rps.fmt()} | {c.p50.fmt(2)} | {c.p99.fmt(2)} | {c.p999.fmt(2)} | "
