@@ -7,11 +7,10 @@ usage: envelope_report.py RESULTS.jsonl BENCHMARKS.md   (settings from BENCH_*)
 """
 
 import datetime
-import json
 import os
 import sys
 
-from report import Figure, commit, cpu_per_req, machine, ms, ratio, rps, sh, verdict
+from report import Figure, commit, cpu_per_req, load, machine, ms, ratio, rps, sh, verdict
 
 BEGIN = "<!-- bench/envelope:begin (generated: everything up to bench/envelope:end is rewritten by bench/envelope) -->"
 END = "<!-- bench/envelope:end -->"
@@ -33,16 +32,6 @@ NAMES = {
     "tls_nginx_portcullis": "nginx terminating TLS → portcullis plain, HS256",
     "tls_haproxy": "HAProxy terminating TLS, `jwt_verify` HS256",
 }
-
-
-def load(path):
-    rows = {}
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                r = json.loads(line)
-                rows.setdefault((r["case"], r["conns"]), []).append(r)
-    return rows
 
 
 class Case:
@@ -177,7 +166,7 @@ def write(path, body):
 
 
 def main():
-    body = build(load(sys.argv[1]))
+    body = build(load(sys.argv[1], key=lambda r: (r["case"], r["conns"])))
     print("\n".join(body))
     write(sys.argv[2], body)
 

@@ -22,6 +22,16 @@ WORK=""        # the temporary directory of this run
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
 
+# apt_install PKG...: installs the Debian packages named, if any (needs
+# root or sudo).
+apt_install() {
+    (($#)) || return 0
+    log "installing $*"
+    local sudo=""
+    [[ $(id -u) == 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "$@" >&2 || die "apt-get install $* failed"
+}
+
 # Installs the Debian packages that are missing (needs root or sudo).
 ensure_tools() {
     local missing=() cmd pkg
@@ -32,13 +42,7 @@ ensure_tools() {
             missing+=("$pkg")
         fi
     done
-    if ((${#missing[@]})); then
-        log "installing ${missing[*]}"
-        local sudo=""
-        [[ $(id -u) == 0 ]] || sudo="sudo"
-        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >&2 ||
-            die "apt-get install ${missing[*]} failed"
-    fi
+    apt_install "${missing[@]}"
     if ! command -v nginx >/dev/null 2>&1; then PATH="$PATH:/usr/sbin"; fi
     for cmd in nginx wrk sqlite3 curl python3 chrt; do
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd is not available"

@@ -14,13 +14,7 @@ ensure_peer_tools() {
     [[ -x /usr/sbin/haproxy ]] || command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
     [[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ]] || missing+=(libnginx-mod-http-js)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-    if ((${#missing[@]})); then
-        log "installing ${missing[*]}"
-        local sudo=""
-        [[ $(id -u) == 0 ]] || sudo="sudo"
-        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >&2 ||
-            die "apt-get install ${missing[*]} failed"
-    fi
+    apt_install "${missing[@]}"
     command -v haproxy >/dev/null 2>&1 || PATH="$PATH:/usr/sbin"
     command -v node >/dev/null 2>&1 || die "node is not available (Node.js 20 runs the Express peer)"
     if [[ ! -d $PEERS_DIR/express/node_modules ]]; then

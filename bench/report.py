@@ -21,13 +21,14 @@ PROFILE_HEADING = "## What the profile shows"
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 
 
-def load(path):
+def load(path, key=lambda r: r["case"]):
+    """The result lines of a run, grouped by `key` (the case, by default)."""
     rows = {}
     with open(path) as f:
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                rows.setdefault(r["case"], []).append(r)
+                rows.setdefault(key(r), []).append(r)
     return rows
 
 
